@@ -1,0 +1,109 @@
+"""``gnnexp train``: the Hydra application around :func:`gnnexp.run.train`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from gnnexp.config.schema import register_schemas
+from gnnexp.errors import GnnexpError, report
+from gnnexp.paths import config_dir
+
+log = logging.getLogger(__name__)
+register_schemas()
+
+
+def job_meta() -> tuple[Path, bool, dict[str, Any]]:
+    """Output dir, whether this job is part of a multirun, and what results.json records."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
+    meta = {"choices": choices, "overrides": list(hc.overrides.task), "job_num": hc.job.get("num")}
+    return Path(hc.runtime.output_dir), hc.mode == RunMode.MULTIRUN, meta
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def train_app(cfg: DictConfig) -> float | None:
+    """One job: train and return the monitored value; a failure never ends a sweep."""
+    from gnnexp.reporting.files import write_failure
+
+    out_dir, multirun, meta = job_meta()
+    try:
+        from gnnexp.run import train
+
+        return train(cfg, out_dir, meta)
+    except GnnexpError as err:
+        write_failure(out_dir, err, meta)
+        report(err)
+        if multirun:
+            return float("nan")
+        raise SystemExit(err.exit_code) from None
+    except Exception as err:
+        write_failure(out_dir, err, meta)
+        if multirun:
+            log.exception("job %s failed", out_dir)
+            report(f"job {out_dir} failed with {type(err).__name__}: {err} (trace in failed.json)")
+            return float("nan")
+        raise
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Report Hydra's composition errors as one line with a suggestion, exit status 2.
+
+    Hydra prints its errors itself, from ``hydra._internal.utils.run_and_report``, as
+    multi-line text ending in a HYDRA_FULL_ERROR hint. That function is the only place to
+    intercept them, so it is swapped for the duration of the call.
+    """
+    import hydra._internal.utils as hydra_utils
+
+    from gnnexp.config.explain import explain
+
+    original: Callable[[Any], Any] = hydra_utils.run_and_report
+
+    def run_and_report(func: Any) -> Any:
+        try:
+            return func()
+        except GnnexpError as err:
+            report(err)
+            sys.exit(err.exit_code)
+        except Exception as err:
+            friendly = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
+            if friendly is None:
+                return original(lambda: _reraise(err))
+            report(friendly)
+            sys.exit(friendly.exit_code)
+
+    hydra_utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
+
+
+def _reraise(err: BaseException) -> None:
+    raise err
+
+
+def main(args: list[str]) -> int:
+    """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
+    saved = sys.argv
+    sys.argv = ["gnnexp train", *args]
+    try:
+        with friendly_errors():
+            train_app()
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0

@@ -1,0 +1,46 @@
+"""The ``gnnexp`` command: dispatches to subcommands, importing only what each needs."""
+
+from __future__ import annotations
+
+import sys
+
+from gnnexp.errors import did_you_mean
+
+USAGE = """\
+usage: gnnexp <command> [arguments]
+
+Config-driven experiments for graph neural networks.
+
+commands:
+  train    train a model from composed configs, e.g.
+             gnnexp train model=gat dataset=citeseer optimizer.lr=0.01
+             gnnexp train -m model=gcn,gat seed=0,1,2       (a sweep)
+             gnnexp train --cfg job                          (print the config)
+             gnnexp train --help                             (config groups and options)
+
+Run 'gnnexp <command> --help' for a command's own options.
+"""
+
+COMMANDS = ("train",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "train":
+        from gnnexp import app
+
+        return app.main(rest)
+    sys.stderr.write(
+        f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
+        f"Commands: {', '.join(COMMANDS)}.\n"
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Config schemas, validation and error explanations (no torch imports here)."""

@@ -1,0 +1,110 @@
+"""Turn Hydra / OmegaConf composition errors into one-line :class:`ConfigError` messages.
+
+Hydra's own reports are several lines long, end in a hint about HYDRA_FULL_ERROR and do
+not suggest the option the user probably meant. Here each known failure becomes one
+sentence naming the bad override, the closest valid choice and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gnnexp.config.schema import SCHEMA_PREFIX
+from gnnexp.errors import ConfigError, closest, did_you_mean
+
+# Plugins that live in optional extras: the group option a user selects -> extra to install.
+PLUGIN_EXTRAS = {
+    "hydra/launcher/joblib": "joblib",
+    "hydra/launcher/submitit_local": "submitit",
+    "hydra/launcher/submitit_slurm": "submitit",
+    "hydra/launcher/ray": "ray",
+    "hydra/sweeper/optuna": "optuna",
+}
+
+_TYPE_NAMES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _missing_option(ex: Exception) -> ConfigError:
+    missing: str = getattr(ex, "missing_cfg_file", "") or ""
+    options = [o for o in (getattr(ex, "options", None) or []) if not o.startswith(SCHEMA_PREFIX)]
+    group, _, name = missing.rpartition("/")
+    if missing in PLUGIN_EXTRAS:
+        extra = PLUGIN_EXTRAS[missing]
+        return ConfigError(
+            f"{group}={name} needs a Hydra plugin that is not installed.",
+            f"pip install 'gnnexp[{extra}]' (or make install-{extra}).",
+        )
+    if not group:
+        return ConfigError(f"Config '{missing}' not found.", "check --config-name.")
+    key = group.replace("/", ".")
+    valid = ", ".join(options) if options else "(none)"
+    guess = closest(name, options)
+    fix = f"use {group}={guess}." if guess else f"pick one of: {valid}."
+    return ConfigError(
+        f"Unknown {key} '{name}'.{did_you_mean(name, options)} Valid {key} options: {valid}.",
+        fix + f" A new option is a file {group}/{name}.yaml in your --config-dir.",
+    )
+
+
+def _unknown_key(cause: Exception) -> ConfigError:
+    full_key: str = getattr(cause, "full_key", "") or getattr(cause, "key", "")
+    key = str(getattr(cause, "key", full_key))
+    parent = getattr(cause, "parent_node", None)
+    keys = [str(k) for k in parent.keys() if str(k) != "hydra"] if parent is not None else []
+    prefix = full_key[: -len(key)] if full_key.endswith(key) else ""
+    guess = closest(key, keys)
+    where = f"'{prefix.rstrip('.')}'" if prefix else "the top level"
+    problem = f"Unknown key '{full_key}': {where} has no key '{key}'."
+    if guess:
+        return ConfigError(problem + f" Did you mean '{prefix}{guess}'?", f"use {prefix}{guess}=...")
+    return ConfigError(
+        problem + f" Valid keys: {', '.join(keys)}.",
+        f"use one of those, or +{full_key}=... to add a new key on purpose.",
+    )
+
+
+def _wrong_type(cause: Exception) -> ConfigError:
+    full_key = getattr(cause, "full_key", "") or "?"
+    msg = str(cause)
+    match = re.search(r"Value '(.*)' of type '.*' could not be converted to (\w+)", msg)
+    if match:
+        value, type_name = match.groups()
+        expected = _TYPE_NAMES.get(type_name, type_name)
+        return ConfigError(
+            f"{full_key}={value} has the wrong type: it must be {expected}.",
+            f"give {full_key} {expected}.",
+        )
+    return ConfigError(f"{full_key}: {_first_line(msg)}.", f"check the value of {full_key}.")
+
+
+def explain(ex: BaseException) -> ConfigError | None:
+    """A one-line ConfigError for a Hydra/OmegaConf exception, or None if it is not one."""
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import (
+        ConfigAttributeError,
+        ConfigKeyError,
+        OmegaConfBaseException,
+        ValidationError,
+    )
+
+    if isinstance(ex, MissingConfigException):
+        return _missing_option(ex)
+    cause = ex.__cause__ if ex.__cause__ is not None else ex
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and getattr(cause, "key", None):
+        return _unknown_key(cause)
+    if isinstance(cause, ValidationError):
+        return _wrong_type(cause)
+    if isinstance(ex, OverrideParseException):
+        return ConfigError(
+            f"Cannot parse override: {_first_line(str(ex))}.",
+            "write overrides as key=value, group=option or key=[a,b] "
+            "(https://hydra.cc/docs/advanced/override_grammar/basic/).",
+        )
+    if isinstance(ex, (HydraException, OmegaConfBaseException)):
+        text = " ".join(line.strip() for line in str(ex).strip().splitlines() if line.strip())
+        return ConfigError(f"Invalid configuration: {text}", "check the overrides named above.")
+    return None

@@ -1,0 +1,243 @@
+"""Typed schemas of every config group, registered in Hydra's ConfigStore.
+
+Each YAML option starts with ``defaults: [base_<kind>, _self_]`` so that a misspelled key
+or a value of the wrong type fails at composition, before anything runs. This module must
+stay free of torch imports: ``gnnexp --help`` and ``gnnexp list`` compose configs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig:
+    """Fields every architecture understands (see ``gnnexp.models``)."""
+
+    name: str = MISSING
+    # A user's own class: called with in_channels, out_channels and these fields.
+    _target_: Optional[str] = None
+    hidden_channels: int = 64
+    num_layers: int = 2
+    dropout: float = 0.5
+    act: str = "relu"
+    norm: str = "none"
+    jk: str = "none"
+    residual: bool = False
+    drop_edge: float = 0.0
+    readout: str = "mean"
+    # Recommended optimizer settings for the architecture; `optimizer.*` interpolates them.
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class GATConfig(ModelConfig):
+    heads: int = 8
+    out_heads: int = 1
+    attn_dropout: float = 0.6
+
+
+@dataclass
+class SAGEConfig(ModelConfig):
+    aggr: str = "mean"
+
+
+@dataclass
+class GINConfig(ModelConfig):
+    train_eps: bool = False
+    mlp_layers: int = 2
+
+
+# ---------------------------------------------------------------- dataset
+
+
+@dataclass
+class DatasetConfig:
+    """A graph dataset; ``source`` names the loader in ``gnnexp.data.sources``."""
+
+    name: str = MISSING
+    source: str = MISSING
+    level: str = "node"  # what the labels belong to: node or graph
+    metric: str = "accuracy"
+    normalize_features: bool = False
+
+
+@dataclass
+class PlanetoidConfig(DatasetConfig):
+    pyg_name: str = MISSING
+    split: str = "public"
+
+
+@dataclass
+class SyntheticConfig(DatasetConfig):
+    """A planted-partition graph generated from ``data_seed`` (no download)."""
+
+    num_nodes: int = 2000
+    num_classes: int = 4
+    num_features: int = 32
+    avg_degree: float = 8.0
+    homophily: float = 0.8
+    feature_signal: float = 1.0
+    train_ratio: float = 0.6
+    val_ratio: float = 0.2
+    data_seed: int = 0
+
+
+# ---------------------------------------------------------------- task
+
+
+@dataclass
+class TaskConfig:
+    kind: str = "node"
+
+
+# ---------------------------------------------------------------- optimizer
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = MISSING
+    lr: float = 0.01
+    weight_decay: float = 0.0
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    amsgrad: bool = False
+
+
+@dataclass
+class SGDConfig(OptimizerConfig):
+    momentum: float = 0.9
+    nesterov: bool = False
+    dampening: float = 0.0
+
+
+# ---------------------------------------------------------------- scheduler
+
+
+@dataclass
+class SchedulerConfig:
+    """``warmup_epochs`` > 0 ramps the LR linearly before any scheduler takes over."""
+
+    name: str = MISSING
+    warmup_epochs: int = 0
+    warmup_start_factor: float = 0.1
+
+
+@dataclass
+class StepLRConfig(SchedulerConfig):
+    step_size: int = 50
+    gamma: float = 0.5
+
+
+@dataclass
+class MultiStepLRConfig(SchedulerConfig):
+    milestones: list[int] = field(default_factory=lambda: [100, 150])
+    gamma: float = 0.1
+
+
+@dataclass
+class ExponentialLRConfig(SchedulerConfig):
+    gamma: float = 0.99
+
+
+@dataclass
+class CosineLRConfig(SchedulerConfig):
+    t_max: Optional[int] = None  # None: the epochs left after warm-up
+    eta_min: float = 0.0
+
+
+@dataclass
+class PlateauLRConfig(SchedulerConfig):
+    factor: float = 0.5
+    patience: int = 10
+    threshold: float = 1e-4
+    min_lr: float = 0.0
+
+
+# ---------------------------------------------------------------- trainer, device
+
+
+@dataclass
+class CheckpointConfig:
+    save_best: bool = True
+    save_last: bool = True
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 200
+    patience: Optional[int] = 100  # evaluations without improvement; null: never stop early
+    monitor: str = "val_loss"  # val_loss, val_metric, or val_<metric name>
+    mode: str = "auto"  # auto, min or max
+    min_delta: float = 0.0
+    eval_every: int = 1
+    grad_clip: Optional[float] = None
+    log_every: int = 1
+    deterministic: bool = True
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+
+@dataclass
+class DeviceConfig:
+    type: str = "auto"  # auto, cpu or cuda
+
+
+# ---------------------------------------------------------------- top level
+
+
+@dataclass
+class Config:
+    model: Any = MISSING
+    dataset: Any = MISSING
+    task: Any = MISSING
+    optimizer: Any = MISSING
+    scheduler: Any = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    seed: int = 0
+    data_dir: str = "data"
+
+
+# Schemas per group: (group, name, node). Option files refer to them as `base_<kind>`.
+SCHEMAS: list[tuple[Optional[str], str, type]] = [
+    (None, "base_config", Config),
+    ("model", "base_model", ModelConfig),
+    ("model", "base_gat", GATConfig),
+    ("model", "base_sage", SAGEConfig),
+    ("model", "base_gin", GINConfig),
+    ("dataset", "base_dataset", DatasetConfig),
+    ("dataset", "base_planetoid", PlanetoidConfig),
+    ("dataset", "base_synthetic", SyntheticConfig),
+    ("task", "base_task", TaskConfig),
+    ("optimizer", "base_adam", AdamConfig),
+    ("optimizer", "base_sgd", SGDConfig),
+    ("scheduler", "base_scheduler", SchedulerConfig),
+    ("scheduler", "base_step", StepLRConfig),
+    ("scheduler", "base_multistep", MultiStepLRConfig),
+    ("scheduler", "base_exponential", ExponentialLRConfig),
+    ("scheduler", "base_cosine", CosineLRConfig),
+    ("scheduler", "base_plateau", PlateauLRConfig),
+    ("trainer", "base_trainer", TrainerConfig),
+    ("device", "base_device", DeviceConfig),
+]
+
+SCHEMA_PREFIX = "base_"
+
+
+def register_schemas() -> None:
+    """Store every schema in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for group, name, node in SCHEMAS:
+        cs.store(group=group, name=name, node=node)

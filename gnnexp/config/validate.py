@@ -1,0 +1,182 @@
+"""Value checks on a composed config, run before anything is built or written.
+
+Types and key names are checked by the schemas at composition; this module checks what a
+type cannot express: ranges, choices among strings, and combinations that make no sense.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from gnnexp.errors import ConfigError, did_you_mean
+
+ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "prelu", "selu", "silu", "tanh", "sigmoid")
+NORMS = ("none", "batch", "layer")
+JK_MODES = ("none", "cat", "max", "last")
+READOUTS = ("mean", "sum", "max")
+SAGE_AGGRS = ("mean", "max", "sum")
+DEVICES = ("auto", "cpu", "cuda")
+MODES = ("auto", "min", "max")
+TASKS_FOR_LEVEL = {"node": ("node",), "graph": ("graph",)}
+
+# Whether a larger value of a metric is better; torch-free so that config checks stay cheap.
+METRIC_MODES = {"accuracy": "max", "f1_macro": "max"}
+
+_SKIP = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``key`` must satisfy ``ok``; ``expected`` says what is allowed, ``example`` a fix."""
+
+    key: str
+    ok: Callable[[Any], bool]
+    expected: str
+    example: Any
+
+
+def _in_unit(v: float) -> bool:
+    return 0.0 <= v < 1.0
+
+
+RULES = [
+    Rule("seed", lambda v: v >= 0, "an integer >= 0", 0),
+    Rule("model.hidden_channels", lambda v: v >= 1, "an integer >= 1", 64),
+    Rule("model.num_layers", lambda v: v >= 1, "an integer >= 1", 2),
+    Rule("model.dropout", _in_unit, "a probability in [0, 1)", 0.5),
+    Rule("model.drop_edge", _in_unit, "a probability in [0, 1)", 0.0),
+    Rule("model.heads", lambda v: v >= 1, "an integer >= 1", 8),
+    Rule("model.out_heads", lambda v: v >= 1, "an integer >= 1", 1),
+    Rule("model.attn_dropout", _in_unit, "a probability in [0, 1)", 0.6),
+    Rule("model.mlp_layers", lambda v: v >= 1, "an integer >= 1", 2),
+    Rule("optimizer.lr", lambda v: v > 0, "a number > 0", 0.01),
+    Rule("optimizer.weight_decay", lambda v: v >= 0, "a number >= 0", 5e-4),
+    Rule("optimizer.momentum", _in_unit, "a number in [0, 1)", 0.9),
+    Rule("optimizer.dampening", _in_unit, "a number in [0, 1)", 0.0),
+    Rule("optimizer.eps", lambda v: v > 0, "a number > 0", 1e-8),
+    Rule(
+        "optimizer.betas",
+        lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
+        "two numbers in [0, 1)",
+        "[0.9,0.999]",
+    ),
+    Rule("scheduler.warmup_epochs", lambda v: v >= 0, "an integer >= 0", 10),
+    Rule("scheduler.warmup_start_factor", lambda v: 0 < v <= 1, "a number in (0, 1]", 0.1),
+    Rule("scheduler.step_size", lambda v: v >= 1, "an integer >= 1", 50),
+    Rule("scheduler.gamma", lambda v: 0 < v <= 1, "a number in (0, 1]", 0.5),
+    Rule(
+        "scheduler.milestones",
+        lambda v: len(v) > 0 and all(m >= 1 for m in v) and list(v) == sorted(set(v)),
+        "increasing epochs >= 1",
+        "[100,150]",
+    ),
+    Rule("scheduler.t_max", lambda v: v is None or v >= 1, "null or an integer >= 1", 200),
+    Rule("scheduler.eta_min", lambda v: v >= 0, "a number >= 0", 0.0),
+    Rule("scheduler.factor", lambda v: 0 < v < 1, "a number in (0, 1)", 0.5),
+    Rule("scheduler.patience", lambda v: v >= 0, "an integer >= 0", 10),
+    Rule("scheduler.min_lr", lambda v: v >= 0, "a number >= 0", 0.0),
+    Rule("trainer.max_epochs", lambda v: v >= 1, "an integer >= 1", 200),
+    Rule("trainer.patience", lambda v: v is None or v >= 1, "null or an integer >= 1", 100),
+    Rule("trainer.min_delta", lambda v: v >= 0, "a number >= 0", 0.0),
+    Rule("trainer.eval_every", lambda v: v >= 1, "an integer >= 1", 1),
+    Rule("trainer.log_every", lambda v: v >= 1, "an integer >= 1", 1),
+    Rule("trainer.grad_clip", lambda v: v is None or v > 0, "null or a number > 0", 1.0),
+    Rule("dataset.num_nodes", lambda v: v >= 2, "an integer >= 2", 2000),
+    Rule("dataset.num_classes", lambda v: v >= 2, "an integer >= 2", 4),
+    Rule("dataset.num_features", lambda v: v >= 1, "an integer >= 1", 32),
+    Rule("dataset.avg_degree", lambda v: v > 0, "a number > 0", 8.0),
+    Rule("dataset.homophily", lambda v: 0 <= v <= 1, "a number in [0, 1]", 0.8),
+    Rule("dataset.train_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.6),
+    Rule("dataset.val_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.2),
+]
+
+CHOICES = {
+    "model.act": ACTIVATIONS,
+    "model.norm": NORMS,
+    "model.jk": JK_MODES,
+    "model.readout": READOUTS,
+    "model.aggr": SAGE_AGGRS,
+    "device.type": DEVICES,
+    "trainer.mode": MODES,
+    "dataset.level": tuple(TASKS_FOR_LEVEL),
+    "dataset.metric": tuple(METRIC_MODES),
+}
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
+
+
+def _check_rules(cfg: DictConfig) -> None:
+    for rule in RULES:
+        value = _get(cfg, rule.key)
+        if value is _SKIP:
+            continue
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value)
+        if not rule.ok(value):
+            raise ConfigError(
+                f"{rule.key}={value} is invalid: it must be {rule.expected}.",
+                f"use e.g. {rule.key}={rule.example}.",
+            )
+    for key, options in CHOICES.items():
+        value = _get(cfg, key)
+        if value is _SKIP or value in options:
+            continue
+        raise ConfigError(
+            f"{key}={value} is not one of {', '.join(options)}.{did_you_mean(str(value), options)}",
+            f"use e.g. {key}={options[0]}.",
+        )
+
+
+def monitor_names(cfg: DictConfig) -> tuple[str, ...]:
+    """Values that ``trainer.monitor`` may name."""
+    return ("val_loss", "val_metric", f"val_{cfg.dataset.metric}")
+
+
+def monitor_mode(cfg: DictConfig) -> str:
+    """``min`` or ``max``: the direction in which the monitored value improves."""
+    if cfg.trainer.mode != "auto":
+        return str(cfg.trainer.mode)
+    if cfg.trainer.monitor == "val_loss":
+        return "min"
+    return METRIC_MODES[cfg.dataset.metric]
+
+
+def _check_combinations(cfg: DictConfig) -> None:
+    monitors = monitor_names(cfg)
+    if cfg.trainer.monitor not in monitors:
+        raise ConfigError(
+            f"trainer.monitor={cfg.trainer.monitor} is not a value this run produces "
+            f"({', '.join(monitors)}).{did_you_mean(cfg.trainer.monitor, monitors)}",
+            "use trainer.monitor=val_loss or trainer.monitor=val_metric.",
+        )
+    allowed = TASKS_FOR_LEVEL[cfg.dataset.level]
+    if cfg.task.kind not in allowed:
+        raise ConfigError(
+            f"task={cfg.task.kind} does not apply to dataset={cfg.dataset.name}, whose labels "
+            f"belong to each {cfg.dataset.level} (it supports task={'/'.join(allowed)}).",
+            f"use task={allowed[0]} or another dataset.",
+        )
+    if cfg.model.get("_target_") is None:
+        # Imported here, not at the top: the registry pulls in torch, which
+        # `gnnexp list` and `--cfg` must not pay for.
+        from gnnexp.models import MODELS
+
+        if cfg.model.name not in MODELS:
+            names = sorted(MODELS)
+            raise ConfigError(
+                f"model.name={cfg.model.name} is not a built-in architecture "
+                f"({', '.join(names)}).{did_you_mean(cfg.model.name, names)}",
+                "set model.name to one of them, or model._target_ to your own class.",
+            )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` for the first impossible value or combination in ``cfg``."""
+    _check_rules(cfg)
+    _check_combinations(cfg)

@@ -1,0 +1,54 @@
+"""User-facing errors: one line that names the problem and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Iterable
+
+
+class GnnexpError(Exception):
+    """A mistake the user can fix; reported as one line, never as a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem if fix is None else f"{problem} Fix: {fix}")
+
+
+class ConfigError(GnnexpError):
+    """The composed configuration asks for something impossible or unknown."""
+
+
+class DataError(GnnexpError):
+    """Dataset files are missing, unreadable or inconsistent."""
+
+
+class CheckpointError(GnnexpError):
+    """A checkpoint file is missing, truncated, corrupted or not one of ours."""
+
+
+class TrainingError(GnnexpError):
+    """Training cannot go on (for instance a non-finite loss)."""
+
+    exit_code = 1
+
+
+def closest(name: str, options: Iterable[str]) -> str | None:
+    """The option most similar to ``name``, if any is reasonably close."""
+    matches = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` or an empty string."""
+    match = closest(name, options)
+    return f" Did you mean '{match}'?" if match else ""
+
+
+def report(error: BaseException | str) -> None:
+    """Print ``error`` as the single line users see."""
+    sys.stderr.write(f"gnnexp: error: {error}\n")
+    sys.stderr.flush()

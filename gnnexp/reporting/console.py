@@ -1,0 +1,101 @@
+"""The rich console: per-epoch table, model/data panel and the final summary.
+
+On a terminal the table grows row by row under a live progress bar; piped to a file it
+is plain aligned text without control codes (rich drops them when not on a terminal).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from gnnexp.training.loop import EpochRecord
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return format(value, spec)
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+class EpochTable:
+    """Prints one aligned row per logged epoch; a context manager around training."""
+
+    def __init__(self, console: Console, metric: str, max_epochs: int, log_every: int = 1) -> None:
+        self.console = console
+        self.metric = metric
+        self.max_epochs = max_epochs
+        self.log_every = log_every
+        self.headers = ["epoch", "train loss", "val loss", f"val {metric}", "lr", "time", "best"]
+        self.widths = [6, 10, 10, max(10, len(metric) + 4), 9, 8, 4]
+        self.progress: Progress | None = None
+        self.task_id: Any = None
+
+    def _grid(self, cells: list[str], style: str | None = None) -> Table:
+        grid = Table.grid(padding=(0, 1))
+        for width in self.widths:
+            grid.add_column(width=width, justify="right", no_wrap=True)
+        grid.add_row(*cells, style=style)
+        return grid
+
+    def _print(self, renderable: Any) -> None:
+        (self.progress.console if self.progress else self.console).print(renderable)
+
+    def __enter__(self) -> EpochTable:
+        self.console.print(self._grid(self.headers, style="bold"))
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("epoch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[best]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task_id = self.progress.add_task("train", total=self.max_epochs, best="")
+        return self
+
+    def add(self, record: EpochRecord, best_text: str = "") -> None:
+        if record.epoch % self.log_every == 0 or record.epoch in (1, self.max_epochs):
+            val = record.val or {}
+            cells = [
+                str(record.epoch),
+                _fmt(record.train_loss, ".4f"),
+                _fmt(val.get("loss"), ".4f"),
+                _fmt(val.get(self.metric), ".4f"),
+                _fmt(record.lr, ".2e"),
+                _fmt_time(record.time_s),
+                "*" if record.is_best else "",
+            ]
+            self._print(self._grid(cells, style="green" if record.is_best else None))
+        if self.progress is not None:
+            self.progress.update(self.task_id, completed=record.epoch, best=best_text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def key_value_panel(title: str, rows: dict[str, Any], style: str = "blue") -> Panel:
+    """A two-column panel of labelled values."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")  # long paths wrap rather than being cut off
+    for key, value in rows.items():
+        grid.add_row(key, str(value))
+    return Panel(grid, title=title, title_align="left", border_style=style, box=box.ROUNDED, expand=False)

@@ -1,0 +1,79 @@
+"""Run-directory files written so that a reader never sees half of one."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gnnexp.training.loop import EpochRecord
+
+RESULTS_FILE = "results.json"
+FAILURE_FILE = "failed.json"
+METRICS_FILE = "metrics.csv"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to a temporary file, flush it to disk, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | None = None) -> None:
+    """Record why a job failed (never named like a result); best effort."""
+    record = {
+        "status": "failed",
+        "error": str(error),
+        "error_type": type(error).__name__,
+        **(meta or {}),
+    }
+    if not hasattr(error, "fix"):  # a bug, not a user error: keep the trace for the report
+        record["traceback"] = "".join(traceback.format_exception(error))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out_dir / FAILURE_FILE, record)
+    except OSError:
+        pass
+
+
+class MetricsCSV:
+    """``metrics.csv``: one row per epoch, flushed as it is written."""
+
+    def __init__(self, path: Path, metric: str, append: bool = False) -> None:
+        self.columns = ["epoch", "train_loss", "val_loss", f"val_{metric}", "lr", "time_s", "best"]
+        self.metric = metric
+        exists = append and path.is_file() and path.stat().st_size > 0
+        self.file = open(path, "a" if exists else "w", newline="")
+        self.writer = csv.writer(self.file)
+        if not exists:
+            self.writer.writerow(self.columns)
+            self.file.flush()
+
+    def write(self, record: EpochRecord) -> None:
+        val = record.val or {}
+        self.writer.writerow(
+            [
+                record.epoch,
+                repr(record.train_loss),
+                repr(val["loss"]) if "loss" in val else "",
+                repr(val[self.metric]) if self.metric in val else "",
+                repr(record.lr),
+                f"{record.time_s:.6f}",
+                int(record.is_best),
+            ]
+        )
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()

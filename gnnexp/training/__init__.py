@@ -1,0 +1,1 @@
+"""The training loop and what it steps: optimizer, LR schedule, early stopping."""
