@@ -79,8 +79,9 @@ def friendly_errors() -> Iterator[None]:
             sys.exit(err.exit_code)
         except Exception as err:
             friendly = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
-            if friendly is None:
-                return original(lambda: _reraise(err))
+            if friendly is None:  # not a config mistake: Hydra's own report, with its trace
+                failure = err
+                return original(lambda: _reraise(failure))
             report(friendly)
             sys.exit(friendly.exit_code)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 DATA_DIR_ENV = "GNNEXP_DATA_DIR"

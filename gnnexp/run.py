@@ -45,7 +45,9 @@ class Recorder:
     the weights of the best validation epoch.
     """
 
-    def __init__(self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]) -> None:
+    def __init__(
+        self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]
+    ) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
         self.table = table
@@ -73,7 +75,8 @@ class Recorder:
     def on_epoch_end(self, record: EpochRecord) -> None:
         self.csv.write(record)
         stopper = self.parts["stopper"]
-        self.table.add(record, best_text=f"best {stopper.best:.4f} @ {stopper.best_epoch}")
+        best = "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}"
+        self.table.add(record, best_text=best)
         if record.is_best:
             model = self.parts["model"]
             self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -54,7 +54,7 @@ def _unknown_key(cause: Exception) -> ConfigError:
     full_key: str = getattr(cause, "full_key", "") or getattr(cause, "key", "")
     key = str(getattr(cause, "key", full_key))
     parent = getattr(cause, "parent_node", None)
-    keys = [str(k) for k in parent.keys() if str(k) != "hydra"] if parent is not None else []
+    keys = [str(k) for k in parent if str(k) != "hydra"] if parent is not None else []
     prefix = full_key[: -len(key)] if full_key.endswith(key) else ""
     guess = closest(key, keys)
     where = f"'{prefix.rstrip('.')}'" if prefix else "the top level"
@@ -103,6 +103,14 @@ def explain(ex: BaseException) -> ConfigError | None:
             f"Cannot parse override: {_first_line(str(ex))}.",
             "write overrides as key=value, group=option or key=[a,b] "
             "(https://hydra.cc/docs/advanced/override_grammar/basic/).",
+        )
+    ambiguous = re.search(r"Ambiguous value for argument '([^']*)'", str(ex))
+    if ambiguous:
+        override = ambiguous.group(1)
+        return ConfigError(
+            f"{override} lists several values, which is a sweep.",
+            f"add -m to run one job per value (gnnexp train -m {override}), or write "
+            f"{override.split('=')[0]}=[...] for a list value.",
         )
     if isinstance(ex, (HydraException, OmegaConfBaseException)):
         text = " ".join(line.strip() for line in str(ex).strip().splitlines() if line.strip())

@@ -8,7 +8,7 @@ stay free of torch imports: ``gnnexp --help`` and ``gnnexp list`` compose config
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -21,7 +21,7 @@ class ModelConfig:
 
     name: str = MISSING
     # A user's own class: called with in_channels, out_channels and these fields.
-    _target_: Optional[str] = None
+    _target_: str | None = None
     hidden_channels: int = 64
     num_layers: int = 2
     dropout: float = 0.5
@@ -152,7 +152,7 @@ class ExponentialLRConfig(SchedulerConfig):
 
 @dataclass
 class CosineLRConfig(SchedulerConfig):
-    t_max: Optional[int] = None  # None: the epochs left after warm-up
+    t_max: int | None = None  # None: the epochs left after warm-up
     eta_min: float = 0.0
 
 
@@ -176,12 +176,12 @@ class CheckpointConfig:
 @dataclass
 class TrainerConfig:
     max_epochs: int = 200
-    patience: Optional[int] = 100  # evaluations without improvement; null: never stop early
+    patience: int | None = 100  # evaluations without improvement; null: never stop early
     monitor: str = "val_loss"  # val_loss, val_metric, or val_<metric name>
     mode: str = "auto"  # auto, min or max
     min_delta: float = 0.0
     eval_every: int = 1
-    grad_clip: Optional[float] = None
+    grad_clip: float | None = None
     log_every: int = 1
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
@@ -209,7 +209,7 @@ class Config:
 
 
 # Schemas per group: (group, name, node). Option files refer to them as `base_<kind>`.
-SCHEMAS: list[tuple[Optional[str], str, type]] = [
+SCHEMAS: list[tuple[str | None, str, type]] = [
     (None, "base_config", Config),
     ("model", "base_model", ModelConfig),
     ("model", "base_gat", GATConfig),

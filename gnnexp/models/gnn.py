@@ -177,7 +177,7 @@ class GIN(GNN):
 class NodeLinear(torch.nn.Linear):
     """A linear layer with a convolution's signature; it ignores the graph."""
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:  # noqa: ARG002
+    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
         return super().forward(x)
 
 

@@ -54,7 +54,8 @@ class MetricsCSV:
         self.columns = ["epoch", "train_loss", "val_loss", f"val_{metric}", "lr", "time_s", "best"]
         self.metric = metric
         exists = append and path.is_file() and path.stat().st_size > 0
-        self.file = open(path, "a" if exists else "w", newline="")
+        # Open for the whole run: rows are appended and flushed as epochs finish.
+        self.file = open(path, "a" if exists else "w", newline="")  # noqa: SIM115
         self.writer = csv.writer(self.file)
         if not exists:
             self.writer.writerow(self.columns)

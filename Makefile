@@ -1,0 +1,45 @@
+# gnnexp developer commands. `make train` and `make test` install what they need first.
+VENV       ?= .venv
+PYTHON     ?= python3
+PY         := $(VENV)/bin/python
+# torch is pinned and installed first: an unpinned torch (or a range 2.13.0 does not
+# satisfy) pulls several GB of CUDA wheels on CPU-only machines. Override on GPU machines,
+# e.g. make install TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS     ?= dev
+STAMP      := $(VENV)/.installed-$(EXTRAS)
+# Offline machines: raw dataset files that are copied into ./data when it lacks them.
+SEED_DATA  ?= ../shared/data
+ARGS       ?=
+
+.PHONY: install train test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data/.seeded:
+	@if [ -z "$$GNNEXP_DATA_DIR" ] && [ -d "$(SEED_DATA)" ]; then \
+		mkdir -p data && cp -rn $(SEED_DATA)/. data/ && chmod -R u+w data && touch data/.seeded; \
+		echo "copied raw datasets from $(SEED_DATA) into ./data"; \
+	fi
+
+## Train the default experiment (GCN on Cora); pass overrides with ARGS="model=gat ..."
+train: install data/.seeded
+	$(VENV)/bin/gnnexp train $(ARGS)
+
+## Run the test suite (copies ../shared/data, if present, to a temp dir first)
+test: install
+	$(PY) -m pytest -q $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check gnnexp tests
+	$(VENV)/bin/ruff format --check gnnexp tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,159 @@
+"""Unit tests of the pieces the loop is made of."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gnnexp.checkpoint import load_checkpoint, save_checkpoint
+from gnnexp.data.synthetic import planted_partition
+from gnnexp.errors import CheckpointError
+from gnnexp.metrics import accuracy, f1_macro
+from gnnexp.models import MODELS
+from gnnexp.models.gnn import GNN
+from gnnexp.training.early_stopping import EarlyStopping
+
+
+def test_early_stopping_min_mode_counts_evaluations_without_improvement():
+    stopper = EarlyStopping("min", patience=2, min_delta=0.1)
+    assert stopper.update(1.0, 1)
+    assert not stopper.update(0.95, 2)  # within min_delta: not an improvement
+    assert not stopper.should_stop
+    assert stopper.update(0.5, 3)
+    assert not stopper.update(0.6, 4)
+    assert not stopper.update(float("nan"), 5)
+    assert stopper.should_stop
+    assert (stopper.best, stopper.best_epoch) == (0.5, 3)
+
+
+def test_early_stopping_max_mode_and_state_round_trip():
+    stopper = EarlyStopping("max", patience=None)
+    for epoch, value in enumerate([0.1, 0.3, 0.2], start=1):
+        stopper.update(value, epoch)
+    assert (stopper.best, stopper.best_epoch, stopper.bad_evals) == (0.3, 2, 1)
+    assert not stopper.should_stop
+    restored = EarlyStopping("max", patience=None)
+    restored.load_state_dict(stopper.state_dict())
+    assert restored.state_dict() == stopper.state_dict()
+
+
+def _state() -> dict:
+    torch.manual_seed(0)
+    return {"model": {"w": torch.randn(64, 32), "b": torch.zeros(32)}, "epoch": 7, "config": {"a": [1, 2]}}
+
+
+def test_checkpoint_round_trip_is_plain_data(tmp_path):
+    path = tmp_path / "ck" / "best.pt"
+    save_checkpoint(path, _state())
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], _state()["model"]["w"])
+    assert loaded["epoch"] == 7 and loaded["config"] == {"a": [1, 2]}
+    torch.load(path, weights_only=True)
+    assert [p.name for p in path.parent.iterdir()] == ["best.pt"]  # no temp file left
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_checkpoint_with_one_flipped_byte_is_refused(tmp_path, where):
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, _state())
+    raw = bytearray(path.read_bytes())
+    raw[int(len(raw) * where)] ^= 0x04
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value)
+    assert "corrupted" in str(err.value)
+
+
+def test_truncated_and_foreign_checkpoints_are_refused(tmp_path):
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, _state())
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated, corrupted or not a torch file"):
+        load_checkpoint(path)
+    torch.save({"weights": torch.ones(2)}, path)
+    with pytest.raises(CheckpointError, match="not a gnnexp checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, _state())
+    before = path.read_bytes()
+
+    def dies_midway(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"epoch": 8})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+
+def test_planted_partition_is_deterministic_and_homophilous():
+    kwargs = dict(
+        num_nodes=3000,
+        num_classes=4,
+        num_features=8,
+        avg_degree=10,
+        homophily=0.9,
+        feature_signal=1.0,
+        train_ratio=0.5,
+        val_ratio=0.25,
+    )
+    a, b = planted_partition(seed=3, **kwargs), planted_partition(seed=3, **kwargs)
+    assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.x, b.x)
+    assert not torch.equal(a.edge_index, planted_partition(seed=4, **kwargs).edge_index)
+    src, dst = a.edge_index
+    assert not bool((src == dst).any())
+    codes = src * 3000 + dst
+    assert codes.unique().numel() == codes.numel()  # no duplicate edges
+    assert torch.equal(codes.sort().values, (dst * 3000 + src).sort().values)  # undirected
+    assert (a.y[src] == a.y[dst]).float().mean() > 0.85
+    assert a.edge_index.size(1) / 3000 == pytest.approx(10, rel=0.05)
+    masks = a.train_mask.int() + a.val_mask.int() + a.test_mask.int()
+    assert bool((masks == 1).all())
+    assert int(a.train_mask.sum()) == 1500 and int(a.val_mask.sum()) == 750
+
+
+def test_metrics():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
+    target = torch.tensor([0, 1, 1, 1])
+    assert accuracy(logits, target) == 0.75
+    # class 0: p=1/2, r=1 -> 2/3; class 1: p=1, r=2/3 -> 0.8
+    assert f1_macro(logits, target) == pytest.approx((2 / 3 + 0.8) / 2)
+    assert math.isnan(accuracy(logits[:0], target[:0]))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"jk": "cat", "norm": "batch"},
+        {"jk": "max", "residual": True, "norm": "layer"},
+        {"jk": "last", "drop_edge": 0.2},
+    ],
+)
+def test_models_map_features_to_classes(name, variant):
+    torch.manual_seed(0)
+    x = torch.randn(30, 5)
+    edge_index = torch.randint(0, 30, (2, 80))
+    extra = {"heads": 2, "out_heads": 1, "attn_dropout": 0.1} if name.startswith("gat") else {}
+    model: GNN = MODELS[name](
+        in_channels=5, out_channels=3, hidden_channels=8, num_layers=3, **extra, **variant
+    )
+    model.train()
+    out = model(x, edge_index)
+    assert out.shape == (30, 3)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x, edge_index), model(x, edge_index))  # eval is deterministic
