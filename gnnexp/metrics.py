@@ -1,4 +1,8 @@
-"""Evaluation metrics on tensors: ``METRICS[name](prediction, target) -> float``."""
+"""Evaluation metrics on tensors: ``METRICS[name](prediction, target) -> float``.
+
+Classification metrics take logits ``[N, C]`` and class indices; binary ranking metrics
+(ROC-AUC, AP) also take a vector of scores (link prediction) or two-class logits.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,84 @@ def f1_macro(logits: Tensor, target: Tensor) -> float:
     return f1[present].mean().item()
 
 
+def _binary_scores(pred: Tensor) -> Tensor:
+    """Scores of the positive class: a score vector as is, two-class logits as a margin."""
+    if pred.dim() == 2:
+        if pred.size(1) != 2:
+            raise ValueError("ROC-AUC and AP need two classes")
+        return pred[:, 1] - pred[:, 0]
+    return pred
+
+
+def roc_auc(pred: Tensor, target: Tensor) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted one half)."""
+    import torch
+
+    scores, labels = _binary_scores(pred).double(), target.bool()
+    n_pos = int(labels.sum())
+    n_neg = labels.numel() - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    sorted_scores, order = scores.sort()
+    _, inverse, counts = torch.unique_consecutive(sorted_scores, return_inverse=True, return_counts=True)
+    first_rank = torch.cumsum(counts, 0) - counts + 1
+    avg_rank = (first_rank + (counts - 1) / 2.0).double()
+    ranks = torch.empty_like(scores)
+    ranks[order] = avg_rank[inverse]
+    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def average_precision(pred: Tensor, target: Tensor) -> float:
+    """Average precision: precision at each distinct threshold weighted by recall gained."""
+    import torch
+
+    scores, labels = _binary_scores(pred), target.float()
+    n_pos = float(labels.sum())
+    if n_pos == 0:
+        return float("nan")
+    sorted_scores, order = scores.sort(descending=True)
+    hits = labels[order]
+    tp, fp = torch.cumsum(hits, 0), torch.cumsum(1 - hits, 0)
+    # Only the last position of a run of tied scores is a threshold.
+    last = torch.ones_like(hits, dtype=torch.bool)
+    last[:-1] = sorted_scores[1:] != sorted_scores[:-1]
+    tp, fp = tp[last], fp[last]
+    precision = tp / (tp + fp)
+    recall = tp / n_pos
+    gain = torch.diff(recall, prepend=recall.new_zeros(1))
+    return float((gain * precision).sum())
+
+
+def hits_at_k(pos_scores: Tensor, neg_scores: Tensor, k: int) -> float:
+    """Share of positive edges scored above the k-th best negative (OGB's Hits@K)."""
+    if pos_scores.numel() == 0:
+        return float("nan")
+    if neg_scores.numel() < k:
+        return 1.0
+    threshold = neg_scores.topk(k).values[-1]
+    return (pos_scores > threshold).float().mean().item()
+
+
+def mae(pred: Tensor, target: Tensor) -> float:
+    """Mean absolute error."""
+    if target.numel() == 0:
+        return float("nan")
+    return (pred.view_as(target) - target).abs().mean().item()
+
+
+def rmse(pred: Tensor, target: Tensor) -> float:
+    """Root mean squared error."""
+    if target.numel() == 0:
+        return float("nan")
+    return (pred.view_as(target) - target).pow(2).mean().sqrt().item()
+
+
 METRICS: dict[str, Callable[[Tensor, Tensor], float]] = {
     "accuracy": accuracy,
     "f1_macro": f1_macro,
+    "roc_auc": roc_auc,
+    "ap": average_precision,
+    "mae": mae,
+    "rmse": rmse,
 }

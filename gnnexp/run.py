@@ -1,30 +1,34 @@
-"""One training run, top to bottom: config -> data, model, optimizer, schedule -> loop -> files.
+"""One training run, top to bottom: config -> data, task, model, optimizer -> loop -> files.
 
 This module knows nothing of Hydra: it takes a composed config and an output directory, so
-the same code serves the CLI, sweeps and tests.
+the same code serves the CLI, sweeps and tests. With ``trainer.folds=k`` the same steps run
+once per fold, each fold in its own sub-directory, and results.json reports mean and std.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.table import Table
 
 from gnnexp import __version__
 from gnnexp.checkpoint import save_checkpoint
-from gnnexp.config.validate import monitor_mode, validate
+from gnnexp.config.validate import metric_name, monitor_mode, validate
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
-from gnnexp.models import build_model, count_parameters
+from gnnexp.models import count_parameters
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import METRICS_FILE, RESULTS_FILE, MetricsCSV, write_json_atomic
 from gnnexp.seeding import rng_state, seed_everything
-from gnnexp.tasks import build_task
+from gnnexp.tasks import Task, build_task
 from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.loop import EpochRecord, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
@@ -35,7 +39,21 @@ LAST = Path("checkpoints/last.pt")
 
 def monitor_key(cfg: DictConfig) -> str:
     """The key of the validation results that ``trainer.monitor`` names."""
-    return "loss" if cfg.trainer.monitor == "val_loss" else str(cfg.dataset.metric)
+    return "loss" if cfg.trainer.monitor == "val_loss" else metric_name(cfg)
+
+
+@dataclass
+class FitResult:
+    """What one training (one fold) produced."""
+
+    best_epoch: int
+    best_value: float
+    epochs_run: int
+    stopped_early: bool
+    val: dict[str, float]
+    test: dict[str, float]
+    num_params: int
+    train_time_s: float
 
 
 class Recorder:
@@ -45,9 +63,7 @@ class Recorder:
     the weights of the best validation epoch.
     """
 
-    def __init__(
-        self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]
-    ) -> None:
+    def __init__(self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
         self.table = table
@@ -84,51 +100,21 @@ class Recorder:
                 save_checkpoint(self.out_dir / BEST, self.snapshot(record.epoch, record.val))
 
 
-def train(
-    cfg: DictConfig,
-    out_dir: Path,
-    meta: dict[str, Any] | None = None,
-    console: Console | None = None,
-) -> float:
-    """Train as ``cfg`` says, writing everything into ``out_dir``.
-
-    Returns the best monitored validation value (what a Hydra sweeper optimises).
-    ``meta`` (config choices, overrides) is copied into ``results.json``.
-    """
-    started = time.perf_counter()
-    console = console or Console()
-    validate(cfg)
-    device = resolve_device(cfg.device.type)
-
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-    task = build_task(cfg.task, data, cfg.dataset.metric, device)
+def fit_and_test(cfg: DictConfig, task: Task, device: torch.device, out_dir: Path, console: Console) -> FitResult:
+    """Train a fresh model on ``task``, then test the best validation epoch's weights once."""
     seed_everything(cfg.seed)
-    model = build_model(cfg.model, task.in_channels, task.out_channels).to(device)
+    model = task.build_model(cfg.model).to(device)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     mode = monitor_mode(cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
     stopper = EarlyStopping(mode, cfg.trainer.patience, cfg.trainer.min_delta)
 
-    num_params = count_parameters(model)
-    console.print(
-        key_value_panel(
-            f"gnnexp train: {cfg.model.name} on {cfg.dataset.name}",
-            {
-                "model": f"{model!r}, {num_params:,} parameters",
-                **task.describe(),
-                "device": str(device),
-                "output": str(out_dir),
-            },
-        )
-    )
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    metric = str(cfg.dataset.metric)
-    table = EpochTable(console, metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
-    csv = MetricsCSV(out_dir / METRICS_FILE, metric)
+    table = EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
+    csv = MetricsCSV(out_dir / METRICS_FILE, task.metric)
     parts = {"model": model, "optimizer": optimizer, "schedule": schedule, "stopper": stopper}
     recorder = Recorder(out_dir, cfg, table, csv, parts)
-    train_started = time.perf_counter()
+    started = time.perf_counter()
     try:
         with table:
             last_epoch = fit(
@@ -148,10 +134,103 @@ def train(
     if cfg.trainer.checkpoint.save_last:
         save_checkpoint(out_dir / LAST, recorder.snapshot(last_epoch, None))
 
-    assert recorder.best_weights is not None, "at least the last epoch is always evaluated"
+    assert recorder.best_weights is not None, "the last epoch is always evaluated"
     model.load_state_dict(recorder.best_weights)
     final = evaluate(model, task, ("val", "test"))
-    train_time = time.perf_counter() - train_started
+    return FitResult(
+        best_epoch=stopper.best_epoch,
+        best_value=float(stopper.best),
+        epochs_run=last_epoch,
+        stopped_early=last_epoch < cfg.trainer.max_epochs,
+        val=final["val"],
+        test=final["test"],
+        num_params=count_parameters(model),
+        train_time_s=time.perf_counter() - started,
+    )
+
+
+def _mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = dicts[0].keys()
+    mean = {k: statistics.fmean(d[k] for d in dicts) for k in keys}
+    std = {k: statistics.stdev([d[k] for d in dicts]) if len(dicts) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+def _folds_table(results: list[FitResult], metric: str) -> Table:
+    table = Table(title="cross-validation", title_justify="left")
+    for column in ("fold", "best epoch", f"val {metric}", f"test {metric}"):
+        table.add_column(column, justify="right")
+    for i, r in enumerate(results):
+        table.add_row(str(i), str(r.best_epoch), f"{r.val[metric]:.4f}", f"{r.test[metric]:.4f}")
+    val_mean, val_std = _mean_std([r.val for r in results])
+    test_mean, test_std = _mean_std([r.test for r in results])
+    table.add_row(
+        "mean ± std",
+        "",
+        f"{val_mean[metric]:.4f} ± {val_std[metric]:.4f}",
+        f"{test_mean[metric]:.4f} ± {test_std[metric]:.4f}",
+        style="bold",
+    )
+    return table
+
+
+def train(
+    cfg: DictConfig,
+    out_dir: Path,
+    meta: dict[str, Any] | None = None,
+    console: Console | None = None,
+) -> float:
+    """Train as ``cfg`` says, writing everything into ``out_dir``.
+
+    Returns the best monitored validation value (its mean over folds), which is what a
+    Hydra sweeper optimises. ``meta`` (config choices, overrides) goes into results.json.
+    """
+    started = time.perf_counter()
+    console = console or Console()
+    validate(cfg)
+    device = resolve_device(cfg.device.type)
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    folds = cfg.trainer.folds
+    task = build_task(cfg, data, device, fold=0 if folds else None)
+    metric = task.metric
+
+    seed_everything(cfg.seed)
+    preview = task.build_model(cfg.model)
+    console.print(
+        key_value_panel(
+            f"gnnexp train: {cfg.model.name} on {cfg.dataset.name} ({cfg.task.kind} task)",
+            {
+                "model": f"{preview!r}, {count_parameters(preview):,} parameters",
+                **task.describe(),
+                "device": str(device),
+                "output": str(out_dir),
+            },
+        )
+    )
+
+    if folds:
+        fold_results = []
+        for fold in range(folds):
+            console.rule(f"fold {fold + 1} of {folds}")
+            fold_task = task if fold == 0 else build_task(cfg, data, device, fold=fold)
+            fold_results.append(fit_and_test(cfg, fold_task, device, out_dir / f"fold_{fold}", console))
+        console.print(_folds_table(fold_results, metric))
+        val, val_std = _mean_std([r.val for r in fold_results])
+        test, test_std = _mean_std([r.test for r in fold_results])
+        best_value = statistics.fmean(r.best_value for r in fold_results)
+        summary: dict[str, Any] = {
+            "folds": [{"fold": i, **asdict(r)} for i, r in enumerate(fold_results)],
+            "val_std": val_std,
+            "test_std": test_std,
+            "num_params": fold_results[0].num_params,
+            "train_time_s": sum(r.train_time_s for r in fold_results),
+        }
+        best_epoch = None
+    else:
+        result = fit_and_test(cfg, task, device, out_dir, console)
+        val, test, best_value = result.val, result.test, result.best_value
+        summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
+        best_epoch = result.best_epoch
 
     results = {
         "status": "completed",
@@ -160,35 +239,28 @@ def train(
         "model": cfg.model.name,
         "metric": metric,
         "monitor": cfg.trainer.monitor,
-        "mode": mode,
-        "best_epoch": stopper.best_epoch,
-        "best_value": stopper.best,
-        "epochs_run": last_epoch,
-        "stopped_early": last_epoch < cfg.trainer.max_epochs,
-        "val": final["val"],
-        "test": final["test"],
-        "num_params": num_params,
+        "mode": monitor_mode(cfg),
+        "best_value": best_value,
+        "val": val,
+        "test": test,
+        **summary,
         "seed": cfg.seed,
-        "train_time_s": train_time,
         "wall_time_s": time.perf_counter() - started,
-        "checkpoint": str(BEST) if cfg.trainer.checkpoint.save_best else None,
+        "checkpoint": None if folds or not cfg.trainer.checkpoint.save_best else str(BEST),
         "gnnexp_version": __version__,
         **(meta or {}),
     }
     write_json_atomic(out_dir / RESULTS_FILE, results)
-    console.print(
-        key_value_panel(
-            "result",
-            {
-                "best epoch": f"{stopper.best_epoch} of {last_epoch}"
-                + (" (stopped early)" if results["stopped_early"] else ""),
-                f"val {metric}": f"{final['val'][metric]:.4f}",
-                f"test {metric}": f"{final['test'][metric]:.4f}",
-                "checkpoint": str(out_dir / BEST) if results["checkpoint"] else "(not saved)",
-                "results": str(out_dir / RESULTS_FILE),
-                "wall time": f"{results['wall_time_s']:.2f} s",
-            },
-            style="green",
-        )
-    )
-    return float(stopper.best)
+    rows = {
+        "best epoch": f"{best_epoch} of {summary['epochs_run']}" + (" (stopped early)" if summary["stopped_early"] else "")
+        if best_epoch is not None
+        else f"per fold: {', '.join(str(f['best_epoch']) for f in summary['folds'])}",
+        f"val {metric}": f"{val[metric]:.4f}" + (f" ± {summary['val_std'][metric]:.4f}" if folds else ""),
+        f"test {metric}": f"{test[metric]:.4f}" + (f" ± {summary['test_std'][metric]:.4f}" if folds else ""),
+    }
+    if results["checkpoint"]:
+        rows["checkpoint"] = str(out_dir / BEST)
+    rows["results"] = str(out_dir / RESULTS_FILE)
+    rows["wall time"] = f"{results['wall_time_s']:.2f} s"
+    console.print(key_value_panel("result", rows, style="green"))
+    return float(best_value)

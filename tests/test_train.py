@@ -12,7 +12,6 @@ from omegaconf import OmegaConf
 
 from gnnexp.checkpoint import load_checkpoint
 from gnnexp.data import load_dataset
-from gnnexp.models import build_model
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
@@ -155,8 +154,8 @@ def test_best_checkpoint_reproduces_recorded_validation_metric(gnnexp):
     assert set(state) >= {"model", "optimizer", "scheduler", "epoch", "metrics", "config"}
     cfg = OmegaConf.create(state["config"])
     data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-    task = build_task(cfg.task, data, cfg.dataset.metric, torch.device("cpu"))
-    model = build_model(cfg.model, task.in_channels, task.out_channels)
+    task = build_task(cfg, data, torch.device("cpu"))
+    model = task.build_model(cfg.model)
     model.load_state_dict(state["model"])
     val = evaluate(model, task, ("val",))["val"]
     assert val["accuracy"] == state["metrics"]["accuracy"] == result.results["val"]["accuracy"]

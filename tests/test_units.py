@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from gnnexp.checkpoint import load_checkpoint, save_checkpoint
+from gnnexp.data.splits import random_node_masks
 from gnnexp.data.synthetic import planted_partition
 from gnnexp.errors import CheckpointError
-from gnnexp.metrics import accuracy, f1_macro
+from gnnexp.metrics import accuracy, average_precision, f1_macro, hits_at_k, mae, rmse, roc_auc
 from gnnexp.models import MODELS
 from gnnexp.models.gnn import GNN
 from gnnexp.training.early_stopping import EarlyStopping
@@ -104,8 +105,6 @@ def test_planted_partition_is_deterministic_and_homophilous():
         avg_degree=10,
         homophily=0.9,
         feature_signal=1.0,
-        train_ratio=0.5,
-        val_ratio=0.25,
     )
     a, b = planted_partition(seed=3, **kwargs), planted_partition(seed=3, **kwargs)
     assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.x, b.x)
@@ -117,9 +116,10 @@ def test_planted_partition_is_deterministic_and_homophilous():
     assert torch.equal(codes.sort().values, (dst * 3000 + src).sort().values)  # undirected
     assert (a.y[src] == a.y[dst]).float().mean() > 0.85
     assert a.edge_index.size(1) / 3000 == pytest.approx(10, rel=0.05)
-    masks = a.train_mask.int() + a.val_mask.int() + a.test_mask.int()
-    assert bool((masks == 1).all())
-    assert int(a.train_mask.sum()) == 1500 and int(a.val_mask.sum()) == 750
+    train, val, test = random_node_masks(3000, 0.5, 0.25, seed=0)
+    assert bool(((train.int() + val.int() + test.int()) == 1).all())
+    assert int(train.sum()) == 1500 and int(val.sum()) == 750
+    assert torch.equal(train, random_node_masks(3000, 0.5, 0.25, seed=0)[0])
 
 
 def test_metrics():
@@ -129,6 +129,24 @@ def test_metrics():
     # class 0: p=1/2, r=1 -> 2/3; class 1: p=1, r=2/3 -> 0.8
     assert f1_macro(logits, target) == pytest.approx((2 / 3 + 0.8) / 2)
     assert math.isnan(accuracy(logits[:0], target[:0]))
+
+
+def test_ranking_metrics_against_hand_computed_values():
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    labels = torch.tensor([1, 0, 1, 1, 0, 0])
+    # positives outrank 2 + 3 + 3 of the 9 (pos, neg) pairs... counted: 0.9>3, 0.7>2, 0.6>2 -> 7/9
+    assert roc_auc(scores, labels) == pytest.approx(7 / 9)
+    # precision at each positive: 1/1, 2/3, 3/4 -> mean
+    assert average_precision(scores, labels) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)
+    tied = torch.tensor([0.5, 0.5, 0.5, 0.5])
+    assert roc_auc(tied, torch.tensor([1, 0, 1, 0])) == 0.5
+    assert average_precision(tied, torch.tensor([1, 0, 1, 0])) == 0.5
+    two_class = torch.stack([torch.zeros(6), scores], dim=1)
+    assert roc_auc(two_class, labels) == pytest.approx(7 / 9)
+    assert hits_at_k(torch.tensor([0.9, 0.5, 0.2]), torch.tensor([0.8, 0.6, 0.1]), k=2) == pytest.approx(1 / 3)
+    assert hits_at_k(torch.tensor([0.9]), torch.tensor([0.8]), k=5) == 1.0
+    assert mae(torch.tensor([[1.0], [3.0]]), torch.tensor([2.0, 2.0])) == 1.0
+    assert rmse(torch.tensor([0.0, 4.0]), torch.tensor([0.0, 0.0])) == pytest.approx(8**0.5)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

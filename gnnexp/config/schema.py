@@ -59,19 +59,48 @@ class GINConfig(ModelConfig):
 
 @dataclass
 class DatasetConfig:
-    """A graph dataset; ``source`` names the loader in ``gnnexp.data.sources``."""
+    """A graph dataset; ``source`` names the loader in ``gnnexp.data.sources``.
+
+    ``_target_`` (any PyG dataset class) takes precedence over ``source``; its constructor
+    gets ``root``, ``name`` when it takes one, and ``kwargs``. Datasets without split
+    masks are split at random by ``train_ratio``/``val_ratio`` with ``split_seed``.
+    """
 
     name: str = MISSING
     source: str = MISSING
+    _target_: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
     level: str = "node"  # what the labels belong to: node or graph
+    target: str = "classification"  # or regression
     metric: str = "accuracy"
     normalize_features: bool = False
+    train_ratio: float = 0.6
+    val_ratio: float = 0.2
+    split_seed: int = 0
 
 
 @dataclass
 class PlanetoidConfig(DatasetConfig):
     pyg_name: str = MISSING
     split: str = "public"
+
+
+@dataclass
+class TUConfig(DatasetConfig):
+    """Any TU Dortmund graph collection; graphs without node features get one-hot degrees."""
+
+    pyg_name: str = MISSING
+    use_node_attr: bool = False
+
+
+@dataclass
+class FilesConfig(DatasetConfig):
+    """A user's graph: an edge list CSV plus node features and labels (CSV or .npy)."""
+
+    edges: str = MISSING
+    features: str | None = None
+    labels: str = MISSING
+    undirected: bool = True
 
 
 @dataclass
@@ -84,8 +113,17 @@ class SyntheticConfig(DatasetConfig):
     avg_degree: float = 8.0
     homophily: float = 0.8
     feature_signal: float = 1.0
-    train_ratio: float = 0.6
-    val_ratio: float = 0.2
+    data_seed: int = 0
+
+
+@dataclass
+class SyntheticGraphsConfig(DatasetConfig):
+    """Many small random graphs: dense or sparse, or (regression) their mean degree."""
+
+    num_graphs: int = 300
+    min_nodes: int = 8
+    max_nodes: int = 24
+    num_features: int = 4
     data_seed: int = 0
 
 
@@ -94,7 +132,51 @@ class SyntheticConfig(DatasetConfig):
 
 @dataclass
 class TaskConfig:
+    """What to predict; ``metric`` (null: the dataset's) and ``loss`` (auto: by target)."""
+
     kind: str = "node"
+    metric: str | None = None
+    loss: str = "auto"
+
+
+@dataclass
+class GraphTaskConfig(TaskConfig):
+    batch_size: int = 128
+    val_ratio: float = 0.1
+    test_ratio: float = 0.1
+    split_seed: int = 0
+
+
+@dataclass
+class LinkTaskConfig(TaskConfig):
+    val_ratio: float = 0.05
+    test_ratio: float = 0.1
+    decoder: str = "dot"  # dot or mlp
+    neg_ratio: float = 1.0
+    hits_k: int = 50
+    split_seed: int = 0
+    weight_decay: float = 0.0  # replaces the model's recommended decay (see optimizer/*.yaml)
+
+
+# ---------------------------------------------------------------- loader
+
+
+@dataclass
+class LoaderConfig:
+    """How node-level training batches are formed: the full graph, or sampled subgraphs."""
+
+    kind: str = "full"
+
+
+@dataclass
+class NeighborLoaderConfig(LoaderConfig):
+    num_neighbors: list[int] = field(default_factory=lambda: [15, 10])
+    batch_size: int = 512
+    shuffle: bool = True
+    num_workers: int = 0
+    backend: str = "auto"  # auto, torch (ours) or pyg (needs pyg-lib or torch-sparse)
+    eval: str = "full"  # full-graph or sampled evaluation
+    eval_batch_size: int = 2048
 
 
 # ---------------------------------------------------------------- optimizer
@@ -183,6 +265,7 @@ class TrainerConfig:
     eval_every: int = 1
     grad_clip: float | None = None
     log_every: int = 1
+    folds: int | None = None  # k-fold cross-validation (graph classification)
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 
@@ -200,6 +283,7 @@ class Config:
     model: Any = MISSING
     dataset: Any = MISSING
     task: Any = MISSING
+    loader: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -218,7 +302,14 @@ SCHEMAS: list[tuple[str | None, str, type]] = [
     ("dataset", "base_dataset", DatasetConfig),
     ("dataset", "base_planetoid", PlanetoidConfig),
     ("dataset", "base_synthetic", SyntheticConfig),
+    ("dataset", "base_synthetic_graphs", SyntheticGraphsConfig),
+    ("dataset", "base_tu", TUConfig),
+    ("dataset", "base_files", FilesConfig),
     ("task", "base_task", TaskConfig),
+    ("task", "base_graph_task", GraphTaskConfig),
+    ("task", "base_link_task", LinkTaskConfig),
+    ("loader", "base_loader", LoaderConfig),
+    ("loader", "base_neighbor", NeighborLoaderConfig),
     ("optimizer", "base_adam", AdamConfig),
     ("optimizer", "base_sgd", SGDConfig),
     ("scheduler", "base_scheduler", SchedulerConfig),

@@ -15,16 +15,28 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.errors import ConfigError, did_you_mean
 
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "prelu", "selu", "silu", "tanh", "sigmoid")
-NORMS = ("none", "batch", "layer")
+NORMS = ("none", "batch", "layer", "pair")
 JK_MODES = ("none", "cat", "max", "last")
 READOUTS = ("mean", "sum", "max")
 SAGE_AGGRS = ("mean", "max", "sum")
 DEVICES = ("auto", "cpu", "cuda")
 MODES = ("auto", "min", "max")
-TASKS_FOR_LEVEL = {"node": ("node",), "graph": ("graph",)}
+TASKS_FOR_LEVEL = {"node": ("node", "link"), "graph": ("graph",)}
+TARGETS = ("classification", "regression")
+LOSSES = ("auto", "cross_entropy", "mse", "mae")
+LOADERS = ("full", "neighbor")
+DECODERS = ("dot", "mlp")
 
 # Whether a larger value of a metric is better; torch-free so that config checks stay cheap.
-METRIC_MODES = {"accuracy": "max", "f1_macro": "max"}
+METRIC_MODES = {
+    "accuracy": "max",
+    "f1_macro": "max",
+    "roc_auc": "max",
+    "ap": "max",
+    "mae": "min",
+    "rmse": "min",
+}
+REGRESSION_METRICS = ("mae", "rmse")
 
 _SKIP = object()
 
@@ -92,6 +104,19 @@ RULES = [
     Rule("dataset.homophily", lambda v: 0 <= v <= 1, "a number in [0, 1]", 0.8),
     Rule("dataset.train_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.6),
     Rule("dataset.val_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.2),
+    Rule("dataset.num_graphs", lambda v: v >= 10, "an integer >= 10", 300),
+    Rule("dataset.min_nodes", lambda v: v >= 2, "an integer >= 2", 8),
+    Rule("task.batch_size", lambda v: v >= 1, "an integer >= 1", 32),
+    Rule("task.val_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.1),
+    Rule("task.test_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.1),
+    Rule("task.neg_ratio", lambda v: v > 0, "a number > 0", 1.0),
+    Rule("task.hits_k", lambda v: v >= 1, "an integer >= 1", 50),
+    Rule("loader.num_neighbors", lambda v: len(v) > 0 and all(k == -1 or k >= 1 for k in v),
+         "a list of fan-outs >= 1 (or -1 for all neighbours)", "[15,10]"),
+    Rule("loader.batch_size", lambda v: v >= 1, "an integer >= 1", 512),
+    Rule("loader.eval_batch_size", lambda v: v >= 1, "an integer >= 1", 2048),
+    Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
+    Rule("trainer.folds", lambda v: v is None or v >= 2, "null or an integer >= 2", 10),
 ]
 
 CHOICES = {
@@ -103,7 +128,14 @@ CHOICES = {
     "device.type": DEVICES,
     "trainer.mode": MODES,
     "dataset.level": tuple(TASKS_FOR_LEVEL),
+    "dataset.target": TARGETS,
     "dataset.metric": tuple(METRIC_MODES),
+    "task.kind": ("node", "graph", "link"),
+    "task.loss": LOSSES,
+    "task.decoder": DECODERS,
+    "loader.kind": LOADERS,
+    "loader.backend": ("auto", "torch", "pyg"),
+    "loader.eval": ("full", "sampled"),
 }
 
 
@@ -133,9 +165,14 @@ def _check_rules(cfg: DictConfig) -> None:
         )
 
 
+def metric_name(cfg: DictConfig) -> str:
+    """The run's main metric: the task's, or else the dataset's."""
+    return str(cfg.task.get("metric") or cfg.dataset.metric)
+
+
 def monitor_names(cfg: DictConfig) -> tuple[str, ...]:
     """Values that ``trainer.monitor`` may name."""
-    return ("val_loss", "val_metric", f"val_{cfg.dataset.metric}")
+    return ("val_loss", "val_metric", f"val_{metric_name(cfg)}")
 
 
 def monitor_mode(cfg: DictConfig) -> str:
@@ -144,7 +181,32 @@ def monitor_mode(cfg: DictConfig) -> str:
         return str(cfg.trainer.mode)
     if cfg.trainer.monitor == "val_loss":
         return "min"
-    return METRIC_MODES[cfg.dataset.metric]
+    return METRIC_MODES[metric_name(cfg)]
+
+
+def _check_missing(cfg: DictConfig) -> None:
+    # Keys of the hydra node resolve only inside a job, so they are left out.
+    missing = sorted(
+        key
+        for top in cfg
+        if top != "hydra" and OmegaConf.is_config(cfg[top])
+        for key in OmegaConf.missing_keys(cfg[top])
+    )
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} must be set (the config leaves {'it' if len(missing) == 1 else 'them'} as ???).",
+            f"add {' '.join(f'{k}=...' for k in missing)} to the command line.",
+        )
+
+
+def _check_ratios(cfg: DictConfig) -> None:
+    for first, second in (("dataset.train_ratio", "dataset.val_ratio"), ("task.val_ratio", "task.test_ratio")):
+        a, b = _get(cfg, first), _get(cfg, second)
+        if a is not _SKIP and b is not _SKIP and a + b >= 1:
+            raise ConfigError(
+                f"{first} + {second} = {a + b:g} leaves nothing for the remaining split.",
+                f"make them sum to less than 1, e.g. {first}={min(a, 0.6)} {second}={min(b, 0.2)}.",
+            )
 
 
 def _check_combinations(cfg: DictConfig) -> None:
@@ -155,12 +217,56 @@ def _check_combinations(cfg: DictConfig) -> None:
             f"({', '.join(monitors)}).{did_you_mean(cfg.trainer.monitor, monitors)}",
             "use trainer.monitor=val_loss or trainer.monitor=val_metric.",
         )
-    allowed = TASKS_FOR_LEVEL[cfg.dataset.level]
-    if cfg.task.kind not in allowed:
+    kind, level = cfg.task.kind, cfg.dataset.level
+    allowed = TASKS_FOR_LEVEL[level]
+    if kind not in allowed:
         raise ConfigError(
-            f"task={cfg.task.kind} does not apply to dataset={cfg.dataset.name}, whose labels "
-            f"belong to each {cfg.dataset.level} (it supports task={'/'.join(allowed)}).",
+            f"task={kind} does not apply to dataset={cfg.dataset.name}, whose labels "
+            f"belong to each {level} (it supports task={'/'.join(allowed)}).",
             f"use task={allowed[0]} or another dataset.",
+        )
+    metric = metric_name(cfg)
+    regression = cfg.dataset.target == "regression" and kind != "link"
+    if metric not in METRIC_MODES:
+        raise ConfigError(
+            f"metric '{metric}' is unknown ({', '.join(METRIC_MODES)}).{did_you_mean(metric, METRIC_MODES)}",
+            "set task.metric or dataset.metric to one of them.",
+        )
+    if kind == "link" and metric not in ("roc_auc", "ap"):
+        raise ConfigError(
+            f"metric '{metric}' does not apply to link prediction.", "use task.metric=roc_auc or task.metric=ap."
+        )
+    if regression != (metric in REGRESSION_METRICS):
+        wanted = "mae or rmse" if regression else "accuracy, f1_macro, roc_auc or ap"
+        raise ConfigError(
+            f"metric '{metric}' does not fit a {'regression' if regression else 'classification'} target.",
+            f"use a metric among {wanted} (dataset.metric=... or task.metric=...).",
+        )
+    if cfg.task.loss != "auto" and (cfg.task.loss == "cross_entropy") == regression:
+        raise ConfigError(
+            f"task.loss={cfg.task.loss} does not fit a {'regression' if regression else 'classification'} target.",
+            "use task.loss=auto.",
+        )
+    if cfg.loader.kind == "neighbor":
+        if kind != "node":
+            raise ConfigError(
+                f"loader=neighbor samples neighbourhoods of seed nodes, which task={kind} does not have"
+                + (" (graph datasets are mini-batched by whole graphs)." if kind == "graph" else "."),
+                "use loader=full" + (" and task.batch_size=... for graph batches." if kind == "graph" else "."),
+            )
+        hops = len(cfg.loader.num_neighbors)
+        if hops != cfg.model.num_layers:
+            raise ConfigError(
+                f"loader.num_neighbors has {hops} hops but model.num_layers={cfg.model.num_layers}: "
+                "each layer needs one hop of sampled neighbours.",
+                f"give {cfg.model.num_layers} fan-outs (e.g. loader.num_neighbors=[{','.join(['10'] * cfg.model.num_layers)}]) "
+                f"or set model.num_layers={hops}.",
+            )
+    if cfg.trainer.folds is not None and kind != "graph":
+        raise ConfigError(
+            f"trainer.folds={cfg.trainer.folds} applies to graph classification; task={kind} on "
+            f"dataset={cfg.dataset.name} uses the dataset's fixed (or generated) split.",
+            "drop trainer.folds, or run several seeds with -m seed=0,1,2,...",
         )
     if cfg.model.get("_target_") is None:
         # Imported here, not at the top: the registry pulls in torch, which
@@ -178,5 +284,7 @@ def _check_combinations(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first impossible value or combination in ``cfg``."""
+    _check_missing(cfg)
     _check_rules(cfg)
+    _check_ratios(cfg)
     _check_combinations(cfg)

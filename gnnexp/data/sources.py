@@ -8,13 +8,16 @@ of a multirun reuse them instead of re-reading files.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
+from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import ConfigError, DataError, did_you_mean
 
 
@@ -24,9 +27,9 @@ class GraphData:
 
     name: str
     level: str
-    graphs: Any  # torch_geometric Data for level=node; a Dataset of Data for level=graph
+    graphs: Any  # torch_geometric Data for level=node; a sequence of Data for level=graph
     num_features: int
-    num_classes: int
+    num_classes: int  # output width: classes, or target dimensions for regression
 
 
 Source = Callable[[DictConfig, Path], GraphData]
@@ -46,21 +49,80 @@ def register_source(name: str) -> Callable[[Source], Source]:
 
 def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Load (or reuse from this process's cache) the dataset that ``cfg`` describes."""
-    if cfg.source not in SOURCES:
+    source = "pyg" if cfg.get("_target_") else cfg.source
+    if source not in SOURCES:
         names = sorted(SOURCES)
         raise ConfigError(
-            f"dataset.source={cfg.source} is unknown ({', '.join(names)}).{did_you_mean(cfg.source, names)}",
-            "set dataset.source to one of them.",
+            f"dataset.source={source} is unknown ({', '.join(names)}).{did_you_mean(source, names)}",
+            "set dataset.source to one of them, or dataset._target_ to a PyG dataset class.",
         )
     key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}"
     if key not in _CACHE:
-        _CACHE[key] = SOURCES[cfg.source](cfg, data_dir)
-    # Callers may attach attributes; a shallow copy keeps the cached object pristine.
+        _CACHE[key] = SOURCES[source](cfg, data_dir)
+    # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
 
 
-def _missing_raw_files(raw_dir: Path, names: list[str]) -> list[str]:
-    return [n for n in names if not (raw_dir / n).is_file()]
+def clear_cache() -> None:
+    """Forget every loaded dataset (tests use this to measure loading)."""
+    _CACHE.clear()
+
+
+def _output_width(y: torch.Tensor, regression: bool) -> int:
+    if regression:
+        return 1 if y.dim() == 1 else int(y.size(-1))
+    return int(y.max()) + 1
+
+
+def _node_level(cfg: DictConfig, graph: Any, num_features: int) -> GraphData:
+    """Wrap one graph, adding seeded random masks when it brings none."""
+    regression = cfg.target == "regression"
+    if regression:
+        graph.y = graph.y.float()
+    if any(getattr(graph, f"{s}_mask", None) is None for s in ("train", "val", "test")):
+        graph.train_mask, graph.val_mask, graph.test_mask = random_node_masks(
+            graph.num_nodes, cfg.train_ratio, cfg.val_ratio, cfg.split_seed
+        )
+    for split in ("train", "val", "test"):  # several predefined splits: use the first
+        mask = graph[f"{split}_mask"]
+        if mask is not None and mask.dim() == 2:
+            graph[f"{split}_mask"] = mask[:, 0]
+    return GraphData(cfg.name, "node", graph, num_features, _output_width(graph.y, regression))
+
+
+def _graph_level(cfg: DictConfig, graphs: Any) -> GraphData:
+    regression = cfg.target == "regression"
+    labels = torch.cat([g.y.view(1, -1) if regression else g.y.view(-1) for g in graphs])
+    num_features = int(graphs[0].num_node_features)
+    return GraphData(cfg.name, "graph", graphs, num_features, _output_width(labels, regression))
+
+
+def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected: list[str]) -> Any:
+    """Build a PyG dataset, turning download and parsing failures into clear DataErrors.
+
+    ``raw_dir`` is where the raw files belong (None for generated datasets); ``expected``
+    names the files that must be there, when known.
+    """
+    had_raw = raw_dir is not None and bool(expected) and all((raw_dir / n).is_file() for n in expected)
+    try:
+        return make()
+    except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if raw_dir is None:
+            raise DataError(f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs.") from err
+        missing = [n for n in expected if not (raw_dir / n).is_file()]
+        if missing or not expected and not any(raw_dir.glob("*")):
+            shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
+            raise DataError(
+                f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
+                f"and downloading them failed ({reason}).",
+                f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
+                f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
+            ) from err
+        raise DataError(
+            f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
+            f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
+        ) from err
 
 
 @register_source("planetoid")
@@ -73,60 +135,129 @@ def planetoid(cfg: DictConfig, data_dir: Path) -> GraphData:
     raw_dir = root / cfg.pyg_name / "raw"
     prefix = f"ind.{cfg.pyg_name.lower()}."
     expected = [prefix + s for s in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")]
-    had_raw = not _missing_raw_files(raw_dir, expected)
     transform = T.NormalizeFeatures() if cfg.normalize_features else None
-    try:
-        dataset = Planetoid(str(root), cfg.pyg_name, split=cfg.split, transform=transform)
-    except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
-        missing = _missing_raw_files(raw_dir, expected)
-        if missing:
-            raise DataError(
-                f"{cfg.pyg_name} raw files are missing from {raw_dir} ({', '.join(missing[:3])}"
-                f"{'...' if len(missing) > 3 else ''}) and downloading them failed "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).",
-                f"copy the Planetoid raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a "
-                f"directory that holds Planetoid/{cfg.pyg_name}/raw/.",
-            ) from err
-        raise DataError(
-            f"Could not read the {cfg.pyg_name} files in {raw_dir} "
-            f"({type(err).__name__}: {err}){'' if had_raw else ' after downloading them'}.",
-            f"they may be corrupt: delete {root / cfg.pyg_name} and restore the raw files.",
-        ) from err
-    return GraphData(
-        name=cfg.name,
-        level="node",
-        graphs=dataset[0],
-        num_features=dataset.num_features,
-        num_classes=dataset.num_classes,
+    dataset = _pyg_load(
+        lambda: Planetoid(str(root), cfg.pyg_name, split=cfg.split, transform=transform),
+        cfg.pyg_name,
+        raw_dir,
+        expected,
     )
+    return _node_level(cfg, dataset[0], dataset.num_features)
+
+
+@register_source("tu")
+def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """Any TU Dortmund collection from ``<data_dir>/TUDataset/<NAME>/raw``.
+
+    Graphs without node features get a one-hot encoding of their degree, the usual
+    choice for the social-network collections.
+    """
+    import torch_geometric.transforms as T
+    from torch_geometric.datasets import TUDataset
+    from torch_geometric.utils import degree
+
+    root = data_dir / "TUDataset"
+    raw_dir = root / cfg.pyg_name / "raw"
+    expected = [f"{cfg.pyg_name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
+
+    def make(transform: Any = None) -> Any:
+        return TUDataset(str(root), cfg.pyg_name, use_node_attr=cfg.use_node_attr, transform=transform)
+
+    dataset = _pyg_load(make, cfg.pyg_name, raw_dir, expected)
+    if dataset.num_node_features == 0:
+        max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) for g in dataset if g.num_edges)
+        dataset = make(T.OneHotDegree(max_degree))
+    return _graph_level(cfg, dataset)
+
+
+@register_source("pyg")
+def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """Any PyG dataset class named by ``dataset._target_``, stored under its class name."""
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(cfg._target_)
+    except Exception as err:
+        raise ConfigError(
+            f"dataset._target_={cfg._target_} cannot be imported ({err}).",
+            "give a dataset class path such as torch_geometric.datasets.Amazon.",
+        ) from err
+    root = data_dir / cls.__name__
+    kwargs: dict[str, Any] = dict(cfg.kwargs)
+    params = inspect.signature(cls).parameters
+    if "root" in params:  # generated datasets (KarateClub, FakeDataset) have no root
+        kwargs.setdefault("root", str(root))
+    if "name" in params:
+        kwargs.setdefault("name", cfg.get("pyg_name") or cfg.name)
+    if cfg.normalize_features:
+        import torch_geometric.transforms as T
+
+        kwargs.setdefault("transform", T.NormalizeFeatures())
+    raw_dir = Path(kwargs["root"]) / "raw" if "root" in kwargs else None
+    dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [])
+    if cfg.level == "graph":
+        return _graph_level(cfg, dataset)
+    if len(dataset) != 1:
+        raise DataError(
+            f"{cls.__name__} holds {len(dataset)} graphs, not one graph with node labels.",
+            "set dataset.level=graph (and task=graph) for graph-level labels.",
+        )
+    return _node_level(cfg, dataset[0], dataset.num_features)
+
+
+@register_source("files")
+def files(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """A user's graph: ``edges`` CSV, ``labels`` and optional ``features`` (CSV or .npy)."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce, to_undirected
+
+    from gnnexp.data.files import check_edges, read_edges, read_features, read_labels
+
+    labels = read_labels(cfg.labels, regression=cfg.target == "regression")
+    num_nodes = labels.numel()
+    x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
+    edges = read_edges(cfg.edges)
+    check_edges(edges, num_nodes, cfg.edges)
+    edges = to_undirected(edges, num_nodes=num_nodes) if cfg.undirected else coalesce(edges, num_nodes=num_nodes)
+    graph = Data(x=x, edge_index=edges, y=labels, num_nodes=num_nodes)
+    return _node_level(cfg, graph, x.size(1))
 
 
 @register_source("synthetic")
 def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     """A planted-partition graph generated from ``cfg.data_seed``; ``data_dir`` is unused."""
-    from gnnexp.data.synthetic import planted_partition
+    from gnnexp.data.synthetic import node_regression_target, planted_partition
 
-    if cfg.train_ratio + cfg.val_ratio >= 1:
-        raise ConfigError(
-            f"dataset.train_ratio + dataset.val_ratio = {cfg.train_ratio + cfg.val_ratio:g} "
-            "leaves no test nodes.",
-            "make them sum to less than 1, e.g. dataset.train_ratio=0.6 dataset.val_ratio=0.2.",
-        )
-    data = planted_partition(
+    graph = planted_partition(
         num_nodes=cfg.num_nodes,
         num_classes=cfg.num_classes,
         num_features=cfg.num_features,
         avg_degree=cfg.avg_degree,
         homophily=cfg.homophily,
         feature_signal=cfg.feature_signal,
-        train_ratio=cfg.train_ratio,
-        val_ratio=cfg.val_ratio,
         seed=cfg.data_seed,
     )
-    return GraphData(
-        name=cfg.name,
-        level="node",
-        graphs=data,
-        num_features=cfg.num_features,
-        num_classes=cfg.num_classes,
+    if cfg.target == "regression":
+        graph.y = node_regression_target(graph, cfg.data_seed)
+    return _node_level(cfg, graph, cfg.num_features)
+
+
+@register_source("synthetic_graphs")
+def synthetic_graphs(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """Random graphs labelled by their density; ``data_dir`` is unused."""
+    from gnnexp.data.synthetic import random_graphs
+
+    if cfg.max_nodes < cfg.min_nodes:
+        raise ConfigError(
+            f"dataset.max_nodes={cfg.max_nodes} is below dataset.min_nodes={cfg.min_nodes}.",
+            "make max_nodes >= min_nodes.",
+        )
+    graphs = random_graphs(
+        cfg.num_graphs,
+        cfg.min_nodes,
+        cfg.max_nodes,
+        cfg.num_features,
+        regression=cfg.target == "regression",
+        seed=cfg.data_seed,
     )
+    return _graph_level(cfg, graphs)

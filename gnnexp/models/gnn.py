@@ -4,7 +4,10 @@ Every model is a stack of ``num_layers`` PyG convolutions. Each layer applies dr
 input (as in the GCN and GAT papers, and unlike ``BasicGNN``), the convolution, then, for
 hidden layers, normalisation, activation and an optional residual connection. With
 ``jk`` set, all layers are hidden and a JumpingKnowledge combination feeds a final linear
-layer. A subclass only says how to build one convolution (:meth:`GNN.init_conv`).
+layer. With ``out_channels=None`` the model is an encoder: every layer is hidden and the
+(JumpingKnowledge-combined) node representation of width :attr:`GNN.out_width` is returned,
+for a readout or a link decoder to use. A subclass only says how to build one convolution
+(:meth:`GNN.init_conv`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.models import MLP, JumpingKnowledge
-from torch_geometric.nn.norm import BatchNorm, LayerNorm
+from torch_geometric.nn.norm import BatchNorm, LayerNorm, PairNorm
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import dropout_edge
 
@@ -24,11 +27,13 @@ from gnnexp.models.registry import register_model
 
 
 def make_norm(kind: str, channels: int) -> torch.nn.Module:
-    """A node-wise normalisation layer (``none``, ``batch`` or ``layer``)."""
+    """A normalisation layer: ``none``, ``batch``, ``layer`` (per node) or ``pair`` (PairNorm)."""
     if kind == "batch":
         return BatchNorm(channels)
     if kind == "layer":
         return LayerNorm(channels, mode="node")
+    if kind == "pair":
+        return PairNorm()
     return torch.nn.Identity()
 
 
@@ -38,7 +43,7 @@ class GNN(torch.nn.Module):
     def __init__(
         self,
         in_channels: int,
-        out_channels: int,
+        out_channels: int | None,
         hidden_channels: int = 64,
         num_layers: int = 2,
         dropout: float = 0.5,
@@ -66,16 +71,18 @@ class GNN(torch.nn.Module):
         self.norms = torch.nn.ModuleList()
         channels = in_channels
         for i in range(num_layers):
-            last = i == num_layers - 1 and self.jk_mode is None
+            last = i == num_layers - 1 and self.jk_mode is None and out_channels is not None
             self.convs.append(self.init_conv(channels, out_channels if last else hidden_channels, last))
             if not last:
                 self.norms.append(make_norm(norm, width))
             channels = width
-        if self.jk_mode is not None:
-            if self.jk_mode in ("cat", "max"):
-                self.jk = JumpingKnowledge(self.jk_mode, width, num_layers)
-            jk_width = width * num_layers if self.jk_mode == "cat" else width
-            self.lin = torch.nn.Linear(jk_width, out_channels)
+        self.out_width = width * num_layers if self.jk_mode == "cat" else width
+        if self.jk_mode in ("cat", "max"):
+            self.jk = JumpingKnowledge(self.jk_mode, width, num_layers)
+        if self.jk_mode is not None and out_channels is not None:
+            self.lin = torch.nn.Linear(self.out_width, out_channels)
+        if out_channels is not None:
+            self.out_width = out_channels
 
     def hidden_width(self) -> int:
         """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
@@ -106,12 +113,14 @@ class GNN(torch.nn.Module):
         if self.jk_mode is None:
             return x
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
+        if self.out_channels is None:
+            return x
         x = F.dropout(x, p=self.dropout, training=self.training)
         return self.lin(x)
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+            f"{type(self).__name__}({self.in_channels}, {self.out_width}, "
             f"hidden={self.hidden_width()}, layers={self.num_layers})"
         )
 

@@ -33,8 +33,11 @@ def model_kwargs(cfg: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in fields.items() if k not in NON_MODEL_KEYS}
 
 
-def build_model(cfg: DictConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
-    """Instantiate ``cfg`` (a built-in name, or ``_target_``: a user's class path)."""
+def build_model(cfg: DictConfig, in_channels: int, out_channels: int | None) -> torch.nn.Module:
+    """Instantiate ``cfg`` (a built-in name, or ``_target_``: a user's class path).
+
+    ``out_channels=None`` asks a built-in architecture for an encoder (see ``GNN``).
+    """
     target = cfg.get("_target_")
     if target:
         from hydra.utils import get_class
@@ -55,6 +58,17 @@ def build_model(cfg: DictConfig, in_channels: int, out_channels: int) -> torch.n
             f"model={cfg.name} cannot be built with these settings: {err}",
             "check the model.* values against the model's documentation.",
         ) from err
+
+
+def build_encoder(cfg: DictConfig, in_channels: int) -> tuple[torch.nn.Module, int]:
+    """A node encoder and the width of its output, for readouts and link decoders.
+
+    A user's own class (``_target_``) is asked for ``hidden_channels`` outputs.
+    """
+    if cfg.get("_target_"):
+        return build_model(cfg, in_channels, cfg.hidden_channels), int(cfg.hidden_channels)
+    encoder = build_model(cfg, in_channels, None)
+    return encoder, int(encoder.out_width)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

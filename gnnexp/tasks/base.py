@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor
 
+from gnnexp.config.validate import metric_name
 from gnnexp.data import GraphData
+from gnnexp.metrics import METRICS
 
 
 class Task(Protocol):
     """One kind of graph question (node, graph or link level)."""
 
-    in_channels: int
-    out_channels: int
+    metric: str
+
+    def build_model(self, cfg: DictConfig) -> torch.nn.Module:
+        """The model ``cfg`` describes, with the inputs, outputs and head this task needs."""
+        ...
 
     def train_batches(self) -> Iterable[Any]:
         """The batches of one training epoch (one batch for full-graph training)."""
@@ -27,7 +33,7 @@ class Task(Protocol):
         ...
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
-        """``{split: {"loss": ..., <metric>: ...}}``; called in eval mode without grad."""
+        """``{split: {"loss": ..., <metric>: ..., ...}}``; called in eval mode without grad."""
         ...
 
     def describe(self) -> dict[str, Any]:
@@ -35,9 +41,51 @@ class Task(Protocol):
         ...
 
 
-def build_task(cfg: DictConfig, data: GraphData, metric: str, device: torch.device) -> Task:
-    """The task object for ``cfg.kind`` on ``data``."""
-    from gnnexp.tasks.node import NodeClassification
+def _mse(pred: Tensor, target: Tensor) -> Tensor:
+    return F.mse_loss(pred.view_as(target), target)
 
-    kinds = {"node": NodeClassification}
-    return kinds[cfg.kind](cfg, data, metric, device)
+
+def _mae(pred: Tensor, target: Tensor) -> Tensor:
+    return F.l1_loss(pred.view_as(target), target)
+
+
+LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "cross_entropy": F.cross_entropy,
+    "mse": _mse,
+    "mae": _mae,
+}
+
+
+class Objective:
+    """Loss and metrics for a classification or regression target of node or graph level."""
+
+    def __init__(self, cfg: DictConfig, out_channels: int) -> None:
+        self.regression = cfg.dataset.target == "regression"
+        loss = cfg.task.loss
+        if loss == "auto":
+            loss = "mse" if self.regression else "cross_entropy"
+        self.loss = LOSSES[loss]
+        self.metric = metric_name(cfg)
+        self.names = [self.metric]
+        if not self.regression and out_channels == 2 and self.metric != "roc_auc":
+            self.names.append("roc_auc")  # binary tasks also report ROC-AUC
+
+    def scores(self, pred: Tensor, target: Tensor) -> dict[str, float]:
+        """Loss and every metric of predictions ``pred`` against ``target``."""
+        out = {"loss": self.loss(pred, target).item()}
+        for name in self.names:
+            out[name] = METRICS[name](pred, target)
+        return out
+
+
+def build_task(cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None) -> Task:
+    """The task object for ``cfg.task.kind`` on ``data`` (``fold``: k-fold CV, graph tasks)."""
+    from gnnexp.tasks.graph import GraphTask
+    from gnnexp.tasks.link import LinkTask
+    from gnnexp.tasks.node import NodeTask
+
+    if cfg.task.kind == "graph":
+        return GraphTask(cfg, data, device, fold)
+    if cfg.task.kind == "link":
+        return LinkTask(cfg, data, device)
+    return NodeTask(cfg, data, device)

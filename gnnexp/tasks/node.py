@@ -1,4 +1,4 @@
-"""Full-graph node classification with train/val/test masks."""
+"""Node-level prediction on one graph: full-graph or neighbour-sampled mini-batches."""
 
 from __future__ import annotations
 
@@ -7,70 +7,109 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnexp.data import GraphData
+from gnnexp.data.sampling import neighbor_loader
 from gnnexp.errors import DataError
-from gnnexp.metrics import METRICS
+from gnnexp.models import build_model
+from gnnexp.tasks.base import Objective
+
+SPLITS = ("train", "val", "test")
 
 
-class NodeClassification:
-    """Cross-entropy on the training nodes; the metric on validation or test nodes."""
-
-    def __init__(self, cfg: DictConfig, data: GraphData, metric: str, device: torch.device) -> None:
-        graph: Data = data.graphs
-        for split in ("train", "val", "test"):
-            mask = getattr(graph, f"{split}_mask", None)
-            if mask is None or int(mask.sum()) == 0:
-                raise DataError(
-                    f"dataset={data.name} has no {split} nodes ({split}_mask is "
-                    f"{'missing' if mask is None else 'empty'}).",
-                    "give the dataset a non-empty split, e.g. by its split ratios.",
-                )
-        classes = int(graph.y[graph.train_mask].unique().numel())
-        if data.num_classes < 2 or classes < 2:
+def check_node_splits(graph: Data, name: str, regression: bool) -> None:
+    """Every split must have nodes, and classification needs two training classes."""
+    for split in SPLITS:
+        mask = getattr(graph, f"{split}_mask", None)
+        if mask is None or int(mask.sum()) == 0:
             raise DataError(
-                f"dataset={data.name} has a single class among its training nodes: "
-                "there is nothing to classify.",
-                "use a dataset (or split) with at least two classes.",
+                f"dataset={name} has no {split} nodes ({split}_mask is {'missing' if mask is None else 'empty'}).",
+                "give the dataset a non-empty split, e.g. by its split ratios.",
             )
-        # A shallow copy: moving to the device must not touch the cached dataset.
-        self.graph = copy.copy(graph).to(device)
-        self.name = data.name
-        self.metric_name = metric
-        self.metric = METRICS[metric]
-        self.in_channels = data.num_features
-        self.out_channels = data.num_classes
+    if not regression and int(graph.y[graph.train_mask].unique().numel()) < 2:
+        raise DataError(
+            f"dataset={name} has a single class among its training nodes: there is nothing to classify.",
+            "use a dataset (or split) with at least two classes.",
+        )
+
+
+class NodeTask:
+    """Loss on the training nodes (or a batch's seed nodes); metrics on val/test nodes."""
+
+    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
+        graph: Data = data.graphs
+        self.objective = Objective(cfg, data.num_classes)
+        check_node_splits(graph, data.name, self.objective.regression)
+        self.metric = self.objective.metric
+        self.in_channels, self.out_channels = data.num_features, data.num_classes
+        self.device = device
+        self.loader = cfg.loader
+        self.sampled = cfg.loader.kind == "neighbor"
+        if self.sampled:
+            self.graph = graph  # stays on the CPU; batches move to the device
+            self.train_loader = self._loader(graph.train_mask, cfg.loader.batch_size, cfg.loader.shuffle)
+        else:
+            # A shallow copy: moving to the device must not touch the cached dataset.
+            self.graph = copy.copy(graph).to(device)
+        self._eval_graph: Data | None = None
+
+    def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
+        return neighbor_loader(
+            self.graph,
+            nodes,
+            list(self.loader.num_neighbors),
+            batch_size,
+            shuffle,
+            self.loader.num_workers,
+            self.loader.backend,
+        )
+
+    def build_model(self, cfg: DictConfig) -> torch.nn.Module:
+        return build_model(cfg, self.in_channels, self.out_channels)
 
     def train_batches(self) -> Iterable[Data]:
-        return (self.graph,)
+        return self.train_loader if self.sampled else (self.graph,)
 
     def training_loss(self, model: torch.nn.Module, batch: Data) -> Tensor:
+        if self.sampled:
+            batch = batch.to(self.device)
+            seeds = batch.batch_size  # seed nodes come first in a sampled batch
+            return self.objective.loss(model(batch.x, batch.edge_index)[:seeds], batch.y[:seeds])
         out = model(batch.x, batch.edge_index)
-        return F.cross_entropy(out[batch.train_mask], batch.y[batch.train_mask])
+        return self.objective.loss(out[batch.train_mask], batch.y[batch.train_mask])
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
-        g = self.graph
+        if self.sampled and self.loader.eval == "sampled":
+            return {split: self._evaluate_sampled(model, split) for split in splits}
+        g = self._full_graph()
         out = model(g.x, g.edge_index)  # one forward pass serves every split
-        results = {}
-        for split in splits:
-            mask = g[f"{split}_mask"]
-            logits, target = out[mask], g.y[mask]
-            results[split] = {
-                "loss": F.cross_entropy(logits, target).item(),
-                self.metric_name: self.metric(logits, target),
-            }
-        return results
+        return {split: self.objective.scores(out[g[f"{split}_mask"]], g.y[g[f"{split}_mask"]]) for split in splits}
+
+    def _full_graph(self) -> Data:
+        if not self.sampled:
+            return self.graph
+        if self._eval_graph is None:
+            self._eval_graph = copy.copy(self.graph).to(self.device)
+        return self._eval_graph
+
+    def _evaluate_sampled(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        outs, targets = [], []
+        for batch in self._loader(self.graph[f"{split}_mask"], self.loader.eval_batch_size, False):
+            batch = batch.to(self.device)
+            outs.append(model(batch.x, batch.edge_index)[: batch.batch_size])
+            targets.append(batch.y[: batch.batch_size])
+        return self.objective.scores(torch.cat(outs), torch.cat(targets))
 
     def describe(self) -> dict[str, Any]:
         g = self.graph
         return {
-            "nodes": g.num_nodes,
-            "edges": g.num_edges,
+            "nodes": f"{g.num_nodes:,}",
+            "edges": f"{g.num_edges:,}",
             "features": self.in_channels,
-            "classes": self.out_channels,
-            "train/val/test": "/".join(str(int(g[f"{s}_mask"].sum())) for s in ("train", "val", "test")),
+            "classes" if not self.objective.regression else "targets": self.out_channels,
+            "train/val/test": "/".join(f"{int(g[f'{s}_mask'].sum()):,}" for s in SPLITS),
+            **({"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds"} if self.sampled else {}),
         }

@@ -1,0 +1,121 @@
+"""A user's graph from plain files, with errors that name the file and the row."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gnnexp.errors import DataError
+
+
+def _path(value: str, what: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise DataError(f"The {what} file {path} does not exist.", f"check dataset.{what}=...")
+    return path
+
+
+def _read_csv(path: Path, what: str) -> tuple[list[str], np.ndarray]:
+    """Header and a float matrix; a non-numeric cell is reported with its row number."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"The {what} file {path} is empty.", "give it a header row and one row per item.")
+        rows = []
+        for row in reader:
+            if not row:
+                continue
+            try:
+                rows.append([float(cell) for cell in row])
+            except ValueError:
+                raise DataError(
+                    f"{path} row {reader.line_num}: {row!r} is not numeric.",
+                    f"fix that row of the {what} file (the first row is the header).",
+                ) from None
+            if len(rows[-1]) != len(header):
+                raise DataError(
+                    f"{path} row {reader.line_num} has {len(rows[-1])} columns, the header {len(header)}.",
+                    f"give every row of the {what} file the header's columns.",
+                )
+    return header, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(header))
+
+
+def _read_matrix(path: Path, what: str) -> np.ndarray:
+    if path.suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        return array.reshape(len(array), -1) if array.ndim != 2 else array
+    return _read_csv(path, what)[1]
+
+
+def read_edges(value: str) -> Tensor:
+    """``[2, E]`` node ids from a CSV with a header and two columns (source, target)."""
+    path = _path(value, "edges")
+    header, table = _read_csv(path, "edges")
+    if len(header) != 2:
+        raise DataError(
+            f"{path} has columns {header}; an edge list needs exactly two (source,target).",
+            "write the edges file as 'source,target' followed by one edge per row.",
+        )
+    bad = np.nonzero((table != np.floor(table)) | (table < 0))[0]
+    if bad.size:
+        raise DataError(
+            f"{path} row {bad[0] + 2}: {table[bad[0]].tolist()} are not non-negative integer node ids.",
+            "use 0-based integer node ids.",
+        )
+    return torch.from_numpy(table.astype(np.int64)).t().contiguous()
+
+
+def read_labels(value: str, regression: bool) -> Tensor:
+    """One label per node (row i is node i)."""
+    path = _path(value, "labels")
+    table = _read_matrix(path, "labels")
+    if table.shape[1] != 1:
+        raise DataError(f"{path} has {table.shape[1]} columns; labels need one.", "keep a single label column.")
+    labels = table[:, 0]
+    if np.isnan(labels).any():
+        row = int(np.nonzero(np.isnan(labels))[0][0])
+        raise DataError(f"{path} row {row + 2}: the label is NaN.", "give every node a label.")
+    if regression:
+        return torch.from_numpy(labels.astype(np.float32))
+    if (labels != np.floor(labels)).any() or (labels < 0).any():
+        row = int(np.nonzero((labels != np.floor(labels)) | (labels < 0))[0][0])
+        raise DataError(
+            f"{path} row {row + 2}: class label {labels[row]} is not a non-negative integer.",
+            "use 0-based integer classes, or dataset.target=regression for real values.",
+        )
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def read_features(value: str, num_nodes: int) -> Tensor:
+    """``[num_nodes, F]`` float features; NaN or a wrong row count is an error."""
+    path = _path(value, "features")
+    table = _read_matrix(path, "features")
+    if table.shape[0] != num_nodes:
+        raise DataError(
+            f"{path} has {table.shape[0]} rows but the labels file has {num_nodes} nodes.",
+            "give one feature row per node, in node-id order.",
+        )
+    nan_rows = np.nonzero(np.isnan(table).any(axis=1))[0]
+    if nan_rows.size:
+        raise DataError(
+            f"{path} row {nan_rows[0] + 1}: features contain NaN (node {nan_rows[0]}).",
+            "fill or drop the missing values before training.",
+        )
+    return torch.from_numpy(table.astype(np.float32))
+
+
+def check_edges(edges: Tensor, num_nodes: int, value: str) -> None:
+    """Every node id must be below ``num_nodes`` (the number of labels)."""
+    too_big = (edges >= num_nodes).any(dim=0).nonzero().view(-1)
+    if too_big.numel():
+        col = int(too_big[0])
+        raise DataError(
+            f"{value} row {col + 2}: edge {edges[:, col].tolist()} names a node id >= {num_nodes}, "
+            f"but the labels file has {num_nodes} nodes.",
+            "use 0-based node ids below the number of labels.",
+        )

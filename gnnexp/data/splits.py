@@ -1,0 +1,60 @@
+"""Seeded splits: random node masks, stratified graph splits and stratified k folds."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def random_node_masks(num_nodes: int, train_ratio: float, val_ratio: float, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Boolean train/val/test masks over a seeded permutation of the nodes."""
+    perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
+    n_train, n_val = int(train_ratio * num_nodes), int(val_ratio * num_nodes)
+    masks = [torch.zeros(num_nodes, dtype=torch.bool) for _ in range(3)]
+    masks[0][perm[:n_train]] = True
+    masks[1][perm[n_train : n_train + n_val]] = True
+    masks[2][perm[n_train + n_val :]] = True
+    return masks[0], masks[1], masks[2]
+
+
+def _groups(labels: Tensor) -> list[Tensor]:
+    """Indices per class for integer labels; one group of everything for real-valued ones."""
+    if labels.is_floating_point():
+        return [torch.arange(labels.numel())]
+    return [(labels == c).nonzero().view(-1) for c in labels.unique()]
+
+
+def stratified_folds(labels: Tensor, k: int, seed: int) -> list[Tensor]:
+    """``k`` disjoint index sets covering every example, each with the class proportions."""
+    gen = torch.Generator().manual_seed(seed)
+    assignment = torch.empty(labels.numel(), dtype=torch.long)
+    offset = 0
+    for members in _groups(labels):
+        members = members[torch.randperm(members.numel(), generator=gen)]
+        # Deal the shuffled members round-robin; rotating the start keeps fold sizes even.
+        assignment[members] = (torch.arange(members.numel()) + offset) % k
+        offset += members.numel()
+    return [(assignment == f).nonzero().view(-1) for f in range(k)]
+
+
+def stratified_split(labels: Tensor, val_ratio: float, test_ratio: float, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Train/val/test indices with (approximately) the class proportions in each."""
+    gen = torch.Generator().manual_seed(seed)
+    parts: list[list[Tensor]] = [[], [], []]
+    for members in _groups(labels):
+        members = members[torch.randperm(members.numel(), generator=gen)]
+        n_test = round(test_ratio * members.numel())
+        n_val = round(val_ratio * members.numel())
+        parts[2].append(members[:n_test])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[0].append(members[n_test + n_val :])
+    train, val, test = (torch.cat(p).sort().values for p in parts)
+    return train, val, test
+
+
+def fold_split(labels: Tensor, k: int, fold: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Fold ``fold`` of stratified k-fold CV: it is the test set, the next fold validates."""
+    folds = stratified_folds(labels, k, seed)
+    test, val = folds[fold], folds[(fold + 1) % k]
+    train = torch.cat([f for i, f in enumerate(folds) if i not in (fold, (fold + 1) % k)])
+    return train.sort().values, val, test

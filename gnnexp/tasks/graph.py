@@ -1,0 +1,88 @@
+"""Graph-level prediction: mini-batches of whole graphs, a readout, stratified splits or folds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+
+from gnnexp.data import GraphData
+from gnnexp.data.splits import fold_split, stratified_split
+from gnnexp.errors import DataError
+from gnnexp.models import build_encoder
+from gnnexp.models.heads import GraphModel
+from gnnexp.tasks.base import Objective
+
+
+def graph_labels(graphs: Any, regression: bool) -> Tensor:
+    """One label per graph (the first target column for multi-target regression)."""
+    return torch.cat([g.y.view(-1)[:1].float() if regression else g.y.view(-1)[:1] for g in graphs])
+
+
+class GraphTask:
+    """Loss over training graphs; metrics over validation/test graphs."""
+
+    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None) -> None:
+        self.objective = Objective(cfg, data.num_classes)
+        self.metric = self.objective.metric
+        self.in_channels, self.out_channels = data.num_features, data.num_classes
+        self.device = device
+        graphs = data.graphs
+        labels = graph_labels(graphs, self.objective.regression)
+        t = cfg.task
+        if fold is None:
+            split = stratified_split(labels, t.val_ratio, t.test_ratio, t.split_seed)
+        else:
+            split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
+        self.indices = dict(zip(("train", "val", "test"), split))
+        for name, index in self.indices.items():
+            if index.numel() == 0:
+                raise DataError(
+                    f"dataset={data.name} leaves no graphs for the {name} split ({len(graphs)} graphs).",
+                    "use a larger dataset or other split ratios.",
+                )
+        if not self.objective.regression and labels[self.indices["train"]].unique().numel() < 2:
+            raise DataError(
+                f"dataset={data.name} has a single class among its training graphs.",
+                "use a dataset with at least two classes.",
+            )
+        self.loaders = {
+            name: DataLoader([graphs[int(i)] for i in index], batch_size=t.batch_size, shuffle=name == "train")
+            for name, index in self.indices.items()
+        }
+        self.num_graphs = len(graphs)
+
+    def build_model(self, cfg: DictConfig) -> torch.nn.Module:
+        encoder, width = build_encoder(cfg, self.in_channels)
+        return GraphModel(encoder, width, cfg.readout, cfg.hidden_channels, self.out_channels, cfg.dropout)
+
+    def train_batches(self) -> Iterable[Batch]:
+        return self.loaders["train"]
+
+    def training_loss(self, model: torch.nn.Module, batch: Batch) -> Tensor:
+        batch = batch.to(self.device)
+        return self.objective.loss(model(batch.x, batch.edge_index, batch.batch), batch.y)
+
+    def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        results = {}
+        for split in splits:
+            outs, targets = [], []
+            for batch in self.loaders[split]:
+                batch = batch.to(self.device)
+                outs.append(model(batch.x, batch.edge_index, batch.batch))
+                targets.append(batch.y)
+            results[split] = self.objective.scores(torch.cat(outs), torch.cat(targets))
+        return results
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "graphs": self.num_graphs,
+            "features": self.in_channels,
+            "classes" if not self.objective.regression else "targets": self.out_channels,
+            "train/val/test": "/".join(str(i.numel()) for i in self.indices.values()),
+        }

@@ -1,0 +1,271 @@
+"""Graph classification, link prediction, neighbour sampling and bring-your-own data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gnnexp.data.splits import fold_split, stratified_folds, stratified_split
+from gnnexp.data.synthetic import planted_partition, random_graphs
+from gnnexp.tasks.link import split_edges
+from tests.conftest import FAST
+
+GRAPHS = ("dataset=synthetic_graphs", "trainer.max_epochs=15")
+
+
+def test_graph_classification_end_to_end(gnnexp):
+    result = gnnexp(*GRAPHS, "model=gin")
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["task"] == "graph" and res["choices"]["task"] == "graph"
+    assert res["test"]["accuracy"] >= 0.8
+    assert 0.0 <= res["test"]["roc_auc"] <= 1.0  # binary: ROC-AUC reported too
+    assert (result.run_dir / "checkpoints" / "best.pt").is_file()
+    assert len(result.metrics()) == 15
+    assert "val accuracy" in result.out
+
+
+@pytest.mark.parametrize("model", ["gcn", "gat", "sage", "mlp"])
+@pytest.mark.parametrize("readout", ["mean", "sum", "max"])
+def test_any_model_is_a_graph_encoder(gnnexp, model, readout):
+    result = gnnexp(*GRAPHS, f"model={model}", f"model.readout={readout}", "trainer.max_epochs=3")
+    assert result.code == 0, result.err
+    assert all(np.isfinite(result.column("train_loss")))
+
+
+def test_folds_are_disjoint_stratified_and_cover_everything():
+    labels = torch.tensor([0] * 63 + [1] * 125)
+    folds = stratified_folds(labels, 10, seed=0)
+    everything = torch.cat(folds).sort().values
+    assert torch.equal(everything, torch.arange(188))
+    for fold in folds:
+        assert fold.numel() in (18, 19, 20)
+        assert abs(float(labels[fold].float().mean()) - 125 / 188) < 0.06
+    for k in range(10):
+        train, val, test = fold_split(labels, 10, k, seed=0)
+        assert torch.equal(test, folds[k])
+        parts = torch.cat([train, val, test])
+        assert parts.unique().numel() == 188 == parts.numel()
+    train, val, test = stratified_split(labels, 0.1, 0.1, seed=0)
+    assert (train.numel(), val.numel(), test.numel()) == (152, 18, 18)  # 6+12 per held-out split
+    assert int(labels[test].sum()) == 12 and int(labels[val].sum()) == 12
+
+
+def test_cross_validation_reports_each_fold_and_mean(gnnexp):
+    result = gnnexp(*GRAPHS, "trainer.folds=3", "trainer.max_epochs=4")
+    assert result.code == 0, result.err
+    res = result.results
+    accs = [f["test"]["accuracy"] for f in res["folds"]]
+    assert len(accs) == 3
+    assert res["test"]["accuracy"] == pytest.approx(sum(accs) / 3)
+    assert res["test_std"]["accuracy"] == pytest.approx(float(np.std(accs, ddof=1)))
+    for k in range(3):
+        assert (result.run_dir / f"fold_{k}" / "metrics.csv").is_file()
+        assert (result.run_dir / f"fold_{k}" / "checkpoints" / "best.pt").is_file()
+    assert "mean ± std" in result.out
+
+
+def test_gin_on_mutag_ten_fold_target(gnnexp):
+    result = gnnexp("dataset=mutag", "model=gin", "trainer.folds=10", "trainer.log_every=1000")
+    assert result.code == 0, result.err
+    assert result.results["test"]["accuracy"] >= 0.85
+
+
+def test_link_split_keeps_predicted_edges_out_of_message_passing(data_dir):
+    graph = planted_partition(500, 3, 8, 6.0, 0.8, 1.0, seed=0)
+    train, val, test = split_edges(graph, 0.1, 0.2, seed=0)
+
+    def pairs(edge_index):
+        return {tuple(sorted(p)) for p in edge_index.t().tolist()}
+
+    train_mp, val_mp, test_mp = pairs(train.edge_index), pairs(val.edge_index), pairs(test.edge_index)
+    val_pos, test_pos = pairs(val.pos_edge_label_index), pairs(test.pos_edge_label_index)
+    assert val_pos and test_pos
+    assert not (val_pos | test_pos) & train_mp  # the leakage bug, asserted absent
+    assert not val_pos & val_mp and not test_pos & test_mp
+    assert val_pos <= test_mp  # test may use validation edges for message passing
+    assert train_mp == val_mp
+    assert len(val_pos) == pytest.approx(0.1 * graph.num_edges / 2, abs=1)
+
+
+def test_link_prediction_gcn_on_cora(gnnexp):
+    result = gnnexp("task=link", "dataset=cora", "model=gcn")
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["metric"] == "roc_auc"
+    assert res["test"]["roc_auc"] >= 0.88
+    assert 0 < res["test"]["ap"] <= 1 and 0 <= res["test"]["hits@50"] <= 1
+    assert "val roc_auc" in result.out
+
+
+def test_link_prediction_mlp_decoder(gnnexp):
+    result = gnnexp("task=link", *FAST, "task.decoder=mlp", "trainer.max_epochs=5")
+    assert result.code == 0, result.err
+    assert set(result.results["test"]) == {"loss", "roc_auc", "ap", "hits@50"}
+
+
+def test_neighbor_sampling_matches_full_batch_sage_on_cora(gnnexp):
+    full = gnnexp("model=sage", "dataset=cora", "trainer.max_epochs=100", "trainer.monitor=val_metric")
+    sampled = gnnexp(
+        "model=sage",
+        "dataset=cora",
+        "trainer.max_epochs=100",
+        "trainer.monitor=val_metric",
+        "loader=neighbor",
+        "loader.num_neighbors=[15,10]",
+        "loader.batch_size=512",
+        "loader.backend=torch",
+    )
+    assert full.code == sampled.code == 0, sampled.err
+    full_acc, sampled_acc = full.results["test"]["accuracy"], sampled.results["test"]["accuracy"]
+    assert abs(full_acc - sampled_acc) <= 0.02, (full_acc, sampled_acc)
+
+
+def test_neighbor_sampling_with_sampled_evaluation(gnnexp):
+    result = gnnexp(
+        *FAST, "model=sage", "loader=neighbor", "loader.batch_size=64", "loader.eval=sampled", "loader.backend=torch"
+    )
+    assert result.code == 0, result.err
+    assert result.results["test"]["accuracy"] > 0.5
+    assert "batches" in result.out
+
+
+def test_pyg_backend_without_its_libraries_is_refused(gnnexp):
+    from gnnexp.data.sampling import pyg_sampling_available
+
+    if pyg_sampling_available():
+        pytest.skip("pyg-lib or torch-sparse is installed here")
+    result = gnnexp(*FAST, "model=sage", "loader=neighbor", "loader.backend=pyg")
+    assert result.code == 2
+    assert "loader.backend=pyg needs pyg-lib or torch-sparse" in result.err
+
+
+def test_node_regression(gnnexp):
+    result = gnnexp(*FAST, "dataset.target=regression", "dataset.metric=mae", "trainer.max_epochs=30")
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["metric"] == "mae" and res["mode"] == "min"
+    assert res["test"]["mae"] < 0.8  # targets are standardised: predicting 0 gives ~0.8
+    assert res["test"]["rmse"] >= res["test"]["mae"] if "rmse" in res["test"] else True
+
+
+def test_graph_regression(gnnexp):
+    result = gnnexp(
+        *GRAPHS,
+        "dataset.target=regression",
+        "dataset.metric=rmse",
+        "task.loss=mae",
+        "model=gin",
+        "model.readout=mean",
+        "trainer.max_epochs=60",
+    )
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["metric"] == "rmse" and res["mode"] == "min"
+    targets = torch.cat([g.y for g in random_graphs(300, 8, 24, 4, regression=True, seed=0)])
+    # Far better than always predicting the mean (whose RMSE is the targets' std).
+    assert res["test"]["rmse"] < 0.3 * float(targets.std())
+
+
+def test_over_smoothing_mitigations_help_a_deep_gcn(gnnexp):
+    deep = ("model=gcn", "model.num_layers=16", "model.hidden_channels=64", "trainer.max_epochs=100", "trainer.monitor=val_metric")
+    plain = gnnexp(*deep)
+    mitigated = gnnexp(*deep, "model.residual=true", "model.jk=cat")
+    assert plain.code == mitigated.code == 0
+    assert mitigated.results["test"]["accuracy"] > plain.results["test"]["accuracy"] + 0.05
+
+
+def test_any_pyg_dataset_class_by_target(gnnexp):
+    result = gnnexp(
+        "dataset=pyg", "dataset._target_=torch_geometric.datasets.KarateClub", "dataset.name=karate", "trainer.max_epochs=5"
+    )
+    assert result.code == 0, result.err
+    assert "train/val/test" in result.out and "20/6/8" in result.out
+
+
+def _write_graph(tmp_path, num_nodes=30):
+    gen = np.random.default_rng(0)
+    edges = gen.integers(0, num_nodes, size=(80, 2))
+    (tmp_path / "edges.csv").write_text("source,target\n" + "\n".join(f"{a},{b}" for a, b in edges) + "\n")
+    np.save(tmp_path / "x.npy", gen.normal(size=(num_nodes, 4)).astype(np.float32))
+    (tmp_path / "y.csv").write_text("label\n" + "\n".join(str(i % 3) for i in range(num_nodes)) + "\n")
+
+
+def test_graph_from_files(gnnexp, tmp_path):
+    _write_graph(tmp_path)
+    result = gnnexp(
+        "dataset=files",
+        f"dataset.edges={tmp_path / 'edges.csv'}",
+        f"dataset.features={tmp_path / 'x.npy'}",
+        f"dataset.labels={tmp_path / 'y.csv'}",
+        "trainer.max_epochs=3",
+    )
+    assert result.code == 0, result.err
+    assert result.results["dataset"] == "files"
+    assert "18/6/6" in result.out
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "fragments"),
+    [
+        (lambda p: (p / "edges.csv").write_text("source\n1\n2\n"), ["edges.csv has columns ['source']", "exactly two"]),
+        (lambda p: (p / "edges.csv").write_text("source,target\n0,1\n2,99\n"), ["edges.csv row 3", "node id >= 30"]),
+        (lambda p: (p / "edges.csv").write_text("source,target\n0,1\nx,2\n"), ["edges.csv row 3", "not numeric"]),
+        (lambda p: (p / "y.csv").write_text("label\n0\n1\n"), ["x.npy has 30 rows", "labels file has 2 nodes"]),
+        (lambda p: (p / "y.csv").write_text("label\n0\n1.5\n" + "0\n" * 28), ["y.csv row 3", "not a non-negative integer"]),
+        (
+            lambda p: np.save(p / "x.npy", np.where(np.arange(120).reshape(30, 4) == 41, np.nan, 1.0)),
+            ["x.npy row 11", "NaN", "node 10"],
+        ),
+    ],
+)
+def test_bad_files_name_the_file_and_row(gnnexp, tmp_path, corrupt, fragments):
+    _write_graph(tmp_path)
+    corrupt(tmp_path)
+    result = gnnexp(
+        "dataset=files",
+        f"dataset.edges={tmp_path / 'edges.csv'}",
+        f"dataset.features={tmp_path / 'x.npy'}",
+        f"dataset.labels={tmp_path / 'y.csv'}",
+        "trainer.max_epochs=1",
+    )
+    assert result.code == 2
+    line = result.err.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in line
+    assert not (result.run_dir / "results.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        (["task=link", "dataset=mutag"], "task=link does not apply to dataset=mutag"),
+        (["dataset=mutag", "loader=neighbor"], "loader=neighbor samples neighbourhoods of seed nodes"),
+        (["dataset=cora", "trainer.folds=5"], "trainer.folds=5 applies to graph classification"),
+        (["task=link", "loader=neighbor"], "which task=link does not have"),
+        (["loader=neighbor", "model.num_layers=3"], "loader.num_neighbors has 2 hops but model.num_layers=3"),
+        (["dataset=files"], "dataset.edges, dataset.labels must be set"),
+        (["dataset=synthetic", "dataset.metric=mae"], "metric 'mae' does not fit a classification target"),
+        (["task=link", "task.metric=accuracy"], "does not apply to link prediction"),
+    ],
+)
+def test_combinations_that_make_no_sense_are_refused(gnnexp, overrides, fragment):
+    result = gnnexp(*overrides)
+    assert result.code == 2
+    assert fragment in result.err
+    assert not result.run_dir.exists()
+
+
+def test_results_of_every_task_have_the_same_shape(gnnexp):
+    keys = None
+    for args in (FAST, GRAPHS, ("task=link", *FAST)):
+        result = gnnexp(*args, "trainer.max_epochs=2")
+        assert result.code == 0, result.err
+        res = json.loads((result.run_dir / "results.json").read_text())
+        shape = {k for k in res if k not in ("choices", "overrides")}
+        keys = keys or shape
+        assert shape == keys
+        assert (result.run_dir / "metrics.csv").is_file() and (result.run_dir / "checkpoints" / "last.pt").is_file()
