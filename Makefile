@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed-$(EXTRAS)
 SEED_DATA  ?= ../shared/data
 ARGS       ?=
 
-.PHONY: install train test lint bench clean
+.PHONY: install train test lint bench scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,13 @@ train: install data/.seeded
 test: install
 	$(PY) -m pytest -q $(ARGS)
 
+## One epoch of neighbour-sampled GraphSAGE on a generated 1M-node, 10M-edge graph (~3 min)
+scale: install
+	$(PY) benchmarks/scale.py $(ARGS)
+
 lint: install
-	$(VENV)/bin/ruff check gnnexp tests
-	$(VENV)/bin/ruff format --check gnnexp tests
+	$(VENV)/bin/ruff check gnnexp tests benchmarks
+	$(VENV)/bin/ruff format --check gnnexp tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

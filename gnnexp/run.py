@@ -63,7 +63,9 @@ class Recorder:
     the weights of the best validation epoch.
     """
 
-    def __init__(self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]) -> None:
+    def __init__(
+        self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]
+    ) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
         self.table = table
@@ -100,7 +102,9 @@ class Recorder:
                 save_checkpoint(self.out_dir / BEST, self.snapshot(record.epoch, record.val))
 
 
-def fit_and_test(cfg: DictConfig, task: Task, device: torch.device, out_dir: Path, console: Console) -> FitResult:
+def fit_and_test(
+    cfg: DictConfig, task: Task, device: torch.device, out_dir: Path, console: Console
+) -> FitResult:
     """Train a fresh model on ``task``, then test the best validation epoch's weights once."""
     seed_everything(cfg.seed)
     model = task.build_model(cfg.model).to(device)
@@ -252,7 +256,8 @@ def train(
     }
     write_json_atomic(out_dir / RESULTS_FILE, results)
     rows = {
-        "best epoch": f"{best_epoch} of {summary['epochs_run']}" + (" (stopped early)" if summary["stopped_early"] else "")
+        "best epoch": f"{best_epoch} of {summary['epochs_run']}"
+        + (" (stopped early)" if summary["stopped_early"] else "")
         if best_epoch is not None
         else f"per fold: {', '.join(str(f['best_epoch']) for f in summary['folds'])}",
         f"val {metric}": f"{val[metric]:.4f}" + (f" ± {summary['val_std'][metric]:.4f}" if folds else ""),

@@ -15,7 +15,12 @@ def random_graph(num_nodes: int, num_edges: int, seed: int) -> Data:
     gen = torch.Generator().manual_seed(seed)
     edge_index = torch.randint(0, num_nodes, (2, num_edges), generator=gen)
     # A few hubs so that every sampling regime (take all, sort keys, rejection) is hit.
-    hubs = torch.stack([torch.randint(0, num_nodes, (num_edges // 2,), generator=gen), torch.zeros(num_edges // 2, dtype=torch.long)])
+    hubs = torch.stack(
+        [
+            torch.randint(0, num_nodes, (num_edges // 2,), generator=gen),
+            torch.zeros(num_edges // 2, dtype=torch.long),
+        ]
+    )
     edge_index = coalesce(torch.cat([edge_index, hubs], dim=1), num_nodes=num_nodes)
     return Data(x=torch.randn(num_nodes, 3, generator=gen), edge_index=edge_index, num_nodes=num_nodes)
 
@@ -34,7 +39,7 @@ def test_sampled_edges_exist_and_fanout_is_min_of_degree_and_k(seed, fanouts):
     assert torch.equal(node[:20], seeds)  # seeds first
     assert node.unique().numel() == node.numel()  # each node once
     src, dst = node[out.row], node[out.col]
-    assert all((s, d) in edges for s, d in zip(src.tolist(), dst.tolist()))
+    assert all((s, d) in edges for s, d in zip(src.tolist(), dst.tolist(), strict=True))
     # The global edge ids point at exactly these edges.
     assert torch.equal(graph.edge_index[:, out.edge], torch.stack([src, dst]))
     start = 0
@@ -100,3 +105,38 @@ def test_loader_batches_hold_the_requested_seeds_first():
         assert torch.equal(batch.y[: batch.batch_size], seeds)  # y follows n_id, seeds first
         assert batch.edge_index.max() < batch.num_nodes
     assert sorted(seen) == list(range(250))
+
+
+def _peak_growth(num_nodes: int, train_ratio: float, batch_size: int) -> int:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.helpers.memory_probe",
+            str(num_nodes),
+            str(train_ratio),
+            str(batch_size),
+            "12",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(
+    not __import__("os").access("/proc/self/clear_refs", __import__("os").W_OK), reason="needs Linux /proc"
+)
+def test_peak_memory_grows_with_batch_size_not_with_training_nodes():
+    small = _peak_growth(200_000, 0.1, 256)
+    many_train_nodes = _peak_growth(200_000, 0.9, 256)
+    big_batches = _peak_growth(200_000, 0.1, 2048)
+    assert many_train_nodes < 1.2 * small + 8_000, (small, many_train_nodes)
+    assert big_batches > 3 * small, (small, big_batches)

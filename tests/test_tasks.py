@@ -126,7 +126,12 @@ def test_neighbor_sampling_matches_full_batch_sage_on_cora(gnnexp):
 
 def test_neighbor_sampling_with_sampled_evaluation(gnnexp):
     result = gnnexp(
-        *FAST, "model=sage", "loader=neighbor", "loader.batch_size=64", "loader.eval=sampled", "loader.backend=torch"
+        *FAST,
+        "model=sage",
+        "loader=neighbor",
+        "loader.batch_size=64",
+        "loader.eval=sampled",
+        "loader.backend=torch",
     )
     assert result.code == 0, result.err
     assert result.results["test"]["accuracy"] > 0.5
@@ -171,7 +176,13 @@ def test_graph_regression(gnnexp):
 
 
 def test_over_smoothing_mitigations_help_a_deep_gcn(gnnexp):
-    deep = ("model=gcn", "model.num_layers=16", "model.hidden_channels=64", "trainer.max_epochs=100", "trainer.monitor=val_metric")
+    deep = (
+        "model=gcn",
+        "model.num_layers=16",
+        "model.hidden_channels=64",
+        "trainer.max_epochs=100",
+        "trainer.monitor=val_metric",
+    )
     plain = gnnexp(*deep)
     mitigated = gnnexp(*deep, "model.residual=true", "model.jk=cat")
     assert plain.code == mitigated.code == 0
@@ -180,7 +191,10 @@ def test_over_smoothing_mitigations_help_a_deep_gcn(gnnexp):
 
 def test_any_pyg_dataset_class_by_target(gnnexp):
     result = gnnexp(
-        "dataset=pyg", "dataset._target_=torch_geometric.datasets.KarateClub", "dataset.name=karate", "trainer.max_epochs=5"
+        "dataset=pyg",
+        "dataset._target_=torch_geometric.datasets.KarateClub",
+        "dataset.name=karate",
+        "trainer.max_epochs=5",
     )
     assert result.code == 0, result.err
     assert "train/val/test" in result.out and "20/6/8" in result.out
@@ -211,11 +225,26 @@ def test_graph_from_files(gnnexp, tmp_path):
 @pytest.mark.parametrize(
     ("corrupt", "fragments"),
     [
-        (lambda p: (p / "edges.csv").write_text("source\n1\n2\n"), ["edges.csv has columns ['source']", "exactly two"]),
-        (lambda p: (p / "edges.csv").write_text("source,target\n0,1\n2,99\n"), ["edges.csv row 3", "node id >= 30"]),
-        (lambda p: (p / "edges.csv").write_text("source,target\n0,1\nx,2\n"), ["edges.csv row 3", "not numeric"]),
-        (lambda p: (p / "y.csv").write_text("label\n0\n1\n"), ["x.npy has 30 rows", "labels file has 2 nodes"]),
-        (lambda p: (p / "y.csv").write_text("label\n0\n1.5\n" + "0\n" * 28), ["y.csv row 3", "not a non-negative integer"]),
+        (
+            lambda p: (p / "edges.csv").write_text("source\n1\n2\n"),
+            ["edges.csv has columns ['source']", "exactly two"],
+        ),
+        (
+            lambda p: (p / "edges.csv").write_text("source,target\n0,1\n2,99\n"),
+            ["edges.csv row 3", "node id >= 30"],
+        ),
+        (
+            lambda p: (p / "edges.csv").write_text("source,target\n0,1\nx,2\n"),
+            ["edges.csv row 3", "not numeric"],
+        ),
+        (
+            lambda p: (p / "y.csv").write_text("label\n0\n1\n"),
+            ["x.npy has 30 rows", "labels file has 2 nodes"],
+        ),
+        (
+            lambda p: (p / "y.csv").write_text("label\n0\n1.5\n" + "0\n" * 28),
+            ["y.csv row 3", "not a non-negative integer"],
+        ),
         (
             lambda p: np.save(p / "x.npy", np.where(np.arange(120).reshape(30, 4) == 41, np.nan, 1.0)),
             ["x.npy row 11", "NaN", "node 10"],
@@ -268,4 +297,6 @@ def test_results_of_every_task_have_the_same_shape(gnnexp):
         shape = {k for k in res if k not in ("choices", "overrides")}
         keys = keys or shape
         assert shape == keys
-        assert (result.run_dir / "metrics.csv").is_file() and (result.run_dir / "checkpoints" / "last.pt").is_file()
+        assert (result.run_dir / "metrics.csv").is_file() and (
+            result.run_dir / "checkpoints" / "last.pt"
+        ).is_file()

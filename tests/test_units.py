@@ -143,7 +143,9 @@ def test_ranking_metrics_against_hand_computed_values():
     assert average_precision(tied, torch.tensor([1, 0, 1, 0])) == 0.5
     two_class = torch.stack([torch.zeros(6), scores], dim=1)
     assert roc_auc(two_class, labels) == pytest.approx(7 / 9)
-    assert hits_at_k(torch.tensor([0.9, 0.5, 0.2]), torch.tensor([0.8, 0.6, 0.1]), k=2) == pytest.approx(1 / 3)
+    assert hits_at_k(torch.tensor([0.9, 0.5, 0.2]), torch.tensor([0.8, 0.6, 0.1]), k=2) == pytest.approx(
+        1 / 3
+    )
     assert hits_at_k(torch.tensor([0.9]), torch.tensor([0.8]), k=5) == 1.0
     assert mae(torch.tensor([[1.0], [3.0]]), torch.tensor([2.0, 2.0])) == 1.0
     assert rmse(torch.tensor([0.0, 4.0]), torch.tensor([0.0, 0.0])) == pytest.approx(8**0.5)

@@ -112,7 +112,7 @@ class SyntheticConfig(DatasetConfig):
     num_features: int = 32
     avg_degree: float = 8.0
     homophily: float = 0.8
-    feature_signal: float = 1.0
+    feature_signal: float = 0.2
     data_seed: int = 0
 
 

@@ -111,8 +111,12 @@ RULES = [
     Rule("task.test_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.1),
     Rule("task.neg_ratio", lambda v: v > 0, "a number > 0", 1.0),
     Rule("task.hits_k", lambda v: v >= 1, "an integer >= 1", 50),
-    Rule("loader.num_neighbors", lambda v: len(v) > 0 and all(k == -1 or k >= 1 for k in v),
-         "a list of fan-outs >= 1 (or -1 for all neighbours)", "[15,10]"),
+    Rule(
+        "loader.num_neighbors",
+        lambda v: len(v) > 0 and all(k == -1 or k >= 1 for k in v),
+        "a list of fan-outs >= 1 (or -1 for all neighbours)",
+        "[15,10]",
+    ),
     Rule("loader.batch_size", lambda v: v >= 1, "an integer >= 1", 512),
     Rule("loader.eval_batch_size", lambda v: v >= 1, "an integer >= 1", 2048),
     Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
@@ -200,7 +204,10 @@ def _check_missing(cfg: DictConfig) -> None:
 
 
 def _check_ratios(cfg: DictConfig) -> None:
-    for first, second in (("dataset.train_ratio", "dataset.val_ratio"), ("task.val_ratio", "task.test_ratio")):
+    for first, second in (
+        ("dataset.train_ratio", "dataset.val_ratio"),
+        ("task.val_ratio", "task.test_ratio"),
+    ):
         a, b = _get(cfg, first), _get(cfg, second)
         if a is not _SKIP and b is not _SKIP and a + b >= 1:
             raise ConfigError(
@@ -234,7 +241,8 @@ def _check_combinations(cfg: DictConfig) -> None:
         )
     if kind == "link" and metric not in ("roc_auc", "ap"):
         raise ConfigError(
-            f"metric '{metric}' does not apply to link prediction.", "use task.metric=roc_auc or task.metric=ap."
+            f"metric '{metric}' does not apply to link prediction.",
+            "use task.metric=roc_auc or task.metric=ap.",
         )
     if regression != (metric in REGRESSION_METRICS):
         wanted = "mae or rmse" if regression else "accuracy, f1_macro, roc_auc or ap"
@@ -252,7 +260,8 @@ def _check_combinations(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"loader=neighbor samples neighbourhoods of seed nodes, which task={kind} does not have"
                 + (" (graph datasets are mini-batched by whole graphs)." if kind == "graph" else "."),
-                "use loader=full" + (" and task.batch_size=... for graph batches." if kind == "graph" else "."),
+                "use loader=full"
+                + (" and task.batch_size=... for graph batches." if kind == "graph" else "."),
             )
         hops = len(cfg.loader.num_neighbors)
         if hops != cfg.model.num_layers:

@@ -75,7 +75,9 @@ def read_labels(value: str, regression: bool) -> Tensor:
     path = _path(value, "labels")
     table = _read_matrix(path, "labels")
     if table.shape[1] != 1:
-        raise DataError(f"{path} has {table.shape[1]} columns; labels need one.", "keep a single label column.")
+        raise DataError(
+            f"{path} has {table.shape[1]} columns; labels need one.", "keep a single label column."
+        )
     labels = table[:, 0]
     if np.isnan(labels).any():
         row = int(np.nonzero(np.isnan(labels))[0][0])

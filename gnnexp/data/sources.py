@@ -109,9 +109,11 @@ def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected
     except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         if raw_dir is None:
-            raise DataError(f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs.") from err
+            raise DataError(
+                f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs."
+            ) from err
         missing = [n for n in expected if not (raw_dir / n).is_file()]
-        if missing or not expected and not any(raw_dir.glob("*")):
+        if missing or (not expected and not any(raw_dir.glob("*"))):
             shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
             raise DataError(
                 f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
@@ -218,7 +220,9 @@ def files(cfg: DictConfig, data_dir: Path) -> GraphData:
     x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
     edges = read_edges(cfg.edges)
     check_edges(edges, num_nodes, cfg.edges)
-    edges = to_undirected(edges, num_nodes=num_nodes) if cfg.undirected else coalesce(edges, num_nodes=num_nodes)
+    edges = (
+        to_undirected(edges, num_nodes=num_nodes) if cfg.undirected else coalesce(edges, num_nodes=num_nodes)
+    )
     graph = Data(x=x, edge_index=edges, y=labels, num_nodes=num_nodes)
     return _node_level(cfg, graph, x.size(1))
 

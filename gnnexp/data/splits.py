@@ -6,7 +6,9 @@ import torch
 from torch import Tensor
 
 
-def random_node_masks(num_nodes: int, train_ratio: float, val_ratio: float, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+def random_node_masks(
+    num_nodes: int, train_ratio: float, val_ratio: float, seed: int
+) -> tuple[Tensor, Tensor, Tensor]:
     """Boolean train/val/test masks over a seeded permutation of the nodes."""
     perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
     n_train, n_val = int(train_ratio * num_nodes), int(val_ratio * num_nodes)
@@ -37,7 +39,9 @@ def stratified_folds(labels: Tensor, k: int, seed: int) -> list[Tensor]:
     return [(assignment == f).nonzero().view(-1) for f in range(k)]
 
 
-def stratified_split(labels: Tensor, val_ratio: float, test_ratio: float, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+def stratified_split(
+    labels: Tensor, val_ratio: float, test_ratio: float, seed: int
+) -> tuple[Tensor, Tensor, Tensor]:
     """Train/val/test indices with (approximately) the class proportions in each."""
     gen = torch.Generator().manual_seed(seed)
     parts: list[list[Tensor]] = [[], [], []]

@@ -35,7 +35,7 @@ def planted_partition(
     count = torch.bincount(y, minlength=c)
     start = torch.cumsum(count, 0) - count
 
-    num_pairs = int(round(n * avg_degree / 2))
+    num_pairs = round(n * avg_degree / 2)
     src = torch.randint(0, n, (num_pairs,), generator=gen)
     same = torch.rand(num_pairs, generator=gen) < homophily
     shift = torch.randint(1, max(c, 2), (num_pairs,), generator=gen)

@@ -18,7 +18,13 @@ class GraphModel(torch.nn.Module):
     """
 
     def __init__(
-        self, encoder: torch.nn.Module, width: int, readout: str, hidden: int, out_channels: int, dropout: float
+        self,
+        encoder: torch.nn.Module,
+        width: int,
+        readout: str,
+        hidden: int,
+        out_channels: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         self.encoder = encoder

@@ -27,7 +27,9 @@ def graph_labels(graphs: Any, regression: bool) -> Tensor:
 class GraphTask:
     """Loss over training graphs; metrics over validation/test graphs."""
 
-    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None) -> None:
+    def __init__(
+        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None
+    ) -> None:
         self.objective = Objective(cfg, data.num_classes)
         self.metric = self.objective.metric
         self.in_channels, self.out_channels = data.num_features, data.num_classes
@@ -39,7 +41,7 @@ class GraphTask:
             split = stratified_split(labels, t.val_ratio, t.test_ratio, t.split_seed)
         else:
             split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
-        self.indices = dict(zip(("train", "val", "test"), split))
+        self.indices = dict(zip(("train", "val", "test"), split, strict=True))
         for name, index in self.indices.items():
             if index.numel() == 0:
                 raise DataError(
@@ -52,7 +54,9 @@ class GraphTask:
                 "use a dataset with at least two classes.",
             )
         self.loaders = {
-            name: DataLoader([graphs[int(i)] for i in index], batch_size=t.batch_size, shuffle=name == "train")
+            name: DataLoader(
+                [graphs[int(i)] for i in index], batch_size=t.batch_size, shuffle=name == "train"
+            )
             for name, index in self.indices.items()
         }
         self.num_graphs = len(graphs)

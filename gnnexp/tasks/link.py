@@ -53,7 +53,9 @@ class LinkTask:
         self.num_nodes = data.graphs.num_nodes
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        return LinkModel(build_model(cfg, self.in_channels, cfg.hidden_channels), cfg.hidden_channels, self.decoder)
+        return LinkModel(
+            build_model(cfg, self.in_channels, cfg.hidden_channels), cfg.hidden_channels, self.decoder
+        )
 
     def train_batches(self) -> Iterable[Data]:
         return (self.data["train"],)
@@ -62,7 +64,9 @@ class LinkTask:
         z = model.encode(batch.x, batch.edge_index)
         pos = batch.pos_edge_label_index
         neg = negative_sampling(
-            batch.edge_index, num_nodes=self.num_nodes, num_neg_samples=max(1, int(pos.size(1) * self.neg_ratio))
+            batch.edge_index,
+            num_nodes=self.num_nodes,
+            num_neg_samples=max(1, int(pos.size(1) * self.neg_ratio)),
         )
         logits = model.decode(z, torch.cat([pos, neg], dim=1))
         labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(logits.device)

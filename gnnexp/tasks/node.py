@@ -86,7 +86,9 @@ class NodeTask:
             return {split: self._evaluate_sampled(model, split) for split in splits}
         g = self._full_graph()
         out = model(g.x, g.edge_index)  # one forward pass serves every split
-        return {split: self.objective.scores(out[g[f"{split}_mask"]], g.y[g[f"{split}_mask"]]) for split in splits}
+        return {
+            split: self.objective.scores(out[g[f"{split}_mask"]], g.y[g[f"{split}_mask"]]) for split in splits
+        }
 
     def _full_graph(self) -> Data:
         if not self.sampled:
@@ -111,5 +113,9 @@ class NodeTask:
             "features": self.in_channels,
             "classes" if not self.objective.regression else "targets": self.out_channels,
             "train/val/test": "/".join(f"{int(g[f'{s}_mask'].sum()):,}" for s in SPLITS),
-            **({"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds"} if self.sampled else {}),
+            **(
+                {"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds"}
+                if self.sampled
+                else {}
+            ),
         }
