@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from scipy.stats import chisquare
@@ -9,6 +13,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce
 
 from gnnexp.data.sampling import TorchNeighborSampler, neighbor_loader, sample_without_replacement
+from tests.conftest import REPO
 
 
 def random_graph(num_nodes: int, num_edges: int, seed: int) -> Data:
@@ -108,10 +113,6 @@ def test_loader_batches_hold_the_requested_seeds_first():
 
 
 def _peak_growth(num_nodes: int, train_ratio: float, batch_size: int) -> int:
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
 
     done = subprocess.run(
         [
@@ -131,12 +132,12 @@ def _peak_growth(num_nodes: int, train_ratio: float, batch_size: int) -> int:
     return int(done.stdout.split()[-1])
 
 
-@pytest.mark.skipif(
-    not __import__("os").access("/proc/self/clear_refs", __import__("os").W_OK), reason="needs Linux /proc"
-)
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux /proc")
 def test_peak_memory_grows_with_batch_size_not_with_training_nodes():
     small = _peak_growth(200_000, 0.1, 256)
     many_train_nodes = _peak_growth(200_000, 0.9, 256)
     big_batches = _peak_growth(200_000, 0.1, 2048)
-    assert many_train_nodes < 1.2 * small + 8_000, (small, many_train_nodes)
+    # 9x the training nodes: only the per-epoch shuffled index grows (a few MB);
+    # 8x the batch size: the peak grows several-fold.
+    assert many_train_nodes < 1.3 * small, (small, many_train_nodes)
     assert big_batches > 3 * small, (small, big_batches)
