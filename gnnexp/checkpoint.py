@@ -8,6 +8,7 @@ its content, checked on load.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
@@ -57,7 +58,10 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            torch.save(payload, f)
+            try:
+                torch.save(payload, f)
+            except RuntimeError as err:  # torch reports a failed write (e.g. a full disk) this way
+                raise OSError(errno.EIO, f"could not write {path.name}: {err}") from err
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -86,3 +90,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             "use another checkpoint (e.g. checkpoints/last.pt) or re-run training.",
         )
     return state
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``weights`` into ``model``, explaining a mismatch instead of torch's traceback."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    resized = [k for k in expected.keys() & weights.keys() if expected[k].shape != weights[k].shape]
+    if missing or unexpected or resized:
+        if resized:
+            k = sorted(resized)[0]
+            detail = f"{k} is {tuple(weights[k].shape)} in the checkpoint but {tuple(expected[k].shape)} here"
+        else:
+            detail = f"parameters {', '.join((missing or unexpected)[:3])} do not match"
+        raise CheckpointError(
+            f"The weights in {source} do not fit the model this config builds ({detail}).",
+            "use the dataset and model settings the checkpoint was trained with (its feature width must match).",
+        )
+    model.load_state_dict(weights)

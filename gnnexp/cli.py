@@ -17,11 +17,13 @@ commands:
              gnnexp train -m model=gcn,gat seed=0,1,2       (a sweep)
              gnnexp train --cfg job                          (print the config)
              gnnexp train --help                             (config groups and options)
+             gnnexp train trainer.resume=latest              (continue the latest run)
+  eval     evaluate a trained model: gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value ...]
 
 Run 'gnnexp <command> --help' for a command's own options.
 """
 
-COMMANDS = ("train",)
+COMMANDS = ("train", "eval")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command == "train":
-        from gnnexp import app
+        from gnnexp.commands import train
 
-        return app.main(rest)
+        return train.main(rest)
+    if command == "eval":
+        from gnnexp.commands import evaluate
+
+        return evaluate.main(rest)
     sys.stderr.write(
         f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
         f"Commands: {', '.join(COMMANDS)}.\n"

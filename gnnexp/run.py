@@ -7,8 +7,11 @@ once per fold, each fold in its own sub-directory, and results.json reports mean
 
 from __future__ import annotations
 
+import errno
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,22 +22,67 @@ from rich.console import Console
 from rich.table import Table
 
 from gnnexp import __version__
-from gnnexp.checkpoint import save_checkpoint
+from gnnexp.checkpoint import load_checkpoint, save_checkpoint
 from gnnexp.config.validate import metric_name, monitor_mode, validate
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
+from gnnexp.errors import GnnexpError, TrainingError
 from gnnexp.models import count_parameters
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import EpochTable, key_value_panel
-from gnnexp.reporting.files import METRICS_FILE, RESULTS_FILE, MetricsCSV, write_json_atomic
-from gnnexp.seeding import rng_state, seed_everything
+from gnnexp.reporting.files import (
+    FAILURE_FILE,
+    METRICS_FILE,
+    RESULTS_FILE,
+    MetricsCSV,
+    write_failure,
+    write_json_atomic,
+)
+from gnnexp.resume import check_same_model, differences, truncate_metrics
+from gnnexp.seeding import rng_state, seed_everything, set_rng_state
 from gnnexp.tasks import Task, build_task
 from gnnexp.training.early_stopping import EarlyStopping
-from gnnexp.training.loop import EpochRecord, evaluate, fit
+from gnnexp.training.interrupt import StopOnSignal
+from gnnexp.training.loop import EpochRecord, NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
 
 BEST = Path("checkpoints/best.pt")
 LAST = Path("checkpoints/last.pt")
+
+
+class OutputError(GnnexpError):
+    """The run directory cannot be written (permissions, read-only or full disk)."""
+
+
+class Diverged(TrainingError):
+    """A non-finite loss or gradient stopped training; the best checkpoint is kept."""
+
+    def __init__(self, problem: str, fix: str, epoch: int) -> None:
+        super().__init__(problem, fix)
+        self.epoch = epoch
+
+
+def check_writable(out_dir: Path) -> None:
+    """Fail before any training when ``out_dir`` cannot take files."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{time.time_ns()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(
+            f"Cannot write to the output directory {out_dir} ({err.strerror or err}).",
+            "choose a writable place with hydra.run.dir=... (or hydra.sweep.dir=... for -m).",
+        ) from err
+
+
+def _output_error(err: OSError, out_dir: Path) -> OutputError:
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return OutputError(
+        f"{'The disk is full' if full else 'Writing failed'} while writing into {out_dir} "
+        f"({err.strerror or err}); results.json was not written.",
+        "free some space or set hydra.run.dir to another disk; checkpoints/ keeps the last good files.",
+    )
 
 
 def monitor_key(cfg: DictConfig) -> str:
@@ -54,6 +102,7 @@ class FitResult:
     test: dict[str, float]
     num_params: int
     train_time_s: float
+    skipped_steps: int = 0
 
 
 class Recorder:
@@ -64,13 +113,21 @@ class Recorder:
     """
 
     def __init__(
-        self, out_dir: Path, cfg: DictConfig, table: EpochTable, csv: MetricsCSV, parts: dict[str, Any]
+        self,
+        out_dir: Path,
+        cfg: DictConfig,
+        table: EpochTable,
+        csv: MetricsCSV,
+        parts: dict[str, Any],
+        fold: int | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
         self.table = table
         self.csv = csv
         self.parts = parts  # model, optimizer, schedule, stopper
+        self.fold = fold
+        self.skipped_steps = 0
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.best_weights: dict[str, torch.Tensor] | None = None
 
@@ -87,11 +144,17 @@ class Recorder:
             "monitor": {"name": self.cfg.trainer.monitor, "mode": p["stopper"].mode},
             "config": self.config,
             "rng": rng_state(),
+            "fold": self.fold,
             "gnnexp_version": __version__,
         }
 
+    def save_last(self, epoch: int) -> None:
+        if self.cfg.trainer.checkpoint.save_last:
+            save_checkpoint(self.out_dir / LAST, self.snapshot(epoch, None))
+
     def on_epoch_end(self, record: EpochRecord) -> None:
         self.csv.write(record)
+        self.skipped_steps += record.skipped_steps
         stopper = self.parts["stopper"]
         best = "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}"
         self.table.add(record, best_text=best)
@@ -100,28 +163,42 @@ class Recorder:
             self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if self.cfg.trainer.checkpoint.save_best:
                 save_checkpoint(self.out_dir / BEST, self.snapshot(record.epoch, record.val))
+        every = self.cfg.trainer.checkpoint.every_n_epochs
+        if every and record.epoch % every == 0:
+            self.save_last(record.epoch)
 
 
 def fit_and_test(
-    cfg: DictConfig, task: Task, device: torch.device, out_dir: Path, console: Console
+    cfg: DictConfig,
+    task: Task,
+    device: torch.device,
+    out_dir: Path,
+    console: Console,
+    fold: int | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
-    """Train a fresh model on ``task``, then test the best validation epoch's weights once."""
+    """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once."""
     seed_everything(cfg.seed)
     model = task.build_model(cfg.model).to(device)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     mode = monitor_mode(cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
     stopper = EarlyStopping(mode, cfg.trainer.patience, cfg.trainer.min_delta)
+    parts = {"model": model, "optimizer": optimizer, "schedule": schedule, "stopper": stopper}
+    start_epoch = 1
+    if resume is not None:
+        start_epoch = _restore(resume, parts, cfg, out_dir, console)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table = EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
-    csv = MetricsCSV(out_dir / METRICS_FILE, task.metric)
-    parts = {"model": model, "optimizer": optimizer, "schedule": schedule, "stopper": stopper}
-    recorder = Recorder(out_dir, cfg, table, csv, parts)
+    csv = MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None)
+    recorder = Recorder(out_dir, cfg, table, csv, parts, fold)
+    if resume is not None and (out_dir / BEST).is_file():
+        recorder.best_weights = load_checkpoint(out_dir / BEST)["model"]
     started = time.perf_counter()
     try:
-        with table:
-            last_epoch = fit(
+        with table, StopOnSignal() as stop:
+            outcome = fit(
                 model,
                 task,
                 optimizer,
@@ -131,26 +208,81 @@ def fit_and_test(
                 max_epochs=cfg.trainer.max_epochs,
                 eval_every=cfg.trainer.eval_every,
                 grad_clip=cfg.trainer.grad_clip,
+                skip_nonfinite=cfg.trainer.nonfinite == "skip",
+                start_epoch=start_epoch,
                 on_epoch_end=recorder.on_epoch_end,
+                stop_requested=stop,
             )
+    except NonFiniteError as err:
+        kept = (
+            f"checkpoints/best.pt (epoch {stopper.best_epoch}) is kept"
+            if stopper.best is not None
+            else "no checkpoint was saved"
+        )
+        raise Diverged(
+            f"Training diverged: {err}; {kept}.",
+            "lower optimizer.lr, set trainer.grad_clip=1.0, or trainer.nonfinite=skip to skip such steps.",
+            err.epoch,
+        ) from None
     finally:
         csv.close()
-    if cfg.trainer.checkpoint.save_last:
-        save_checkpoint(out_dir / LAST, recorder.snapshot(last_epoch, None))
+    recorder.save_last(outcome.last_epoch)
+    if outcome.interrupted:
+        _stop_interrupted(out_dir, outcome.last_epoch, stop.exit_code, console)
 
-    assert recorder.best_weights is not None, "the last epoch is always evaluated"
+    if recorder.best_weights is None:  # a resumed run whose best.pt is gone
+        raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
     model.load_state_dict(recorder.best_weights)
     final = evaluate(model, task, ("val", "test"))
     return FitResult(
         best_epoch=stopper.best_epoch,
-        best_value=float(stopper.best),
-        epochs_run=last_epoch,
-        stopped_early=last_epoch < cfg.trainer.max_epochs,
+        best_value=float(stopper.best) if stopper.best is not None else float("nan"),
+        epochs_run=outcome.last_epoch,
+        stopped_early=outcome.last_epoch < cfg.trainer.max_epochs,
         val=final["val"],
         test=final["test"],
         num_params=count_parameters(model),
         train_time_s=time.perf_counter() - started,
+        skipped_steps=recorder.skipped_steps,
     )
+
+
+def _restore(
+    state: dict[str, Any], parts: dict[str, Any], cfg: DictConfig, out_dir: Path, console: Console
+) -> int:
+    """Load a checkpoint into the freshly built parts; returns the epoch to continue with."""
+    current = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(current, dict)
+    check_same_model(state["config"], current, parts["model"].state_dict(), state["model"])
+    changed = differences(state["config"], current, ignore=("trainer.resume",))
+    if changed:
+        console.print(f"[yellow]resuming with changed settings:[/yellow] {'; '.join(changed)}")
+    parts["model"].load_state_dict(state["model"])
+    parts["optimizer"].load_state_dict(state["optimizer"])
+    parts["schedule"].load_state_dict(state["scheduler"])
+    parts["stopper"].load_state_dict(state["early_stopping"])
+    set_rng_state(state["rng"])
+    truncate_metrics(out_dir / METRICS_FILE, state["epoch"])
+    console.print(f"resuming after epoch {state['epoch']} from {cfg.trainer.resume}")
+    return int(state["epoch"]) + 1
+
+
+def _stop_interrupted(out_dir: Path, epoch: int, exit_code: int, console: Console) -> None:
+    """Record the interruption, say how to resume, and exit with 128 + signal number."""
+    hint = f"gnnexp train trainer.resume={out_dir}"
+    write_failure(
+        out_dir,
+        TrainingError(f"interrupted after epoch {epoch}", hint),
+        {"status": "interrupted", "epoch": epoch, "resume": hint},
+    )
+    console.print(
+        key_value_panel(
+            "interrupted",
+            {"last epoch": epoch, "checkpoint": str(out_dir / LAST), "resume with": hint},
+            style="yellow",
+        )
+    )
+    raise SystemExit(exit_code)
 
 
 def _mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -193,11 +325,44 @@ def train(
     console = console or Console()
     validate(cfg)
     device = resolve_device(cfg.device.type)
+    resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
+    check_writable(out_dir)
     data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
     folds = cfg.trainer.folds
     task = build_task(cfg, data, device, fold=0 if folds else None)
     metric = task.metric
+    meta = meta or {}
+    with _failures_recorded(out_dir, metric, meta):
+        return _train_and_report(cfg, out_dir, meta, console, started, device, data, task, resume)
 
+
+@contextmanager
+def _failures_recorded(out_dir: Path, metric: str, meta: dict[str, Any]) -> Iterator[None]:
+    """A diverged run records its failure in results.json; a failed write becomes one line."""
+    try:
+        yield
+    except Diverged as err:
+        failure = {"status": "failed", "error": str(err), "failed_epoch": err.epoch, "metric": metric, **meta}
+        write_json_atomic(out_dir / RESULTS_FILE, failure)
+        raise
+    except OSError as err:
+        raise _output_error(err, out_dir) from err
+
+
+def _train_and_report(
+    cfg: DictConfig,
+    out_dir: Path,
+    meta: dict[str, Any],
+    console: Console,
+    started: float,
+    device: torch.device,
+    data: Any,
+    task: Task,
+    resume: dict[str, Any] | None,
+) -> float:
+    """Train (once, or once per fold) and write results.json and the summary panel."""
+    folds = cfg.trainer.folds
+    metric = task.metric
     seed_everything(cfg.seed)
     preview = task.build_model(cfg.model)
     console.print(
@@ -217,7 +382,9 @@ def train(
         for fold in range(folds):
             console.rule(f"fold {fold + 1} of {folds}")
             fold_task = task if fold == 0 else build_task(cfg, data, device, fold=fold)
-            fold_results.append(fit_and_test(cfg, fold_task, device, out_dir / f"fold_{fold}", console))
+            fold_results.append(
+                fit_and_test(cfg, fold_task, device, out_dir / f"fold_{fold}", console, fold=fold)
+            )
         console.print(_folds_table(fold_results, metric))
         val, val_std = _mean_std([r.val for r in fold_results])
         test, test_std = _mean_std([r.test for r in fold_results])
@@ -231,7 +398,7 @@ def train(
         }
         best_epoch = None
     else:
-        result = fit_and_test(cfg, task, device, out_dir, console)
+        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume)
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch
@@ -252,9 +419,10 @@ def train(
         "wall_time_s": time.perf_counter() - started,
         "checkpoint": None if folds or not cfg.trainer.checkpoint.save_best else str(BEST),
         "gnnexp_version": __version__,
-        **(meta or {}),
+        **meta,
     }
     write_json_atomic(out_dir / RESULTS_FILE, results)
+    (out_dir / FAILURE_FILE).unlink(missing_ok=True)  # left by an interruption this run resumed
     rows = {
         "best epoch": f"{best_epoch} of {summary['epochs_run']}"
         + (" (stopped early)" if summary["stopped_early"] else "")

@@ -253,6 +253,9 @@ class PlateauLRConfig(SchedulerConfig):
 class CheckpointConfig:
     save_best: bool = True
     save_last: bool = True
+    # Also refresh last.pt every n epochs (0: only at the end or on Ctrl-C/SIGTERM), so a
+    # killed run loses at most n epochs.
+    every_n_epochs: int = 10
 
 
 @dataclass
@@ -266,6 +269,8 @@ class TrainerConfig:
     grad_clip: float | None = None
     log_every: int = 1
     folds: int | None = None  # k-fold cross-validation (graph classification)
+    nonfinite: str = "stop"  # a NaN/inf loss or gradient: stop the run, or skip the step
+    resume: str | None = None  # a run dir, a checkpoint, or "latest"
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 

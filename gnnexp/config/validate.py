@@ -121,6 +121,7 @@ RULES = [
     Rule("loader.eval_batch_size", lambda v: v >= 1, "an integer >= 1", 2048),
     Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
     Rule("trainer.folds", lambda v: v is None or v >= 2, "null or an integer >= 2", 10),
+    Rule("trainer.checkpoint.every_n_epochs", lambda v: v >= 0, "an integer >= 0", 10),
 ]
 
 CHOICES = {
@@ -140,6 +141,7 @@ CHOICES = {
     "loader.kind": LOADERS,
     "loader.backend": ("auto", "torch", "pyg"),
     "loader.eval": ("full", "sampled"),
+    "trainer.nonfinite": ("stop", "skip"),
 }
 
 
@@ -271,6 +273,11 @@ def _check_combinations(cfg: DictConfig) -> None:
                 f"give {cfg.model.num_layers} fan-outs (e.g. loader.num_neighbors=[{','.join(['10'] * cfg.model.num_layers)}]) "
                 f"or set model.num_layers={hops}.",
             )
+    if cfg.trainer.get("resume") and cfg.trainer.folds is not None:
+        raise ConfigError(
+            "trainer.resume does not support cross-validation runs (trainer.folds).",
+            "re-run the cross-validation, or resume a single-split run.",
+        )
     if cfg.trainer.folds is not None and kind != "graph":
         raise ConfigError(
             f"trainer.folds={cfg.trainer.folds} applies to graph classification; task={kind} on "

@@ -1,11 +1,14 @@
 """The training loop: train an epoch, evaluate, step the schedule, stop early.
 
 Persistence (tables, CSV, checkpoints) happens in the ``on_epoch_end`` callback, so the loop
-itself is only the optimisation every GNN paper describes.
+itself is only the optimisation every GNN paper describes, plus two guards: a non-finite
+loss or gradient stops the run (or skips the step), and a stop request (Ctrl-C) ends it
+cleanly after the current epoch.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,24 +30,64 @@ class EpochRecord:
     lr: float
     time_s: float
     is_best: bool
+    skipped_steps: int = 0
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or the gradients of a training step are NaN or infinite."""
+
+    def __init__(self, what: str, epoch: int = 0) -> None:
+        self.what, self.epoch = what, epoch
+        super().__init__(f"the {what} became non-finite at epoch {epoch}")
+
+
+@dataclass
+class FitOutcome:
+    last_epoch: int
+    interrupted: bool = False
+
+
+def _grad_norm(model: torch.nn.Module, clip: float | None) -> torch.Tensor:
+    """Total gradient norm, clipping to ``clip`` when given."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if clip:
+        return torch.nn.utils.clip_grad_norm_(params, clip)
+    return torch.nn.utils.get_total_norm([p.grad for p in params])
 
 
 def train_epoch(
-    model: torch.nn.Module, task: Task, optimizer: torch.optim.Optimizer, grad_clip: float | None
-) -> float:
-    """One pass over the training batches; returns the mean training loss."""
+    model: torch.nn.Module,
+    task: Task,
+    optimizer: torch.optim.Optimizer,
+    grad_clip: float | None,
+    skip_nonfinite: bool = False,
+) -> tuple[float, int]:
+    """One pass over the training batches: the mean loss and the number of skipped steps.
+
+    A step whose loss or gradient is not finite raises :class:`NonFiniteError`, or is
+    skipped (no parameter update) when ``skip_nonfinite`` is set.
+    """
     model.train()
-    total, batches = 0.0, 0
+    total, batches, skipped = 0.0, 0, 0
     for batch in task.train_batches():
         optimizer.zero_grad(set_to_none=True)
         loss = task.training_loss(model, batch)
-        loss.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        value = loss.item()
+        problem = None if math.isfinite(value) else "loss"
+        if problem is None:
+            loss.backward()
+            if not torch.isfinite(_grad_norm(model, grad_clip)):
+                problem = "gradient"
+        if problem is not None:
+            if not skip_nonfinite:
+                raise NonFiniteError(problem)
+            optimizer.zero_grad(set_to_none=True)
+            skipped += 1
+            continue
         optimizer.step()
-        total += loss.item()
+        total += value
         batches += 1
-    return total / max(batches, 1)
+    return (total / batches if batches else float("nan")), skipped
 
 
 def evaluate(model: torch.nn.Module, task: Task, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -64,10 +107,12 @@ def fit(
     max_epochs: int,
     eval_every: int = 1,
     grad_clip: float | None = None,
+    skip_nonfinite: bool = False,
     start_epoch: int = 1,
     on_epoch_end: Callable[[EpochRecord], None] = lambda record: None,
-) -> int:
-    """Train until ``max_epochs`` or early stopping; returns the last epoch run.
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> FitOutcome:
+    """Train until ``max_epochs``, early stopping or a stop request.
 
     ``monitor`` is a key of the validation results (``loss`` or the metric's name).
     """
@@ -75,13 +120,19 @@ def fit(
     for epoch in range(start_epoch, max_epochs + 1):
         started = time.perf_counter()
         lr = current_lr(optimizer)
-        train_loss = train_epoch(model, task, optimizer, grad_clip)
+        try:
+            train_loss, skipped = train_epoch(model, task, optimizer, grad_clip, skip_nonfinite)
+        except NonFiniteError as err:
+            raise NonFiniteError(err.what, epoch) from None
         val = None
         if epoch % eval_every == 0 or epoch == max_epochs:
             val = evaluate(model, task, ("val",))["val"]
         is_best = val is not None and stopper.update(val[monitor], epoch)
         schedule.step(None if val is None else val[monitor])
-        on_epoch_end(EpochRecord(epoch, train_loss, val, lr, time.perf_counter() - started, is_best))
+        elapsed = time.perf_counter() - started
+        on_epoch_end(EpochRecord(epoch, train_loss, val, lr, elapsed, is_best, skipped))
+        if stop_requested():
+            return FitOutcome(epoch, interrupted=epoch < max_epochs and not stopper.should_stop)
         if stopper.should_stop:
             break
-    return epoch
+    return FitOutcome(epoch)

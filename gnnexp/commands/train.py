@@ -79,6 +79,11 @@ def friendly_errors() -> Iterator[None]:
             sys.exit(err.exit_code)
         except Exception as err:
             friendly = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
+            if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
+                friendly = GnnexpError(
+                    f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",
+                    "choose a writable place with hydra.run.dir=... (hydra.sweep.dir=... for -m).",
+                )
             if friendly is None:  # not a config mistake: Hydra's own report, with its trace
                 failure = err
                 return original(lambda: _reraise(failure))
@@ -98,13 +103,21 @@ def _reraise(err: BaseException) -> None:
 
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
+    from gnnexp.resume import resume_args
+
     saved = sys.argv
-    sys.argv = ["gnnexp train", *args]
     try:
+        sys.argv = ["gnnexp train", *resume_args(args)]
         with friendly_errors():
             train_app()
+    except GnnexpError as err:
+        report(err)
+        return err.exit_code
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except KeyboardInterrupt:  # before training started: nothing to save
+        sys.stderr.write("\ngnnexp: interrupted.\n")
+        return 130
     finally:
         sys.argv = saved
     return 0

@@ -1,0 +1,1 @@
+"""The ``gnnexp`` subcommands, one module each (imported only when called)."""

@@ -1,0 +1,106 @@
+"""``gnnexp eval``: evaluate a checkpoint with the config it was trained with."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gnnexp.errors import CheckpointError, GnnexpError, report
+
+USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE]"
+
+
+def resolve_checkpoint(path: Path, name: str = "best.pt") -> Path:
+    """A checkpoint file: ``path`` itself, or ``<run dir>/checkpoints/<name>``."""
+    if path.is_file():
+        return path
+    candidate = path / "checkpoints" / name
+    if candidate.is_file():
+        return candidate
+    folds = sorted(path.glob("fold_*/checkpoints"))
+    hint = (
+        f"give one fold, e.g. {folds[0].parent}" if folds else "give a run directory written by gnnexp train"
+    )
+    raise CheckpointError(f"No checkpoint at {path} (looked for {candidate}).", hint + ".")
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gnnexp eval", usage=USAGE, description=__doc__)
+    parser.add_argument(
+        "path", type=Path, help="a run directory (uses checkpoints/best.pt) or a checkpoint file"
+    )
+    parser.add_argument("overrides", nargs="*", help="changes to the checkpoint's config, e.g. device=cpu")
+    parser.add_argument("--split", default="val,test", help="comma-separated splits (default: val,test)")
+    parser.add_argument("--out", type=Path, help="where to write the metrics (default: <run dir>/eval.json)")
+    return parser.parse_intermixed_args(args)
+
+
+def evaluate_checkpoint(path: Path, overrides: list[str], splits: tuple[str, ...]) -> dict[str, Any]:
+    """Rebuild the run's model from its checkpoint and evaluate ``splits``."""
+    from omegaconf import OmegaConf
+
+    from gnnexp.checkpoint import load_checkpoint, load_weights
+    from gnnexp.config.compose import apply_overrides
+    from gnnexp.config.validate import validate
+    from gnnexp.data import load_dataset
+    from gnnexp.device import resolve_device
+    from gnnexp.paths import resolve_data_dir
+    from gnnexp.tasks import build_task
+    from gnnexp.training.loop import evaluate
+
+    state = load_checkpoint(path)
+    cfg = apply_overrides(OmegaConf.create(state["config"]), overrides)
+    validate(cfg)
+    device = resolve_device(cfg.device.type)
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    task = build_task(cfg, data, device, fold=state.get("fold"))
+    model = task.build_model(cfg.model)
+    load_weights(model, state["model"], path)
+    metrics = evaluate(model.to(device), task, splits)
+    return {"checkpoint": str(path), "epoch": state["epoch"], "overrides": overrides, "metrics": metrics}
+
+
+def main(args: list[str]) -> int:
+    """Entry point of ``gnnexp eval``; returns the exit status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gnnexp.reporting.files import write_json_atomic
+
+    options = parse(args)
+    splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
+    bad = [s for s in splits if s not in ("train", "val", "test")]
+    try:
+        if bad:
+            raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
+        checkpoint = resolve_checkpoint(options.path)
+        started = time.perf_counter()
+        result = evaluate_checkpoint(checkpoint, options.overrides, splits)
+        result["wall_time_s"] = time.perf_counter() - started
+        run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+        out = options.out or run_dir / "eval.json"
+        write_json_atomic(out, result)
+    except GnnexpError as err:
+        report(err)
+        return err.exit_code
+    except OSError as err:
+        report(f"cannot write {err.filename}: {err.strerror}. Fix: pass --out with a writable path.")
+        return 2
+    table = Table(title=f"epoch {result['epoch']} of {checkpoint}", title_justify="left")
+    names = list(next(iter(result["metrics"].values())))
+    table.add_column("split")
+    for name in names:
+        table.add_column(name, justify="right")
+    for split, values in result["metrics"].items():
+        table.add_row(split, *(f"{values[n]:.4f}" for n in names))
+    console = Console()
+    console.print(table)
+    console.print(f"metrics written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

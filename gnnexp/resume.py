@@ -1,0 +1,130 @@
+"""Finding what to resume, and checking that a resumed run is the same run."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gnnexp.errors import CheckpointError, ConfigError
+
+OUTPUTS = Path("outputs")
+LATEST = "latest"
+
+
+def find_latest_run(outputs: Path = OUTPUTS) -> Path:
+    """The run (or sweep job) under ``outputs`` whose last.pt was written most recently."""
+    candidates = list(outputs.glob("**/checkpoints/last.pt"))
+    if not candidates:
+        raise CheckpointError(
+            f"trainer.resume=latest found no run with checkpoints/last.pt under {outputs.resolve()}.",
+            "give the run directory or checkpoint explicitly: trainer.resume=<path>.",
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent.parent
+
+
+def resolve_resume(value: str) -> tuple[Path, Path]:
+    """``(run dir, checkpoint)`` for ``trainer.resume=value`` (a dir, a .pt file or latest)."""
+    path = find_latest_run() if value == LATEST else Path(value).expanduser()
+    if path.is_dir():
+        checkpoint = path / "checkpoints" / "last.pt"
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"{path} holds no checkpoints/last.pt to resume from.",
+                "give a run directory written by gnnexp train, or a checkpoint file.",
+            )
+        return path.resolve(), checkpoint.resolve()
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return run_dir.resolve(), path.resolve()
+    raise CheckpointError(f"trainer.resume={value}: no such run directory or checkpoint.", "check the path.")
+
+
+def original_overrides(run_dir: Path) -> list[str]:
+    """The command-line overrides the run was started with (from Hydra's overrides.yaml)."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    overrides = yaml.safe_load(path.read_text()) or []
+    return [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith(("trainer.resume", "hydra."))]
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): node}
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """``key: old -> new`` for every leaf that differs (keys starting with ``ignore`` skipped)."""
+    a, b = _flatten(old), _flatten(new)
+    keys = sorted(k for k in a.keys() | b.keys() if not k.startswith(ignore) and a.get(k) != b.get(k))
+    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys]
+
+
+def check_same_model(
+    saved: dict[str, Any], current: dict[str, Any], model_keys: dict[str, Any], weights: dict[str, Any]
+) -> None:
+    """Refuse to resume when the model built from ``current`` cannot hold the saved weights."""
+    shapes_differ = set(model_keys) != set(weights) or any(
+        model_keys[k].shape != weights[k].shape for k in weights
+    )
+    if shapes_differ:
+        changed = differences(
+            {k: saved.get(k) for k in ("model", "dataset", "task")},
+            {k: current.get(k) for k in ("model", "dataset", "task")},
+        )
+        raise ConfigError(
+            "Cannot resume: this config builds a model of another shape than the checkpoint's "
+            f"({'; '.join(changed) or 'differing parameters'}).",
+            "resume with the run's own settings (drop those overrides), or start a new run.",
+        )
+
+
+def truncate_metrics(path: Path, last_epoch: int) -> None:
+    """Drop rows after ``last_epoch`` (epochs the resumed run will train again)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last_epoch]
+    if len(kept) == len(rows):
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(tmp, path)
+
+
+def resume_args(args: list[str]) -> list[str]:
+    """Rewrite ``gnnexp train`` arguments that ask to resume a run.
+
+    The original run's overrides come first (so ``trainer.resume=latest`` alone continues
+    the same experiment), the user's new ones after them; the output goes back into the
+    original run dir, with this invocation's Hydra files under ``.hydra/resume``.
+    """
+    values = [a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")]
+    if not values or values[-1] in ("", "null"):
+        return args
+    if "-m" in args or "--multirun" in args:
+        raise ConfigError("trainer.resume continues one run and cannot be swept.", "drop -m.")
+    run_dir, checkpoint = resolve_resume(values[-1])
+    rest = [a for a in args if not a.startswith("trainer.resume=")]
+    extra = [f"trainer.resume={checkpoint}"]
+    if not any(a.startswith("hydra.run.dir=") for a in rest):
+        extra += [f"hydra.run.dir={run_dir}", "hydra.output_subdir=.hydra/resume"]
+    given = {_key(a) for a in rest}
+    kept = [o for o in original_overrides(run_dir) if _key(o) not in given]  # the user's new value wins
+    return [*kept, *rest, *extra]
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")

@@ -1,0 +1,55 @@
+"""Ctrl-C and SIGTERM during training: finish the epoch, save, then stop; twice: stop now."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+
+class StopOnSignal:
+    """Context manager: the first SIGINT/SIGTERM asks the loop to stop after this epoch.
+
+    Call the object to ask whether a stop was requested. A second signal exits at once
+    (status 128 + signal): every file gnnexp writes is replaced atomically or flushed row
+    by row, so nothing already written is left half-done.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.signum is not None:
+            sys.stderr.write(f"\ngnnexp: {name} again: stopping now.\n")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.signum = signum
+        sys.stderr.write(
+            f"\ngnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n"
+        )
+        sys.stderr.flush()
