@@ -193,8 +193,10 @@ def fit_and_test(
     table = EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
     csv = MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None)
     recorder = Recorder(out_dir, cfg, table, csv, parts, fold)
-    if resume is not None and (out_dir / BEST).is_file():
-        recorder.best_weights = load_checkpoint(out_dir / BEST)["model"]
+    if resume is not None:  # the best weights so far sit next to the checkpoint resumed from
+        best = Path(cfg.trainer.resume).with_name(BEST.name)
+        if best.is_file():
+            recorder.best_weights = load_checkpoint(best)["model"]
     started = time.perf_counter()
     try:
         with table, StopOnSignal() as stop:
@@ -277,11 +279,10 @@ def _stop_interrupted(out_dir: Path, epoch: int, exit_code: int, console: Consol
     )
     console.print(
         key_value_panel(
-            "interrupted",
-            {"last epoch": epoch, "checkpoint": str(out_dir / LAST), "resume with": hint},
-            style="yellow",
+            "interrupted", {"last epoch": epoch, "checkpoint": str(out_dir / LAST)}, style="yellow"
         )
     )
+    console.print(f"Resume with: {hint}", soft_wrap=True, highlight=False)  # one line, to copy
     raise SystemExit(exit_code)
 
 

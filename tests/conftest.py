@@ -70,7 +70,8 @@ def gnnexp(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     def run(*args: str, command: str = "train", run_dir: Path | None = None) -> Result:
         run_dir = run_dir or tmp_path / f"run{next(counter)}"
         argv = [command, *args]
-        if command == "train":
+        resuming = any(a.startswith("trainer.resume=") for a in args)  # goes back to the run's dir
+        if command == "train" and not resuming:
             multirun = "-m" in args or "--multirun" in args
             argv.append(f"hydra.{'sweep' if multirun else 'run'}.dir={run_dir}")
         code = main(argv)

@@ -268,26 +268,6 @@ def test_bad_files_name_the_file_and_row(gnnexp, tmp_path, corrupt, fragments):
     assert not (result.run_dir / "results.json").exists()
 
 
-@pytest.mark.parametrize(
-    ("overrides", "fragment"),
-    [
-        (["task=link", "dataset=mutag"], "task=link does not apply to dataset=mutag"),
-        (["dataset=mutag", "loader=neighbor"], "loader=neighbor samples neighbourhoods of seed nodes"),
-        (["dataset=cora", "trainer.folds=5"], "trainer.folds=5 applies to graph classification"),
-        (["task=link", "loader=neighbor"], "which task=link does not have"),
-        (["loader=neighbor", "model.num_layers=3"], "loader.num_neighbors has 2 hops but model.num_layers=3"),
-        (["dataset=files"], "dataset.edges, dataset.labels must be set"),
-        (["dataset=synthetic", "dataset.metric=mae"], "metric 'mae' does not fit a classification target"),
-        (["task=link", "task.metric=accuracy"], "does not apply to link prediction"),
-    ],
-)
-def test_combinations_that_make_no_sense_are_refused(gnnexp, overrides, fragment):
-    result = gnnexp(*overrides)
-    assert result.code == 2
-    assert fragment in result.err
-    assert not result.run_dir.exists()
-
-
 def test_results_of_every_task_have_the_same_shape(gnnexp):
     keys = None
     for args in (FAST, GRAPHS, ("task=link", *FAST)):

@@ -29,7 +29,8 @@ from gnnexp.models.registry import register_model
 def make_norm(kind: str, channels: int) -> torch.nn.Module:
     """A normalisation layer: ``none``, ``batch``, ``layer`` (per node) or ``pair`` (PairNorm)."""
     if kind == "batch":
-        return BatchNorm(channels)
+        # A batch holding one node (a one-atom molecule) would make BatchNorm raise.
+        return BatchNorm(channels, allow_single_element=True)
     if kind == "layer":
         return LayerNorm(channels, mode="node")
     if kind == "pair":
@@ -178,6 +179,7 @@ class GIN(GNN):
             [in_channels] + [out_channels] * depth,
             act=self.act,
             norm="batch_norm" if not last else None,
+            norm_kwargs={"allow_single_element": True},
             plain_last=True,
         )
         return GINConv(mlp, train_eps=self.conv_kwargs.get("train_eps", False))

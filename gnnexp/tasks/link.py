@@ -14,9 +14,11 @@ from torch_geometric.transforms import RandomLinkSplit
 from torch_geometric.utils import negative_sampling
 
 from gnnexp.data import GraphData
+from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
 from gnnexp.models import build_model
 from gnnexp.models.heads import LinkModel
+from gnnexp.seeding import seeded
 
 
 def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> tuple[Data, Data, Data]:
@@ -33,8 +35,7 @@ def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> 
         add_negative_train_samples=False,
         split_labels=True,
     )
-    with torch.random.fork_rng():  # the split depends on split_seed only, not on the run seed
-        torch.manual_seed(seed)
+    with seeded(seed):  # the split depends on split_seed only (PyG draws from torch and random)
         return transform(plain)
 
 
@@ -44,6 +45,13 @@ class LinkTask:
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
         t = cfg.task
         train, val, test = split_edges(data.graphs, t.val_ratio, t.test_ratio, t.split_seed)
+        for name, part in (("train", train), ("val", val), ("test", test)):
+            if part.pos_edge_label_index.size(1) == 0:
+                raise DataError(
+                    f"dataset={data.name} has too few edges ({data.graphs.num_edges}) to hold out any "
+                    f"for the {name} split of link prediction.",
+                    "use a graph with more edges, or larger task.val_ratio / task.test_ratio.",
+                )
         self.data = {"train": train.to(device), "val": val.to(device), "test": test.to(device)}
         self.metric = str(t.metric)
         self.neg_ratio = t.neg_ratio
