@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gnnexp import __version__
-from gnnexp.checkpoint import load_checkpoint, save_checkpoint
+from gnnexp.checkpoint import load_checkpoint
 from gnnexp.config.validate import metric_name, monitor_mode, validate
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
@@ -39,15 +39,13 @@ from gnnexp.reporting.files import (
     write_json_atomic,
 )
 from gnnexp.resume import check_same_model, differences, truncate_metrics
-from gnnexp.seeding import rng_state, seed_everything, set_rng_state
+from gnnexp.seeding import seed_everything, set_rng_state
 from gnnexp.tasks import Task, build_task
 from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.interrupt import StopOnSignal
-from gnnexp.training.loop import EpochRecord, NonFiniteError, evaluate, fit
+from gnnexp.training.loop import NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
-
-BEST = Path("checkpoints/best.pt")
-LAST = Path("checkpoints/last.pt")
+from gnnexp.training.recorder import BEST, LAST, Recorder
 
 
 class OutputError(GnnexpError):
@@ -105,69 +103,6 @@ class FitResult:
     skipped_steps: int = 0
 
 
-class Recorder:
-    """What each epoch leaves behind: a table row, a CSV row and, on improvement, best.pt.
-
-    It also keeps the best weights in memory, so the final test evaluation uses exactly
-    the weights of the best validation epoch.
-    """
-
-    def __init__(
-        self,
-        out_dir: Path,
-        cfg: DictConfig,
-        table: EpochTable,
-        csv: MetricsCSV,
-        parts: dict[str, Any],
-        fold: int | None = None,
-    ) -> None:
-        self.out_dir = out_dir
-        self.cfg = cfg
-        self.table = table
-        self.csv = csv
-        self.parts = parts  # model, optimizer, schedule, stopper
-        self.fold = fold
-        self.skipped_steps = 0
-        self.config = OmegaConf.to_container(cfg, resolve=True)
-        self.best_weights: dict[str, torch.Tensor] | None = None
-
-    def snapshot(self, epoch: int, metrics: dict[str, float] | None) -> dict[str, Any]:
-        """Everything needed to evaluate, or to resume training after ``epoch``."""
-        p = self.parts
-        return {
-            "epoch": epoch,
-            "model": p["model"].state_dict(),
-            "optimizer": p["optimizer"].state_dict(),
-            "scheduler": p["schedule"].state_dict(),
-            "early_stopping": p["stopper"].state_dict(),
-            "metrics": metrics,
-            "monitor": {"name": self.cfg.trainer.monitor, "mode": p["stopper"].mode},
-            "config": self.config,
-            "rng": rng_state(),
-            "fold": self.fold,
-            "gnnexp_version": __version__,
-        }
-
-    def save_last(self, epoch: int) -> None:
-        if self.cfg.trainer.checkpoint.save_last:
-            save_checkpoint(self.out_dir / LAST, self.snapshot(epoch, None))
-
-    def on_epoch_end(self, record: EpochRecord) -> None:
-        self.csv.write(record)
-        self.skipped_steps += record.skipped_steps
-        stopper = self.parts["stopper"]
-        best = "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}"
-        self.table.add(record, best_text=best)
-        if record.is_best:
-            model = self.parts["model"]
-            self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if self.cfg.trainer.checkpoint.save_best:
-                save_checkpoint(self.out_dir / BEST, self.snapshot(record.epoch, record.val))
-        every = self.cfg.trainer.checkpoint.every_n_epochs
-        if every and record.epoch % every == 0:
-            self.save_last(record.epoch)
-
-
 def fit_and_test(
     cfg: DictConfig,
     task: Task,
@@ -176,10 +111,27 @@ def fit_and_test(
     console: Console,
     fold: int | None = None,
     resume: dict[str, Any] | None = None,
+    intro: bool = True,
 ) -> FitResult:
-    """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once."""
+    """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once.
+
+    ``intro`` prints the panel that describes model, data and output first.
+    """
     seed_everything(cfg.seed)
     model = task.build_model(cfg.model).to(device)
+    if intro:
+        run_dir = out_dir.parent if fold is not None else out_dir
+        console.print(
+            key_value_panel(
+                f"gnnexp train: {cfg.model.name} on {cfg.dataset.name} ({cfg.task.kind} task)",
+                {
+                    "model": f"{model!r}, {count_parameters(model):,} parameters",
+                    **task.describe(),
+                    "device": str(device),
+                    "output": str(run_dir),
+                },
+            )
+        )
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     mode = monitor_mode(cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
@@ -228,6 +180,7 @@ def fit_and_test(
         ) from None
     finally:
         csv.close()
+        recorder.flush()  # a best checkpoint still waiting for its write interval
     recorder.save_last(outcome.last_epoch)
     if outcome.interrupted:
         _stop_interrupted(out_dir, outcome.last_epoch, stop.exit_code, console)
@@ -364,27 +317,15 @@ def _train_and_report(
     """Train (once, or once per fold) and write results.json and the summary panel."""
     folds = cfg.trainer.folds
     metric = task.metric
-    seed_everything(cfg.seed)
-    preview = task.build_model(cfg.model)
-    console.print(
-        key_value_panel(
-            f"gnnexp train: {cfg.model.name} on {cfg.dataset.name} ({cfg.task.kind} task)",
-            {
-                "model": f"{preview!r}, {count_parameters(preview):,} parameters",
-                **task.describe(),
-                "device": str(device),
-                "output": str(out_dir),
-            },
-        )
-    )
-
     if folds:
         fold_results = []
         for fold in range(folds):
             console.rule(f"fold {fold + 1} of {folds}")
             fold_task = task if fold == 0 else build_task(cfg, data, device, fold=fold)
             fold_results.append(
-                fit_and_test(cfg, fold_task, device, out_dir / f"fold_{fold}", console, fold=fold)
+                fit_and_test(
+                    cfg, fold_task, device, out_dir / f"fold_{fold}", console, fold=fold, intro=fold == 0
+                )
             )
         console.print(_folds_table(fold_results, metric))
         val, val_std = _mean_std([r.val for r in fold_results])

@@ -21,8 +21,10 @@ def seed_everything(seed: int) -> None:
 def rng_state() -> dict[str, Any]:
     """Every generator's state as plain data (loadable with ``weights_only=True``)."""
     np_state = np.random.get_state()
+    version, words, gauss = random.getstate()
     state: dict[str, Any] = {
-        "python": random.getstate(),
+        # As a tensor: 625 Python ints would cost a checksum and a pickle op each.
+        "python": [version, torch.tensor(words, dtype=torch.int64), gauss],
         "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
         "torch": torch.get_rng_state(),
     }
@@ -33,8 +35,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured."""
-    version, inner, *rest = state["python"]
-    random.setstate((version, tuple(inner), *rest))
+    version, words, gauss = state["python"]
+    random.setstate((version, tuple(int(w) for w in words), gauss))
     name, keys, *others = state["numpy"]
     np.random.set_state((name, keys.numpy(), *others))
     torch.set_rng_state(state["torch"])

@@ -256,6 +256,9 @@ class CheckpointConfig:
     # Also refresh last.pt every n epochs (0: only at the end or on Ctrl-C/SIGTERM), so a
     # killed run loses at most n epochs.
     every_n_epochs: int = 10
+    # best.pt is rewritten on improvement, but at most this often (the newest best waits in
+    # memory and is always written at the end, on Ctrl-C and on failure). 0: every time.
+    best_min_interval_s: float = 1.0
 
 
 @dataclass
@@ -271,6 +274,7 @@ class TrainerConfig:
     folds: int | None = None  # k-fold cross-validation (graph classification)
     nonfinite: str = "stop"  # a NaN/inf loss or gradient: stop the run, or skip the step
     resume: str | None = None  # a run dir, a checkpoint, or "latest"
+    fast_paths: bool = True  # exact layout optimisations for full-graph training (gnnexp.models.fast)
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 

@@ -122,6 +122,7 @@ RULES = [
     Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
     Rule("trainer.folds", lambda v: v is None or v >= 2, "null or an integer >= 2", 10),
     Rule("trainer.checkpoint.every_n_epochs", lambda v: v >= 0, "an integer >= 0", 10),
+    Rule("trainer.checkpoint.best_min_interval_s", lambda v: v >= 0, "a number >= 0 (seconds)", 1.0),
 ]
 
 CHOICES = {

@@ -12,17 +12,17 @@ for a readout or a link decoder to use. A subclass only says how to build one co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn import GATConv, GATv2Conv, GINConv, SAGEConv
 from torch_geometric.nn.models import MLP, JumpingKnowledge
 from torch_geometric.nn.norm import BatchNorm, LayerNorm, PairNorm
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import dropout_edge
 
+from gnnexp.models import fast
 from gnnexp.models.registry import register_model
 
 
@@ -39,7 +39,15 @@ def make_norm(kind: str, channels: int) -> torch.nn.Module:
 
 
 class GNN(torch.nn.Module):
-    """Base class: ``num_layers`` convolutions from ``in_channels`` to ``out_channels``."""
+    """Base class: ``num_layers`` convolutions from ``in_channels`` to ``out_channels``.
+
+    Two class attributes describe what the fast paths (``gnnexp.models.fast``) may give
+    the model: ``sparse_input`` (its first operation is a linear map, so CSR features
+    work) and ``adjacency`` (``gcn``: pre-normalised CSR, ``csr``, or ``coo`` edge list).
+    """
+
+    sparse_input: ClassVar[bool] = False
+    adjacency: ClassVar[str] = "coo"
 
     def __init__(
         self,
@@ -66,6 +74,7 @@ class GNN(torch.nn.Module):
         self.residual = residual
         self.drop_edge = drop_edge
         self.conv_kwargs = conv_kwargs
+        self.fast_dropout = False  # set by gnnexp.models.fast.prepare_inputs
 
         width = self.hidden_width()
         self.convs = torch.nn.ModuleList()
@@ -77,6 +86,8 @@ class GNN(torch.nn.Module):
             if not last:
                 self.norms.append(make_norm(norm, width))
             channels = width
+        if self.sparse_input:
+            fast.make_sparse_aware(self.convs[0])
         self.out_width = width * num_layers if self.jk_mode == "cat" else width
         if self.jk_mode in ("cat", "max"):
             self.jk = JumpingKnowledge(self.jk_mode, width, num_layers)
@@ -93,6 +104,10 @@ class GNN(torch.nn.Module):
         """One convolution; ``last`` is the layer that produces ``out_channels``."""
         raise NotImplementedError
 
+    def take_normalized_adjacency(self) -> None:
+        """Expect an adjacency that already carries the layer's normalisation."""
+        raise NotImplementedError(f"{type(self).__name__} has no normalised adjacency")
+
     def reset_parameters(self) -> None:
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
@@ -104,11 +119,11 @@ class GNN(torch.nn.Module):
         hidden: list[Tensor] = []
         for i, conv in enumerate(self.convs):
             x_in = x
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = fast.dropout(x, self.dropout, self.training, self.fast_dropout)
             x = conv(x, edge_index)
             if i < len(self.norms):
                 x = self.act(self.norms[i](x))
-                if self.residual and x.shape == x_in.shape:
+                if self.residual and x.shape == x_in.shape and not fast.is_csr(x_in):
                     x = x + x_in
                 hidden.append(x)
         if self.jk_mode is None:
@@ -116,7 +131,7 @@ class GNN(torch.nn.Module):
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:
             return x
-        x = F.dropout(x, p=self.dropout, training=self.training)
+        x = fast.dropout(x, self.dropout, self.training, self.fast_dropout)
         return self.lin(x)
 
     def __repr__(self) -> str:
@@ -130,8 +145,15 @@ class GNN(torch.nn.Module):
 class GCN(GNN):
     """Graph convolutional network (Kipf & Welling 2017)."""
 
+    sparse_input = True
+    adjacency = "gcn"
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
-        return GCNConv(in_channels, out_channels)
+        return fast.FastGCNConv(in_channels, out_channels)
+
+    def take_normalized_adjacency(self) -> None:
+        for conv in self.convs:
+            conv.normalize = False
 
 
 @register_model("gat")
@@ -139,6 +161,7 @@ class GAT(GNN):
     """Graph attention network (Velickovic et al. 2018); heads concatenated in hidden layers."""
 
     conv_cls: type = GATConv
+    sparse_input = True
 
     def hidden_width(self) -> int:
         return self.hidden_channels * self.conv_kwargs.get("heads", 8)
@@ -165,6 +188,8 @@ class GATv2(GAT):
 class GraphSAGE(GNN):
     """GraphSAGE (Hamilton et al. 2017) with a root weight and configurable aggregation."""
 
+    adjacency = "csr"
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
         return SAGEConv(in_channels, out_channels, aggr=self.conv_kwargs.get("aggr", "mean"))
 
@@ -172,6 +197,8 @@ class GraphSAGE(GNN):
 @register_model("gin")
 class GIN(GNN):
     """Graph isomorphism network (Xu et al. 2019): sum aggregation and an MLP update."""
+
+    adjacency = "csr"
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
         depth = self.conv_kwargs.get("mlp_layers", 2)
@@ -185,7 +212,7 @@ class GIN(GNN):
         return GINConv(mlp, train_eps=self.conv_kwargs.get("train_eps", False))
 
 
-class NodeLinear(torch.nn.Linear):
+class NodeLinear(fast.SparseAwareLinear):
     """A linear layer with a convolution's signature; it ignores the graph."""
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
@@ -195,6 +222,8 @@ class NodeLinear(torch.nn.Linear):
 @register_model("mlp")
 class NodeMLP(GNN):
     """Multi-layer perceptron on node features only: the no-graph baseline."""
+
+    sparse_input = True
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
         return NodeLinear(in_channels, out_channels)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from gnnexp.training.loop import EpochRecord
 
@@ -43,18 +44,17 @@ class EpochTable:
         self.progress: Progress | None = None
         self.task_id: Any = None
 
-    def _grid(self, cells: list[str], style: str | None = None) -> Table:
-        grid = Table.grid(padding=(0, 1))
-        for width in self.widths:
-            grid.add_column(width=width, justify="right", no_wrap=True)
-        grid.add_row(*cells, style=style)
-        return grid
+    def _row(self, cells: list[str], style: str = "") -> Text:
+        # Plain fixed-width text: a rich Table per row costs ~0.7 ms, more than an epoch.
+        return Text(
+            " ".join(cell.rjust(width) for cell, width in zip(cells, self.widths, strict=True)), style
+        )
 
     def _print(self, renderable: Any) -> None:
         (self.progress.console if self.progress else self.console).print(renderable)
 
     def __enter__(self) -> EpochTable:
-        self.console.print(self._grid(self.headers, style="bold"))
+        self.console.print(self._row(self.headers, "bold"))
         if self.console.is_terminal:
             self.progress = Progress(
                 TextColumn("epoch"),
@@ -81,7 +81,7 @@ class EpochTable:
                 _fmt_time(record.time_s),
                 "*" if record.is_best else "",
             ]
-            self._print(self._grid(cells, style="green" if record.is_best else None))
+            self._print(self._row(cells, "green" if record.is_best else ""))
         if self.progress is not None:
             self.progress.update(self.task_id, completed=record.epoch, best=best_text)
 

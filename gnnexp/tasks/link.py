@@ -17,6 +17,7 @@ from gnnexp.data import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
 from gnnexp.models import build_model
+from gnnexp.models.fast import prepare_inputs
 from gnnexp.models.heads import LinkModel
 from gnnexp.seeding import seeded
 
@@ -44,14 +45,17 @@ class LinkTask:
 
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
         t = cfg.task
-        train, val, test = split_edges(data.graphs, t.val_ratio, t.test_ratio, t.split_seed)
-        for name, part in (("train", train), ("val", val), ("test", test)):
-            if part.pos_edge_label_index.size(1) == 0:
-                raise DataError(
-                    f"dataset={data.name} has too few edges ({data.graphs.num_edges}) to hold out any "
-                    f"for the {name} split of link prediction.",
-                    "use a graph with more edges, or larger task.val_ratio / task.test_ratio.",
-                )
+        too_few = DataError(
+            f"dataset={data.name} has too few edges ({data.graphs.num_edges}) to hold out any "
+            "for link prediction's train/val/test splits.",
+            "use a graph with more edges, or larger task.val_ratio / task.test_ratio.",
+        )
+        try:
+            train, val, test = split_edges(data.graphs, t.val_ratio, t.test_ratio, t.split_seed)
+        except ValueError as err:  # RandomLinkSplit: "Insufficient number of edges for training"
+            raise too_few from err
+        if min(part.pos_edge_label_index.size(1) for part in (train, val, test)) == 0:
+            raise too_few
         self.data = {"train": train.to(device), "val": val.to(device), "test": test.to(device)}
         self.metric = str(t.metric)
         self.neg_ratio = t.neg_ratio
@@ -59,17 +63,23 @@ class LinkTask:
         self.decoder = t.decoder
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
+        self.fast_paths = bool(cfg.trainer.get("fast_paths", True))
+        # Message-passing inputs per split, in the layouts the model takes them.
+        self.inputs = {name: (d.x, d.edge_index) for name, d in self.data.items()}
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        return LinkModel(
-            build_model(cfg, self.in_channels, cfg.hidden_channels), cfg.hidden_channels, self.decoder
-        )
+        encoder = build_model(cfg, self.in_channels, cfg.hidden_channels)
+        model = LinkModel(encoder, cfg.hidden_channels, self.decoder)
+        if self.fast_paths:
+            for name, d in self.data.items():
+                self.inputs[name] = prepare_inputs(model, d.x, d.edge_index, self.num_nodes)
+        return model
 
     def train_batches(self) -> Iterable[Data]:
         return (self.data["train"],)
 
     def training_loss(self, model: torch.nn.Module, batch: Data) -> Tensor:
-        z = model.encode(batch.x, batch.edge_index)
+        z = model.encode(*self.inputs["train"])
         pos = batch.pos_edge_label_index
         neg = negative_sampling(
             batch.edge_index,
@@ -84,7 +94,7 @@ class LinkTask:
         results = {}
         for split in splits:
             d = self.data[split]
-            z = model.encode(d.x, d.edge_index)
+            z = model.encode(*self.inputs[split])
             pos, neg = model.decode(z, d.pos_edge_label_index), model.decode(z, d.neg_edge_label_index)
             scores = torch.cat([pos, neg])
             labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])

@@ -15,6 +15,7 @@ from gnnexp.data import GraphData
 from gnnexp.data.sampling import neighbor_loader
 from gnnexp.errors import DataError
 from gnnexp.models import build_model
+from gnnexp.models.fast import prepare_inputs
 from gnnexp.tasks.base import Objective
 
 SPLITS = ("train", "val", "test")
@@ -48,12 +49,14 @@ class NodeTask:
         self.device = device
         self.loader = cfg.loader
         self.sampled = cfg.loader.kind == "neighbor"
+        self.fast_paths = bool(cfg.trainer.get("fast_paths", True)) and not self.sampled
         if self.sampled:
             self.graph = graph  # stays on the CPU; batches move to the device
             self.train_loader = self._loader(graph.train_mask, cfg.loader.batch_size, cfg.loader.shuffle)
         else:
             # A shallow copy: moving to the device must not touch the cached dataset.
             self.graph = copy.copy(graph).to(device)
+        self.inputs = (self.graph.x, self.graph.edge_index)  # as the model takes them
         self._eval_graph: Data | None = None
 
     def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
@@ -68,7 +71,11 @@ class NodeTask:
         )
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        return build_model(cfg, self.in_channels, self.out_channels)
+        model = build_model(cfg, self.in_channels, self.out_channels)
+        if self.fast_paths:
+            g = self.graph
+            self.inputs = prepare_inputs(model, g.x, g.edge_index, g.num_nodes)
+        return model
 
     def train_batches(self) -> Iterable[Data]:
         return self.train_loader if self.sampled else (self.graph,)
@@ -78,14 +85,14 @@ class NodeTask:
             batch = batch.to(self.device)
             seeds = batch.batch_size  # seed nodes come first in a sampled batch
             return self.objective.loss(model(batch.x, batch.edge_index)[:seeds], batch.y[:seeds])
-        out = model(batch.x, batch.edge_index)
+        out = model(*self.inputs)  # the full graph, in the fast layouts when enabled
         return self.objective.loss(out[batch.train_mask], batch.y[batch.train_mask])
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
         if self.sampled and self.loader.eval == "sampled":
             return {split: self._evaluate_sampled(model, split) for split in splits}
         g = self._full_graph()
-        out = model(g.x, g.edge_index)  # one forward pass serves every split
+        out = model(*self.inputs) if not self.sampled else model(g.x, g.edge_index)  # one pass, every split
         return {
             split: self.objective.scores(out[g[f"{split}_mask"]], g.y[g[f"{split}_mask"]]) for split in splits
         }

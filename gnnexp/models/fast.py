@@ -1,0 +1,184 @@
+"""Exact fast paths for full-graph training (``trainer.fast_paths``, on by default).
+
+Each one computes the same function, with the same distribution of dropout masks, as the
+plain path; only the data layout changes:
+
+- Sparse input features (bag-of-words citation graphs are ~1% non-zero) are kept as a CSR
+  matrix. Dropout then draws masks for the stored values only (dropping a zero is a no-op),
+  and the first layer's product is a sparse-dense product whose backward reuses a cached
+  transpose instead of re-sorting the indices every step.
+- The adjacency is given in the layout each layer is fastest on: a CSR matrix with the GCN
+  normalisation computed once (transductive graphs do not change), a plain CSR matrix for
+  sum/mean aggregators, the edge list for attention. GCN's sparse product also reuses a
+  cached transpose in its backward.
+- Dropout masks are drawn as ``uniform >= p`` rather than with ``torch.bernoulli``, which
+  is three times slower on CPU; both keep each entry with probability ``1 - p``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.dense.linear import Linear as PyGLinear
+
+# Features denser than this stay dense: the sparse product stops paying off.
+MAX_SPARSE_DENSITY = 0.1
+
+# torch flags CSR support as beta and notes that it skips invariant checks on every
+# construction; the CSR tensors here are built from valid ones, so the notes are noise.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
+
+def is_csr(x: Any) -> bool:
+    return isinstance(x, Tensor) and x.layout == torch.sparse_csr
+
+
+def csr(x: Tensor) -> Tensor:
+    """``x`` as a CSR matrix with 32-bit indices, which torch's sparse products take
+    without converting them on every call."""
+    x = x if is_csr(x) else x.to_sparse_csr()
+    if x.values().numel() >= 2**31:
+        return x
+    return torch.sparse_csr_tensor(x.crow_indices().int(), x.col_indices().int(), x.values(), x.shape)
+
+
+def _uniform_dropout(x: Tensor, p: float) -> Tensor:
+    return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p)) if p < 1 else torch.zeros_like(x)
+
+
+def dropout(x: Tensor, p: float, training: bool, fast: bool = False) -> Tensor:
+    """``F.dropout``; for a CSR matrix the mask covers its stored values only.
+
+    ``fast`` draws the mask from uniform numbers (same distribution, cheaper on CPU).
+    """
+    if not training or p == 0:
+        return x
+    if not is_csr(x):
+        return _uniform_dropout(x, p) if fast else F.dropout(x, p=p, training=True)
+    values = _uniform_dropout(x.values(), p) if fast else F.dropout(x.values(), p=p, training=True)
+    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
+
+
+class _CSRMatmul(torch.autograd.Function):
+    """``x @ w`` for a constant-pattern CSR ``x``; the backward uses a precomputed transpose."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, w: Tensor, t_crow: Tensor, t_col: Tensor, perm: Tensor) -> Tensor:
+        ctx.save_for_backward(x.values(), t_crow, t_col, perm)
+        ctx.shape = x.shape
+        return torch.sparse.mm(x, w)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor, None, None, None]:
+        values, t_crow, t_col, perm = ctx.saved_tensors
+        rows, cols = ctx.shape
+        x_t = torch.sparse_csr_tensor(t_crow, t_col, values[perm], (cols, rows))
+        return None, x_t @ grad, None, None, None
+
+
+def _transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """CSR structure of ``x.T`` and the permutation that maps ``x``'s values onto it."""
+    crow, col = x.crow_indices().long(), x.col_indices().long()
+    rows, cols = x.shape
+    row = torch.repeat_interleave(torch.arange(rows), crow[1:] - crow[:-1])
+    perm = torch.argsort(col * rows + row)
+    t_crow = torch.zeros(cols + 1, dtype=torch.long)
+    t_crow[1:] = torch.cumsum(torch.bincount(col, minlength=cols), 0)
+    index_dtype = x.crow_indices().dtype
+    return t_crow.to(index_dtype), row[perm].to(index_dtype), perm
+
+
+class CSRMatmul:
+    """``x @ w`` for CSR matrices ``x`` that keep their pattern from call to call.
+
+    torch's own backward re-sorts the indices of ``x.T`` on every step; here the transpose
+    is computed once per pattern and its values gathered by a permutation.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] | None = None
+        self._pattern: tuple[Tensor, Tensor, Tensor] | None = None
+
+    def __call__(self, x: Tensor, w: Tensor) -> Tensor:
+        key = (x.crow_indices().data_ptr(), x.col_indices().data_ptr())
+        if self._key != key:
+            self._key, self._pattern = key, _transpose_pattern(x)
+        assert self._pattern is not None
+        return _CSRMatmul.apply(x, w, *self._pattern)
+
+
+class SparseAwareLinear(PyGLinear):
+    """PyG's ``Linear`` that also takes a CSR input (same parameters, same state dict)."""
+
+    _matmul: CSRMatmul | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not is_csr(x):
+            return super().forward(x)
+        if self._matmul is None:
+            self._matmul = CSRMatmul()
+        out = self._matmul(x, self.weight.t())
+        return out if self.bias is None else out + self.bias
+
+
+class FastGCNConv(GCNConv):
+    """PyG's ``GCNConv`` whose sparse aggregation reuses a cached transpose in backward."""
+
+    _matmul: CSRMatmul | None = None
+
+    def message_and_aggregate(self, adj_t: Any, x: Tensor) -> Tensor:
+        if not is_csr(adj_t) or self.aggr != "add":
+            return super().message_and_aggregate(adj_t, x)
+        if self._matmul is None:
+            self._matmul = CSRMatmul()
+        return self._matmul(adj_t, x)
+
+
+def make_sparse_aware(conv: torch.nn.Module) -> None:
+    """Let the input projections of ``conv`` take CSR features (in place, keys unchanged)."""
+    for module in conv.modules():
+        if type(module) is PyGLinear:
+            module.__class__ = SparseAwareLinear
+
+
+def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """The GCN-normalised adjacency with self-loops, as a CSR matrix (rows are targets)."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from torch_geometric.utils import to_torch_csr_tensor
+
+    adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
+    return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
+
+
+def prepare_inputs(
+    model: torch.nn.Module, x: Tensor, edge_index: Tensor, num_nodes: int
+) -> tuple[Tensor, Tensor]:
+    """Features and adjacency of a fixed graph in the layouts ``model`` runs fastest on.
+
+    ``model`` (or its ``encoder``) must be one of gnnexp's ``GNN`` architectures; GCN
+    models are switched to take the pre-normalised adjacency.
+    """
+    from gnnexp.models.gnn import GNN
+
+    gnn = getattr(model, "encoder", model)
+    if not isinstance(gnn, GNN):
+        return x, edge_index
+    gnn.fast_dropout = True
+    if gnn.sparse_input and x.numel() and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel():
+        x = csr(x)
+    if gnn.drop_edge > 0:  # DropEdge samples from the edge list every step
+        return x, edge_index
+    if gnn.adjacency == "gcn":
+        gnn.take_normalized_adjacency()
+        return x, gcn_adjacency(edge_index, num_nodes)
+    if gnn.adjacency == "csr":
+        from torch_geometric.utils import to_torch_csr_tensor
+
+        return x, csr(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes)))
+    return x, edge_index
