@@ -8,7 +8,9 @@ once per fold, each fold in its own sub-directory, and results.json reports mean
 from __future__ import annotations
 
 import errno
+import io
 import statistics
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,10 +43,12 @@ from gnnexp.reporting.files import (
 from gnnexp.resume import check_same_model, differences, truncate_metrics
 from gnnexp.seeding import seed_everything, set_rng_state
 from gnnexp.tasks import Task, build_task
+from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, launch, local_device, under_torchrun
 from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.interrupt import StopOnSignal
 from gnnexp.training.loop import NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
+from gnnexp.training.precision import Precision
 from gnnexp.training.recorder import BEST, LAST, Recorder
 
 
@@ -112,13 +116,23 @@ def fit_and_test(
     fold: int | None = None,
     resume: dict[str, Any] | None = None,
     intro: bool = True,
+    dist: Dist = SINGLE,
 ) -> FitResult:
     """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once.
 
     ``intro`` prints the panel that describes model, data and output first.
     """
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed + dist.rank)  # DDP starts every rank from rank 0's weights
     model = task.build_model(cfg.model).to(device)
+    precision = Precision(cfg.trainer.precision, device)
+    # The wrappers train; checkpoints keep the plain module's parameter names.
+    trained = model
+    if dist.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.trainer.compile:
+        trained = torch.compile(trained)
     if intro:
         run_dir = out_dir.parent if fold is not None else out_dir
         console.print(
@@ -136,7 +150,13 @@ def fit_and_test(
     mode = monitor_mode(cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
     stopper = EarlyStopping(mode, cfg.trainer.patience, cfg.trainer.min_delta)
-    parts = {"model": model, "optimizer": optimizer, "schedule": schedule, "stopper": stopper}
+    parts = {
+        "model": model,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "stopper": stopper,
+        "precision": precision,
+    }
     start_epoch = 1
     if resume is not None:
         start_epoch = _restore(resume, parts, cfg, out_dir, console)
@@ -153,7 +173,7 @@ def fit_and_test(
     try:
         with table, StopOnSignal() as stop:
             outcome = fit(
-                model,
+                trained,
                 task,
                 optimizer,
                 schedule,
@@ -163,9 +183,10 @@ def fit_and_test(
                 eval_every=cfg.trainer.eval_every,
                 grad_clip=cfg.trainer.grad_clip,
                 skip_nonfinite=cfg.trainer.nonfinite == "skip",
+                precision=precision,
                 start_epoch=start_epoch,
                 on_epoch_end=recorder.on_epoch_end,
-                stop_requested=stop,
+                stop_requested=(lambda: dist.any(stop())) if dist.active else stop,  # all ranks stop together
             )
     except NonFiniteError as err:
         kept = (
@@ -188,7 +209,7 @@ def fit_and_test(
     if recorder.best_weights is None:  # a resumed run whose best.pt is gone
         raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
     model.load_state_dict(recorder.best_weights)
-    final = evaluate(model, task, ("val", "test"))
+    final = evaluate(trained, task, ("val", "test"), precision)
     return FitResult(
         best_epoch=stopper.best_epoch,
         best_value=float(stopper.best) if stopper.best is not None else float("nan"),
@@ -216,6 +237,7 @@ def _restore(
     parts["optimizer"].load_state_dict(state["optimizer"])
     parts["schedule"].load_state_dict(state["scheduler"])
     parts["stopper"].load_state_dict(state["early_stopping"])
+    parts["precision"].load_state_dict(state.get("scaler"))
     set_rng_state(state["rng"])
     truncate_metrics(out_dir / METRICS_FILE, state["epoch"])
     console.print(f"resuming after epoch {state['epoch']} from {cfg.trainer.resume}")
@@ -269,25 +291,37 @@ def train(
     out_dir: Path,
     meta: dict[str, Any] | None = None,
     console: Console | None = None,
+    dist: Dist | None = None,
 ) -> float:
     """Train as ``cfg`` says, writing everything into ``out_dir``.
 
     Returns the best monitored validation value (its mean over folds), which is what a
     Hydra sweeper optimises. ``meta`` (config choices, overrides) goes into results.json.
+    With ``trainer.strategy=ddp`` this launches the processes (or joins torchrun's); in
+    each of them ``dist`` says which rank it is, and only rank 0 writes into ``out_dir``.
     """
     started = time.perf_counter()
-    console = console or Console()
+    meta = meta or {}
     validate(cfg)
     device = resolve_device(cfg.device.type)
-    resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
-    check_writable(out_dir)
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-    folds = cfg.trainer.folds
-    task = build_task(cfg, data, device, fold=0 if folds else None)
-    metric = task.metric
-    meta = meta or {}
-    with _failures_recorded(out_dir, metric, meta):
-        return _train_and_report(cfg, out_dir, meta, console, started, device, data, task, resume)
+    if cfg.trainer.strategy == "ddp" and dist is None:
+        if not under_torchrun():
+            check_writable(out_dir)
+            return launch(cfg, out_dir, meta)
+        dist = join_torchrun(device)
+    dist = dist or SINGLE
+    device = local_device(device, dist)
+    with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch:
+        if not dist.is_main:  # the other ranks train alike but keep their files to themselves
+            out_dir, console = Path(scratch), Console(file=io.StringIO())
+        console = console or Console()
+        resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
+        check_writable(out_dir)
+        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+        folds = cfg.trainer.folds
+        task = build_task(cfg, data, device, fold=0 if folds else None, dist=dist)
+        with _failures_recorded(out_dir, task.metric, meta):
+            return _train_and_report(cfg, out_dir, meta, console, started, device, data, task, resume, dist)
 
 
 @contextmanager
@@ -313,6 +347,7 @@ def _train_and_report(
     data: Any,
     task: Task,
     resume: dict[str, Any] | None,
+    dist: Dist,
 ) -> float:
     """Train (once, or once per fold) and write results.json and the summary panel."""
     folds = cfg.trainer.folds
@@ -340,7 +375,7 @@ def _train_and_report(
         }
         best_epoch = None
     else:
-        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume)
+        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume, dist=dist)
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch

@@ -275,6 +275,10 @@ class TrainerConfig:
     nonfinite: str = "stop"  # a NaN/inf loss or gradient: stop the run, or skip the step
     resume: str | None = None  # a run dir, a checkpoint, or "latest"
     fast_paths: bool = True  # exact layout optimisations for full-graph training (gnnexp.models.fast)
+    precision: str = "32"  # 32, bf16 or 16 (mixed precision; fp16 with loss scaling)
+    compile: bool = False  # torch.compile the model (see make bench for when it pays off)
+    strategy: str = "single"  # single process, or ddp (DistributedDataParallel)
+    num_processes: int = 1  # processes the CLI launches for strategy=ddp
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 

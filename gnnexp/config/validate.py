@@ -122,6 +122,7 @@ RULES = [
     Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
     Rule("trainer.folds", lambda v: v is None or v >= 2, "null or an integer >= 2", 10),
     Rule("trainer.checkpoint.every_n_epochs", lambda v: v >= 0, "an integer >= 0", 10),
+    Rule("trainer.num_processes", lambda v: v >= 1, "an integer >= 1", 2),
     Rule("trainer.checkpoint.best_min_interval_s", lambda v: v >= 0, "a number >= 0 (seconds)", 1.0),
 ]
 
@@ -143,6 +144,8 @@ CHOICES = {
     "loader.backend": ("auto", "torch", "pyg"),
     "loader.eval": ("full", "sampled"),
     "trainer.nonfinite": ("stop", "skip"),
+    "trainer.precision": ("32", "bf16", "16"),
+    "trainer.strategy": ("single", "ddp"),
 }
 
 
@@ -274,6 +277,12 @@ def _check_combinations(cfg: DictConfig) -> None:
                 f"give {cfg.model.num_layers} fan-outs (e.g. loader.num_neighbors=[{','.join(['10'] * cfg.model.num_layers)}]) "
                 f"or set model.num_layers={hops}.",
             )
+    if cfg.trainer.strategy == "ddp" and (kind != "node" or cfg.loader.kind != "neighbor"):
+        raise ConfigError(
+            "trainer.strategy=ddp splits the training seed nodes across processes, so it needs "
+            f"task=node with loader=neighbor (got task={kind}, loader={cfg.loader.kind}).",
+            "add loader=neighbor (node tasks), or use trainer.strategy=single.",
+        )
     if cfg.trainer.get("resume") and cfg.trainer.folds is not None:
         raise ConfigError(
             "trainer.resume does not support cross-validation runs (trainer.folds).",

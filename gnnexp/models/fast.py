@@ -52,6 +52,8 @@ def _uniform_dropout(x: Tensor, p: float) -> Tensor:
     return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p)) if p < 1 else torch.zeros_like(x)
 
 
+# torch.compile cannot trace sparse CSR tensors: these run eagerly inside a compiled model.
+@torch.compiler.disable
 def dropout(x: Tensor, p: float, training: bool, fast: bool = False) -> Tensor:
     """``F.dropout``; for a CSR matrix the mask covers its stored values only.
 
@@ -105,6 +107,7 @@ class CSRMatmul:
         self._key: tuple[int, int] | None = None
         self._pattern: tuple[Tensor, Tensor, Tensor] | None = None
 
+    @torch.compiler.disable
     def __call__(self, x: Tensor, w: Tensor) -> Tensor:
         key = (x.crow_indices().data_ptr(), x.col_indices().data_ptr())
         if self._key != key:
@@ -154,6 +157,13 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
 
     adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
     return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
+
+
+def enabled(cfg: Any) -> bool:
+    """Whether a run's config allows the fast layouts (torch's CPU sparse kernels take
+    float32 only, so mixed precision uses the plain ones)."""
+    trainer = cfg.trainer
+    return bool(trainer.get("fast_paths", True)) and str(trainer.get("precision", "32")) == "32"
 
 
 def prepare_inputs(

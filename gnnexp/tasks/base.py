@@ -13,6 +13,7 @@ from torch import Tensor
 from gnnexp.config.validate import metric_name
 from gnnexp.data import GraphData
 from gnnexp.metrics import METRICS
+from gnnexp.training.distributed import SINGLE, Dist
 
 
 class Task(Protocol):
@@ -78,8 +79,14 @@ class Objective:
         return out
 
 
-def build_task(cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None) -> Task:
-    """The task object for ``cfg.task.kind`` on ``data`` (``fold``: k-fold CV, graph tasks)."""
+def build_task(
+    cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None, dist: Dist = SINGLE
+) -> Task:
+    """The task object for ``cfg.task.kind`` on ``data``.
+
+    ``fold``: the fold of k-fold CV (graph tasks); ``dist``: this process's rank, whose
+    shard of the training nodes it trains on (node tasks under DDP).
+    """
     from gnnexp.tasks.graph import GraphTask
     from gnnexp.tasks.link import LinkTask
     from gnnexp.tasks.node import NodeTask
@@ -88,4 +95,4 @@ def build_task(cfg: DictConfig, data: GraphData, device: torch.device, fold: int
         return GraphTask(cfg, data, device, fold)
     if cfg.task.kind == "link":
         return LinkTask(cfg, data, device)
-    return NodeTask(cfg, data, device)
+    return NodeTask(cfg, data, device, dist)

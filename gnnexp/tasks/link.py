@@ -16,8 +16,7 @@ from torch_geometric.utils import negative_sampling
 from gnnexp.data import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
-from gnnexp.models import build_model
-from gnnexp.models.fast import prepare_inputs
+from gnnexp.models import build_model, fast
 from gnnexp.models.heads import LinkModel
 from gnnexp.seeding import seeded
 
@@ -63,7 +62,7 @@ class LinkTask:
         self.decoder = t.decoder
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
-        self.fast_paths = bool(cfg.trainer.get("fast_paths", True))
+        self.fast_paths = fast.enabled(cfg)
         # Message-passing inputs per split, in the layouts the model takes them.
         self.inputs = {name: (d.x, d.edge_index) for name, d in self.data.items()}
 
@@ -72,7 +71,7 @@ class LinkTask:
         model = LinkModel(encoder, cfg.hidden_channels, self.decoder)
         if self.fast_paths:
             for name, d in self.data.items():
-                self.inputs[name] = prepare_inputs(model, d.x, d.edge_index, self.num_nodes)
+                self.inputs[name] = fast.prepare_inputs(model, d.x, d.edge_index, self.num_nodes)
         return model
 
     def train_batches(self) -> Iterable[Data]:

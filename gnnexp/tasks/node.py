@@ -14,9 +14,9 @@ from torch_geometric.data import Data
 from gnnexp.data import GraphData
 from gnnexp.data.sampling import neighbor_loader
 from gnnexp.errors import DataError
-from gnnexp.models import build_model
-from gnnexp.models.fast import prepare_inputs
+from gnnexp.models import build_model, fast
 from gnnexp.tasks.base import Objective
+from gnnexp.training.distributed import SINGLE, Dist, shard
 
 SPLITS = ("train", "val", "test")
 
@@ -40,7 +40,7 @@ def check_node_splits(graph: Data, name: str, regression: bool) -> None:
 class NodeTask:
     """Loss on the training nodes (or a batch's seed nodes); metrics on val/test nodes."""
 
-    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
+    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, dist: Dist = SINGLE) -> None:
         graph: Data = data.graphs
         self.objective = Objective(cfg, data.num_classes)
         check_node_splits(graph, data.name, self.objective.regression)
@@ -49,10 +49,11 @@ class NodeTask:
         self.device = device
         self.loader = cfg.loader
         self.sampled = cfg.loader.kind == "neighbor"
-        self.fast_paths = bool(cfg.trainer.get("fast_paths", True)) and not self.sampled
+        self.fast_paths = fast.enabled(cfg) and not self.sampled
         if self.sampled:
             self.graph = graph  # stays on the CPU; batches move to the device
-            self.train_loader = self._loader(graph.train_mask, cfg.loader.batch_size, cfg.loader.shuffle)
+            seeds = shard(graph.train_mask.nonzero().view(-1), dist)
+            self.train_loader = self._loader(seeds, cfg.loader.batch_size, cfg.loader.shuffle)
         else:
             # A shallow copy: moving to the device must not touch the cached dataset.
             self.graph = copy.copy(graph).to(device)
@@ -74,7 +75,7 @@ class NodeTask:
         model = build_model(cfg, self.in_channels, self.out_channels)
         if self.fast_paths:
             g = self.graph
-            self.inputs = prepare_inputs(model, g.x, g.edge_index, g.num_nodes)
+            self.inputs = fast.prepare_inputs(model, g.x, g.edge_index, g.num_nodes)
         return model
 
     def train_batches(self) -> Iterable[Data]:

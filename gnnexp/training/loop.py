@@ -18,6 +18,7 @@ import torch
 from gnnexp.tasks import Task
 from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.optim import LRSchedule, current_lr
+from gnnexp.training.precision import FULL, Precision
 
 
 @dataclass
@@ -61,22 +62,27 @@ def train_epoch(
     optimizer: torch.optim.Optimizer,
     grad_clip: float | None,
     skip_nonfinite: bool = False,
+    precision: Precision = FULL,
 ) -> tuple[float, int]:
     """One pass over the training batches: the mean loss and the number of skipped steps.
 
     A step whose loss or gradient is not finite raises :class:`NonFiniteError`, or is
-    skipped (no parameter update) when ``skip_nonfinite`` is set.
+    skipped (no parameter update) when ``skip_nonfinite`` is set. (With fp16 loss scaling
+    the scaler handles non-finite gradients itself.)
     """
     model.train()
     total, batches, skipped = 0.0, 0, 0
     for batch in task.train_batches():
         optimizer.zero_grad(set_to_none=True)
-        loss = task.training_loss(model, batch)
+        with precision.autocast():
+            loss = task.training_loss(model, batch)
         value = loss.item()
         problem = None if math.isfinite(value) else "loss"
         if problem is None:
-            loss.backward()
-            if not torch.isfinite(_grad_norm(model, grad_clip)):
+            precision.backward(loss)
+            precision.unscale(optimizer)
+            finite = torch.isfinite(_grad_norm(model, grad_clip))
+            if not finite and precision.scaler is None:
                 problem = "gradient"
         if problem is not None:
             if not skip_nonfinite:
@@ -84,16 +90,18 @@ def train_epoch(
             optimizer.zero_grad(set_to_none=True)
             skipped += 1
             continue
-        optimizer.step()
+        precision.step(optimizer)
         total += value
         batches += 1
     return (total / batches if batches else float("nan")), skipped
 
 
-def evaluate(model: torch.nn.Module, task: Task, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def evaluate(
+    model: torch.nn.Module, task: Task, splits: tuple[str, ...], precision: Precision = FULL
+) -> dict[str, dict[str, float]]:
     """Metrics of ``splits`` in eval mode, without autograd."""
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), precision.autocast():
         return task.evaluate(model, splits)
 
 
@@ -108,6 +116,7 @@ def fit(
     eval_every: int = 1,
     grad_clip: float | None = None,
     skip_nonfinite: bool = False,
+    precision: Precision = FULL,
     start_epoch: int = 1,
     on_epoch_end: Callable[[EpochRecord], None] = lambda record: None,
     stop_requested: Callable[[], bool] = lambda: False,
@@ -121,12 +130,12 @@ def fit(
         started = time.perf_counter()
         lr = current_lr(optimizer)
         try:
-            train_loss, skipped = train_epoch(model, task, optimizer, grad_clip, skip_nonfinite)
+            train_loss, skipped = train_epoch(model, task, optimizer, grad_clip, skip_nonfinite, precision)
         except NonFiniteError as err:
             raise NonFiniteError(err.what, epoch) from None
         val = None
         if epoch % eval_every == 0 or epoch == max_epochs:
-            val = evaluate(model, task, ("val",))["val"]
+            val = evaluate(model, task, ("val",), precision)["val"]
         is_best = val is not None and stopper.update(val[monitor], epoch)
         schedule.step(None if val is None else val[monitor])
         elapsed = time.perf_counter() - started

@@ -55,7 +55,7 @@ class Recorder:
         self.cfg = cfg
         self.table = table
         self.csv = csv
-        self.parts = parts  # model, optimizer, schedule, stopper
+        self.parts = parts  # model, optimizer, schedule, stopper, precision
         self.fold = fold
         self.skipped_steps = 0
         self.config = OmegaConf.to_container(cfg, resolve=True)
@@ -83,6 +83,7 @@ class Recorder:
             "optimizer": keep(p["optimizer"].state_dict()),
             "scheduler": keep(p["schedule"].state_dict()),
             "early_stopping": p["stopper"].state_dict(),
+            "scaler": keep(p["precision"].state_dict()),
             "metrics": dict(metrics) if metrics else metrics,
             "monitor": {"name": self.monitor, "mode": p["stopper"].mode},
             "config": self.config,

@@ -1,0 +1,155 @@
+"""Fast paths, mixed precision, torch.compile and DDP: same answers as the plain paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from gnnexp.checkpoint import load_checkpoint, load_weights
+from gnnexp.config.compose import compose
+from gnnexp.data import load_dataset
+from gnnexp.models import fast
+from gnnexp.paths import resolve_data_dir
+from gnnexp.tasks import build_task
+from gnnexp.training.loop import evaluate
+from tests.conftest import FAST
+
+MODELS = ["gcn", "gat", "gatv2", "sage", "gin", "mlp"]
+
+
+def _pair(overrides: list[str]):
+    """The same model (same weights) built by a fast-path task and by a plain one."""
+    tasks, models = [], []
+    for flag in (True, False):
+        cfg = compose([*overrides, f"trainer.fast_paths={flag}"])
+        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+        task = build_task(cfg, data, torch.device("cpu"))
+        torch.manual_seed(0)
+        model = task.build_model(cfg.model)
+        tasks.append(task)
+        models.append(model)
+    models[1].load_state_dict(models[0].state_dict())
+    return tasks, models
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("dataset", ["cora", "synthetic"])
+def test_fast_paths_give_identical_eval_outputs(model, dataset):
+    (fast_task, plain_task), (fast_model, plain_model) = _pair([f"model={model}", f"dataset={dataset}"])
+    x, adj = fast_task.inputs
+    if dataset == "cora" and model in ("gcn", "gat", "gatv2", "mlp"):
+        assert fast.is_csr(x)  # bag-of-words features are ~1% non-zero
+    if model in ("gcn", "sage", "gin"):
+        assert fast.is_csr(adj)
+    fast_model.eval()
+    plain_model.eval()
+    with torch.no_grad():
+        a = fast_model(*fast_task.inputs)
+        b = plain_model(*plain_task.inputs)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert evaluate(fast_model, fast_task, ("val", "test"))["test"]["accuracy"] == pytest.approx(
+        evaluate(plain_model, plain_task, ("val", "test"))["test"]["accuracy"], abs=1e-3
+    )
+
+
+def test_fast_paths_for_link_prediction_give_identical_scores():
+    (fast_task, plain_task), (fast_model, plain_model) = _pair(["task=link", "model=gcn"])
+    for model in (fast_model, plain_model):
+        model.eval()
+    with torch.no_grad():
+        for split in ("train", "val", "test"):
+            torch.testing.assert_close(
+                fast_model.encode(*fast_task.inputs[split]), plain_model.encode(*plain_task.inputs[split]), rtol=1e-4, atol=1e-5
+            )
+
+
+@pytest.mark.parametrize("model", ["gcn", "gat", "mlp"])
+def test_sparse_first_layer_matches_dense_for_the_same_mask(model):
+    """Training mode: with one dropout mask on the stored values, sparse and dense agree,
+    in the outputs and in the gradients of every weight."""
+    (fast_task, plain_task), (fast_model, plain_model) = _pair([f"model={model}"])
+    x_sparse, adj = fast_task.inputs
+    torch.manual_seed(1)
+    dropped = fast.dropout(x_sparse, 0.5, training=True, fast=True)
+    dense = dropped.to_dense()
+    assert torch.equal(dense != 0, (dense != 0) & (x_sparse.to_dense() != 0))  # zeros stay zero
+    kept = dropped.values()[x_sparse.values() != 0] != 0
+    assert 0.45 < kept.float().mean() < 0.55
+    torch.testing.assert_close(dropped.values()[kept], 2 * x_sparse.values()[kept])
+    conv_fast, conv_plain = fast_model.convs[0], plain_model.convs[0]
+    conv_fast.train()
+    conv_plain.train()
+    torch.manual_seed(2)  # attention dropout inside GAT draws the same masks in both
+    out_fast = conv_fast(dropped, adj)
+    torch.manual_seed(2)
+    out_plain = conv_plain(dense, plain_task.inputs[1])
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-5)
+    out_fast.square().sum().backward()
+    out_plain.square().sum().backward()
+    for (name, p), q in zip(conv_fast.named_parameters(), conv_plain.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_uniform_dropout_has_the_dropout_distribution():
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    out = fast.dropout(x, 0.3, training=True, fast=True)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    assert fast.dropout(x, 0.3, training=False, fast=True) is x
+
+
+def test_fast_paths_can_be_turned_off(gnnexp):
+    on = gnnexp(*FAST, "model=gcn", "trainer.max_epochs=3")
+    off = gnnexp(*FAST, "model=gcn", "trainer.max_epochs=3", "trainer.fast_paths=false")
+    assert on.code == off.code == 0
+    cfg = yaml_config(off.run_dir)
+    assert cfg["trainer"]["fast_paths"] is False
+
+
+def yaml_config(run_dir):
+    import yaml
+
+    return yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("precision", ["bf16", "16"])
+def test_mixed_precision_trains_on_cpu(gnnexp, precision):
+    result = gnnexp("dataset=cora", "trainer.max_epochs=60", f"trainer.precision={precision}")
+    assert result.code == 0, result.err
+    losses = result.column("train_loss")
+    assert all(v == v for v in losses) and losses[-1] < losses[0] - 0.3
+    assert result.results["test"]["accuracy"] > 0.7
+    if precision == "16":
+        state = load_checkpoint(result.run_dir / "checkpoints" / "last.pt")
+        assert state["scaler"]["scale"] > 0  # the loss scaler's state is checkpointed
+
+
+def test_compile_option_trains(gnnexp):
+    eager = gnnexp(*FAST, "trainer.max_epochs=3")
+    compiled = gnnexp(*FAST, "trainer.max_epochs=3", "trainer.compile=true")
+    assert compiled.code == 0, compiled.err
+    assert compiled.results["test"]["accuracy"] == pytest.approx(eager.results["test"]["accuracy"], abs=0.05)
+
+
+def test_ddp_with_two_gloo_processes_matches_single_process(gnnexp):
+    common = ("model=sage", "loader=neighbor", "loader.backend=torch", "trainer.max_epochs=60", "trainer.monitor=val_metric")
+    single = gnnexp(*common)
+    ddp = gnnexp(*common, "trainer.strategy=ddp", "trainer.num_processes=2")
+    assert ddp.code == 0, ddp.err
+    assert abs(ddp.results["test"]["accuracy"] - single.results["test"]["accuracy"]) <= 0.02
+    # Rank 0 wrote everything; its checkpoint loads into a single-process model.
+    assert len(ddp.metrics()) == 60
+    state = load_checkpoint(ddp.run_dir / "checkpoints" / "best.pt")
+    cfg = OmegaConf.create(state["config"])
+    assert cfg.trainer.strategy == "ddp"
+    task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), torch.device("cpu"))
+    model = task.build_model(cfg.model)
+    load_weights(model, state["model"], ddp.run_dir)
+    val = evaluate(model, task, ("val",))["val"]
+    assert val["accuracy"] == state["metrics"]["accuracy"]
+    assert json.loads((ddp.run_dir / "results.json").read_text())["status"] == "completed"
