@@ -37,6 +37,10 @@ train: install data/.seeded
 test: install
 	$(PY) -m pytest -q $(ARGS)
 
+## gnnexp's loop against the plain PyG loop, sampling throughput, start-up (ARGS="--quick" for a short run)
+bench: install data/.seeded
+	$(PY) benchmarks/bench.py $(ARGS)
+
 ## One epoch of neighbour-sampled GraphSAGE on a generated 1M-node, 10M-edge graph (~3 min)
 scale: install
 	$(PY) benchmarks/scale.py $(ARGS)

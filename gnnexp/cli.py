@@ -20,11 +20,12 @@ commands:
              gnnexp train --help                             (config groups and options)
              gnnexp train trainer.resume=latest              (continue the latest run)
   eval     evaluate a trained model: gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value ...]
+  list     config groups and options: gnnexp list [GROUP] [--config-dir DIR]
 
 Run 'gnnexp <command> --help' for a command's own options.
 """
 
-COMMANDS = ("train", "eval")
+COMMANDS = ("train", "eval", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from gnnexp.commands import train
 
         return train.main(rest)
+    if command == "list":
+        from gnnexp.commands import list_configs
+
+        return list_configs.main(rest)
     if command == "eval":
         from gnnexp.commands import evaluate
 

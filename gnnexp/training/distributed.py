@@ -132,7 +132,8 @@ def launch(cfg: Any, out_dir: Path, meta: dict[str, Any]) -> float:
         mp.spawn(_worker, args=(world_size, config, str(out_dir), meta, _free_port()), nprocs=world_size)
     except mp.ProcessRaisedException as err:  # a bug in a worker: keep its trace
         raise TrainingError(
-            f"DDP process {err.error_index} failed: {str(err).strip().splitlines()[-1]}", "see the trace above."
+            f"DDP process {err.error_index} failed: {str(err).strip().splitlines()[-1]}",
+            "see the trace above.",
         ) from err
     except mp.ProcessExitedException as err:
         if err.exit_code in (130, 143):  # interrupted: rank 0 saved last.pt and said how to resume

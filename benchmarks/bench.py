@@ -1,0 +1,382 @@
+"""``make bench``: gnnexp against the plain PyG training loop, measured in one run.
+
+Sections (each printed as a table, then all targets as PASS/FAIL lines):
+
+1. loop: the plain loop of the seeds (dense features, ``F.dropout``, edge lists) and
+   gnnexp's loop on the same models and data, interleaved A B A B over the same seeds:
+   ms per epoch (train step + validation), their ratio, and test accuracy at the best
+   validation-loss epoch for both (the same protocol: 200 epochs, patience 100).
+2. sampling: neighbour-sampled training throughput (seed nodes per second) of GraphSAGE on
+   the generated 1M-node, 10M-edge graph.
+3. startup: whole-process times of gnnexp commands against ``python -c "import
+   torch_geometric"`` (medians of interleaved runs).
+4. options: ``trainer.compile`` and ``trainer.precision=bf16`` against the default, for
+   an honest account of what they do on this machine.
+
+Usage: python benchmarks/bench.py [--seeds N] [--quick] [--json FILE] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.table import Table
+from torch_geometric.nn import GATConv, GCNConv
+
+from gnnexp.config.compose import compose
+from gnnexp.data import load_dataset
+from gnnexp.device import resolve_device
+from gnnexp.paths import resolve_data_dir
+from gnnexp.run import fit_and_test
+from gnnexp.tasks import build_task
+
+EPOCHS, PATIENCE = 200, 100
+TARGETS = {("cora", "gcn"): 8.0, ("cora", "gat"): 2.5}  # required speed-up of gnnexp's loop
+console = Console(width=max(120, Console().width))  # tables stay whole in a log file
+
+
+# ----------------------------------------------------------------- the plain loop of the seeds
+
+
+class PlainGCN(torch.nn.Module):
+    def __init__(self, features: int, classes: int) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = GCNConv(features, 16), GCNConv(16, classes)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, p=0.5, training=self.training)
+        x = self.conv1(x, edge_index).relu()
+        x = F.dropout(x, p=0.5, training=self.training)
+        return self.conv2(x, edge_index)
+
+
+class PlainGAT(torch.nn.Module):
+    def __init__(self, features: int, classes: int) -> None:
+        super().__init__()
+        self.conv1 = GATConv(features, 8, heads=8, dropout=0.6)
+        self.conv2 = GATConv(64, classes, heads=1, concat=False, dropout=0.6)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, p=0.6, training=self.training)
+        x = F.elu(self.conv1(x, edge_index))
+        x = F.dropout(x, p=0.6, training=self.training)
+        return self.conv2(x, edge_index)
+
+
+PLAIN = {"gcn": (PlainGCN, 0.01), "gat": (PlainGAT, 0.005)}
+
+
+def plain_run(
+    data: Any, classes: int, model_name: str, seed: int, device: torch.device
+) -> tuple[float, float]:
+    """The seeds' loop; returns (mean ms per epoch, test accuracy at the best val-loss epoch)."""
+    cls, lr = PLAIN[model_name]
+    torch.manual_seed(seed)
+    model = cls(data.num_features, classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
+    best, best_test, bad, times = float("inf"), 0.0, 0, []
+    for _ in range(EPOCHS):
+        started = time.perf_counter()
+        model.train()
+        optimizer.zero_grad()
+        out = model(data.x, data.edge_index)
+        F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            out = model(data.x, data.edge_index)
+            val_loss = F.cross_entropy(out[data.val_mask], data.y[data.val_mask]).item()
+        times.append(time.perf_counter() - started)
+        if val_loss < best:
+            pred = out.argmax(dim=-1)
+            best, bad = val_loss, 0
+            best_test = (pred[data.test_mask] == data.y[data.test_mask]).float().mean().item()
+        else:
+            bad += 1
+            if bad >= PATIENCE:
+                break
+    return 1000 * statistics.fmean(times), best_test
+
+
+def gnnexp_run(
+    dataset: str, model_name: str, seed: int, device: str, extra: tuple[str, ...] = ()
+) -> tuple[float, float]:
+    """gnnexp's loop (files and all); returns (mean ms per epoch, test accuracy)."""
+    cfg = compose([f"model={model_name}", f"dataset={dataset}", f"seed={seed}", f"device={device}", *extra])
+    dev = resolve_device(cfg.device.type)
+    task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), dev)
+    with tempfile.TemporaryDirectory() as out:
+        result = fit_and_test(cfg, task, dev, Path(out), Console(file=io.StringIO()), intro=False)
+        with open(Path(out) / "metrics.csv") as f:
+            times = [float(row["time_s"]) for row in csv.DictReader(f)]
+    return 1000 * statistics.fmean(times), result.test["accuracy"]
+
+
+def loop_section(seeds: int, device: str, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    rows = []
+    dev = resolve_device(device)
+    for dataset, model_name in pairs:
+        cfg = compose([f"dataset={dataset}"])
+        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+        graph = data.graphs.to(dev)
+        plain_ms, plain_acc, ours_ms, ours_acc = [], [], [], []
+        gnnexp_run(dataset, model_name, 0, device)  # warm caches before timing
+        for seed in range(seeds):  # interleaved: A B A B ...
+            ms, acc = plain_run(graph, data.num_classes, model_name, seed, dev)
+            plain_ms.append(ms)
+            plain_acc.append(acc)
+            ms, acc = gnnexp_run(dataset, model_name, seed, device)
+            ours_ms.append(ms)
+            ours_acc.append(acc)
+            console.print(
+                f"  {dataset}/{model_name} seed {seed}: plain {plain_ms[-1]:.1f} ms, gnnexp {ours_ms[-1]:.2f} ms"
+            )
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model_name,
+                "plain_ms": statistics.median(plain_ms),
+                "gnnexp_ms": statistics.median(ours_ms),
+                "speedup": statistics.median(plain_ms) / statistics.median(ours_ms),
+                "plain_acc": statistics.fmean(plain_acc),
+                "plain_std": statistics.stdev(plain_acc) if seeds > 1 else 0.0,
+                "gnnexp_acc": statistics.fmean(ours_acc),
+                "gnnexp_std": statistics.stdev(ours_acc) if seeds > 1 else 0.0,
+                "seeds": seeds,
+            }
+        )
+    return rows
+
+
+# ----------------------------------------------------------------- neighbour sampling
+
+
+def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
+    from gnnexp.data.sampling import neighbor_loader, pyg_sampling_available
+    from gnnexp.data.splits import random_node_masks
+    from gnnexp.data.synthetic import planted_partition
+    from gnnexp.models import MODELS
+
+    torch.manual_seed(0)
+    graph = planted_partition(num_nodes, 4, 32, 10.0, 0.8, 0.2, seed=0)
+    graph.train_mask, _, _ = random_node_masks(num_nodes, 0.6, 0.2, seed=0)
+    out = {"nodes": num_nodes, "edges": int(graph.num_edges)}
+    backends = ["torch"] + (["pyg"] if pyg_sampling_available() else [])
+    for backend in backends:
+        loader = neighbor_loader(graph, graph.train_mask, [15, 10], 512, True, backend=backend)
+        model = MODELS["sage"](in_channels=32, out_channels=4, hidden_channels=64, num_layers=2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        seeds, started, sample_time = 0, 0.0, 0.0
+        iterator = iter(loader)
+        for step in range(batches + 5):
+            t = time.perf_counter()
+            batch = next(iterator)
+            if step == 5:
+                started, sample_time, seeds = time.perf_counter(), 0.0, 0
+            sample_time += time.perf_counter() - t
+            optimizer.zero_grad()
+            F.cross_entropy(
+                model(batch.x, batch.edge_index)[: batch.batch_size], batch.y[: batch.batch_size]
+            ).backward()
+            optimizer.step()
+            seeds += batch.batch_size
+        elapsed = time.perf_counter() - started
+        out[backend] = {"seeds_per_s": seeds / elapsed, "sampling_share": sample_time / elapsed}
+    return out
+
+
+# ----------------------------------------------------------------- process start-up
+
+
+def _time(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def startup_section(repeats: int) -> dict[str, Any]:
+    gnnexp = str(Path(sys.executable).with_name("gnnexp"))
+    env = {**os.environ}
+    with tempfile.TemporaryDirectory() as out:
+        commands = {
+            "import torch_geometric": [sys.executable, "-c", "import torch_geometric"],
+            "gnnexp --help": [gnnexp, "--help"],
+            "gnnexp list": [gnnexp, "list"],
+            "gnnexp train trainer.max_epochs=1": [
+                gnnexp,
+                "train",
+                "trainer.max_epochs=1",
+                f"hydra.run.dir={out}/one",
+            ],
+            "gnnexp train (200 epochs)": [gnnexp, "train", f"hydra.run.dir={out}/full"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(repeats):  # interleaved
+            for name, cmd in commands.items():
+                times[name].append(_time(cmd, env))
+        full = json.loads((Path(out) / "full" / "results.json").read_text())
+    result: dict[str, Any] = {name: statistics.median(values) for name, values in times.items()}
+    result["train_and_eval_s"] = full["train_time_s"]
+    result["test_accuracy"] = full["test"]["accuracy"]
+    return result
+
+
+# ----------------------------------------------------------------- options
+
+
+def options_section(device: str) -> list[dict[str, Any]]:
+    rows = []
+    for model_name in ("gcn", "gat"):
+        for label, extra in (
+            ("default", ()),
+            ("trainer.compile=true", ("trainer.compile=true",)),
+            ("trainer.precision=bf16", ("trainer.precision=bf16",)),
+        ):
+            gnnexp_run("cora", model_name, 0, device, extra)  # warm-up (and compilation)
+            ms, acc = gnnexp_run("cora", model_name, 0, device, extra)
+            rows.append({"model": model_name, "option": label, "ms": ms, "acc": acc})
+    return rows
+
+
+# ----------------------------------------------------------------- report
+
+
+def report(results: dict[str, Any]) -> list[tuple[str, bool]]:
+    checks: list[tuple[str, bool]] = []
+    table = Table(
+        title=f"training loop, ms per epoch (median of {results['seeds']} seeds) and test accuracy (mean ± std)"
+    )
+    for column in ("dataset", "model", "plain PyG", "gnnexp", "speed-up", "plain acc", "gnnexp acc", "Δ acc"):
+        table.add_column(column, justify="right")
+    for r in results["loop"]:
+        delta = 100 * (r["gnnexp_acc"] - r["plain_acc"])
+        table.add_row(
+            r["dataset"],
+            r["model"],
+            f"{r['plain_ms']:.1f}",
+            f"{r['gnnexp_ms']:.2f}",
+            f"{r['speedup']:.1f}x",
+            f"{100 * r['plain_acc']:.1f} ± {100 * r['plain_std']:.1f}",
+            f"{100 * r['gnnexp_acc']:.1f} ± {100 * r['gnnexp_std']:.1f}",
+            f"{delta:+.1f}",
+        )
+        need = TARGETS.get((r["dataset"], r["model"]))
+        if need:
+            checks.append(
+                (
+                    f"{r['dataset']}/{r['model']} epoch at most 1/{need:g} of the plain loop's ({r['speedup']:.1f}x)",
+                    r["speedup"] >= need,
+                )
+            )
+        if r["seeds"] >= 10:
+            checks.append(
+                (
+                    f"{r['dataset']}/{r['model']} accuracy within 0.5 points of the plain loop ({delta:+.2f})",
+                    abs(delta) <= 0.5,
+                )
+            )
+    console.print(table)
+
+    if "sampling" in results:
+        s = results["sampling"]
+        table = Table(
+            title=f"neighbour-sampled GraphSAGE training on {s['nodes']:,} nodes, {s['edges']:,} edges"
+        )
+        for column in ("sampler", "seed nodes / s", "time in sampling"):
+            table.add_column(column, justify="right")
+        for backend in ("torch", "pyg"):
+            if backend in s:
+                table.add_row(
+                    backend, f"{s[backend]['seeds_per_s']:,.0f}", f"{100 * s[backend]['sampling_share']:.0f}%"
+                )
+        console.print(table)
+
+    s = results["startup"]
+    base = s["import torch_geometric"]
+    table = Table(title="process wall time (median of interleaved runs)")
+    for column in ("command", "seconds", "vs import torch_geometric"):
+        table.add_column(column, justify="right")
+    for name, value in s.items():
+        if isinstance(value, float) and name not in ("train_and_eval_s", "test_accuracy"):
+            table.add_row(name, f"{value:.2f}", f"{value - base:+.2f}")
+    console.print(table)
+    console.print(
+        f"full default run: {s['train_and_eval_s']:.2f} s in training and evaluation, test accuracy {s['test_accuracy']:.3f}"
+    )
+    checks.append((f"gnnexp --help under 1 s ({s['gnnexp --help']:.2f} s)", s["gnnexp --help"] < 1))
+    checks.append((f"gnnexp list under 1 s ({s['gnnexp list']:.2f} s)", s["gnnexp list"] < 1))
+    checks.append(
+        (
+            f"default run trains and evaluates in under 2 s ({s['train_and_eval_s']:.2f} s)",
+            s["train_and_eval_s"] < 2,
+        )
+    )
+    extra = s["gnnexp train (200 epochs)"] - base
+    checks.append(
+        (f"default run takes at most 1.5 s longer than import torch_geometric ({extra:+.2f} s)", extra <= 1.5)
+    )
+
+    if results.get("options"):
+        table = Table(title="options on Cora (ms per epoch, seed 0)")
+        for column in ("model", "option", "ms / epoch", "test acc"):
+            table.add_column(column, justify="right")
+        for r in results["options"]:
+            table.add_row(r["model"], r["option"], f"{r['ms']:.2f}", f"{100 * r['acc']:.1f}")
+        console.print(table)
+
+    for text, ok in checks:
+        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {text}")
+    return checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="3 seeds, Cora only, a 200k-node sampling graph")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    seeds = 3 if args.quick else args.seeds
+    pairs = [("cora", "gcn"), ("cora", "gat")] + (
+        [] if args.quick else [("citeseer", "gcn"), ("citeseer", "gat")]
+    )
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "device": args.device,
+        "seeds": seeds,
+    }
+    console.rule("training loop")
+    results["loop"] = loop_section(seeds, args.device, pairs)
+    console.rule("neighbour sampling")
+    results["sampling"] = sampling_section(200_000 if args.quick else 1_000_000, 30)
+    console.rule("start-up")
+    results["startup"] = startup_section(3)
+    console.rule("options")
+    results["options"] = options_section(args.device)
+    console.rule(f"results ({results['machine']}, {results['date']})")
+    checks = report(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**results, "checks": checks}, indent=2))
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
