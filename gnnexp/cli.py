@@ -21,11 +21,12 @@ commands:
              gnnexp train trainer.resume=latest              (continue the latest run)
   eval     evaluate a trained model: gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value ...]
   list     config groups and options: gnnexp list [GROUP] [--config-dir DIR]
+  summarize  mean ± std per configuration of sweeps: gnnexp summarize DIR [DIR...] [--format csv]
 
 Run 'gnnexp <command> --help' for a command's own options.
 """
 
-COMMANDS = ("train", "eval", "list")
+COMMANDS = ("train", "eval", "list", "summarize")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         from gnnexp.commands import train
 
         return train.main(rest)
+    if command == "summarize":
+        from gnnexp.commands import summarize
+
+        return summarize.main(rest)
     if command == "list":
         from gnnexp.commands import list_configs
 

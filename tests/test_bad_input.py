@@ -154,6 +154,7 @@ CASES = [
         ["trainer.monitor=val_acc"],
         ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
     ),
+    Case("two folds", ["dataset=mutag", "trainer.folds=2"], ["trainer.folds=2 is invalid", ">= 3"]),
     Case(
         "ratios over 1",
         ["dataset=synthetic", "dataset.train_ratio=0.9", "dataset.val_ratio=0.2"],

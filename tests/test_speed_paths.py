@@ -62,7 +62,10 @@ def test_fast_paths_for_link_prediction_give_identical_scores():
     with torch.no_grad():
         for split in ("train", "val", "test"):
             torch.testing.assert_close(
-                fast_model.encode(*fast_task.inputs[split]), plain_model.encode(*plain_task.inputs[split]), rtol=1e-4, atol=1e-5
+                fast_model.encode(*fast_task.inputs[split]),
+                plain_model.encode(*plain_task.inputs[split]),
+                rtol=1e-4,
+                atol=1e-5,
             )
 
 
@@ -137,7 +140,13 @@ def test_compile_option_trains(gnnexp):
 
 
 def test_ddp_with_two_gloo_processes_matches_single_process(gnnexp):
-    common = ("model=sage", "loader=neighbor", "loader.backend=torch", "trainer.max_epochs=60", "trainer.monitor=val_metric")
+    common = (
+        "model=sage",
+        "loader=neighbor",
+        "loader.backend=torch",
+        "trainer.max_epochs=60",
+        "trainer.monitor=val_metric",
+    )
     single = gnnexp(*common)
     ddp = gnnexp(*common, "trainer.strategy=ddp", "trainer.num_processes=2")
     assert ddp.code == 0, ddp.err

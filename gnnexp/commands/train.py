@@ -13,12 +13,15 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.errors import GnnexpError, report
+from gnnexp.hydra_callbacks import SweepSummary
 from gnnexp.paths import config_dir
 
 log = logging.getLogger(__name__)
 register_schemas()
+register_resolvers()  # also in joblib/submitit workers, which import this module
 
 
 def job_meta() -> tuple[Path, bool, dict[str, Any]]:
@@ -108,8 +111,15 @@ def main(args: list[str]) -> int:
     saved = sys.argv
     try:
         sys.argv = ["gnnexp train", *resume_args(args)]
+        SweepSummary.failed = SweepSummary.total = 0
         with friendly_errors():
             train_app()
+        if SweepSummary.failed:
+            report(
+                f"{SweepSummary.failed} of {SweepSummary.total} jobs did not complete; "
+                f"their errors are in failed.json and {SweepSummary.sweep_dir}/summary.md."
+            )
+            return 1
     except GnnexpError as err:
         report(err)
         return err.exit_code

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.errors import ConfigError
 from gnnexp.paths import config_dir
@@ -37,6 +38,7 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
 
     register_schemas()
+    register_resolvers()
     GlobalHydra.instance().clear()
     with _explained(), initialize_config_dir(str(config_dir()), version_base="1.3"):
         return hydra_compose("config", overrides=overrides)

@@ -120,7 +120,8 @@ RULES = [
     Rule("loader.batch_size", lambda v: v >= 1, "an integer >= 1", 512),
     Rule("loader.eval_batch_size", lambda v: v >= 1, "an integer >= 1", 2048),
     Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
-    Rule("trainer.folds", lambda v: v is None or v >= 2, "null or an integer >= 2", 10),
+    # One fold tests, the next validates: at least one more is needed to train on.
+    Rule("trainer.folds", lambda v: v is None or v >= 3, "null or an integer >= 3", 10),
     Rule("trainer.checkpoint.every_n_epochs", lambda v: v >= 0, "an integer >= 0", 10),
     Rule("trainer.num_processes", lambda v: v >= 1, "an integer >= 1", 2),
     Rule("trainer.checkpoint.best_min_interval_s", lambda v: v >= 0, "a number >= 0 (seconds)", 1.0),

@@ -1,0 +1,55 @@
+"""``gnnexp summarize DIR [DIR...]``: one table of mean ± std per configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="gnnexp summarize",
+        description="Group the jobs of sweeps (or single runs) by their overrides without the seed, "
+        "and report mean ± std of the validation and test metric, best first.",
+    )
+    parser.add_argument("dirs", nargs="+", type=Path, help="sweep directories or run directories")
+    parser.add_argument("--format", choices=["table", *FORMATS], default="table")
+    parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
+    options = parser.parse_args(args)
+    missing = [str(d) for d in options.dirs if not d.is_dir()]
+    if missing:
+        sys.stderr.write(
+            f"gnnexp: error: not a directory: {', '.join(missing)}. Fix: give sweep or run directories.\n"
+        )
+        return 2
+    jobs = find_jobs(options.dirs)
+    if not jobs:
+        sys.stderr.write(
+            f"gnnexp: error: no gnnexp jobs under {', '.join(map(str, options.dirs))} (no .hydra folders). "
+            "Fix: give the directory a sweep or run wrote (outputs/multirun/<date>/<time>).\n"
+        )
+        return 2
+    rows = summarize(jobs)
+    if options.format == "table":
+        console = wide_console(open(options.out, "w") if options.out else None)  # noqa: SIM115
+        failed = sum(r.failed for r in rows)
+        unfinished = sum(r.unfinished for r in rows)
+        title = (
+            f"{len(jobs)} jobs, {len(rows)} configurations"
+            + (f", {failed} failed" if failed else "")
+            + (f", {unfinished} unfinished" if unfinished else "")
+        )
+        console.print(to_table(rows, title))
+        for row in rows:
+            for error in row.errors:
+                console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
+        return 0
+    text = FORMATS[options.format](rows)
+    if options.out:
+        options.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
