@@ -10,23 +10,26 @@ from gnnexp.errors import did_you_mean
 USAGE = """\
 usage: gnnexp <command> [arguments]
 
-Config-driven experiments for graph neural networks.
+Config-driven experiments for graph neural networks (PyG + Hydra).
 
 commands:
-  train    train a model from composed configs, e.g.
-             gnnexp train model=gat dataset=citeseer optimizer.lr=0.01
-             gnnexp train -m model=gcn,gat seed=0,1,2       (a sweep)
-             gnnexp train --cfg job                          (print the config)
-             gnnexp train --help                             (config groups and options)
-             gnnexp train trainer.resume=latest              (continue the latest run)
-  eval     evaluate a trained model: gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value ...]
-  list     config groups and options: gnnexp list [GROUP] [--config-dir DIR]
-  summarize  mean ± std per configuration of sweeps: gnnexp summarize DIR [DIR...] [--format csv]
+  train       train from composed configs:   gnnexp train model=gat dataset=citeseer
+              a sweep, one job per value:    gnnexp train -m model=gcn,gat seed=0,1,2
+              print the composed config:     gnnexp train --cfg job
+              config groups and options:     gnnexp train --help
+              continue the newest run:       gnnexp train trainer.resume=latest
+  eval        evaluate a checkpoint:          gnnexp eval RUN_DIR [key=value ...] [--split test]
+  predict     predictions as CSV:             gnnexp predict RUN_DIR [dataset overrides] --out preds.csv
+  summarize   mean ± std per configuration:  gnnexp summarize SWEEP_DIR [--format csv|markdown|json]
+  plot        overlay curves of runs/sweeps:  gnnexp plot DIR [DIR...] --out curves.png
+  list        config groups and options:     gnnexp list [GROUP] [--config-dir DIR]
+  completion  shell completion:              eval "$(gnnexp completion bash)"
 
+RUN_DIR, SWEEP_DIR and DIR may be the word latest: the newest under ./outputs.
 Run 'gnnexp <command> --help' for a command's own options.
 """
 
-COMMANDS = ("train", "eval", "list", "summarize")
+COMMANDS = ("train", "eval", "predict", "list", "summarize", "plot")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
         from gnnexp.commands import train
 
         return train.main(rest)
+    if command == "predict":
+        from gnnexp.commands import predict
+
+        return predict.main(rest)
+    if command == "plot":
+        from gnnexp.commands import plot
+
+        return plot.main(rest)
+    if command == "completion":
+        from gnnexp.commands import completion
+
+        return completion.main(rest)
     if command == "summarize":
         from gnnexp.commands import summarize
 
@@ -53,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate.main(rest)
     sys.stderr.write(
-        f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
+        f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, (*COMMANDS, 'completion'))} "
         f"Commands: {', '.join(COMMANDS)}.\n"
     )
     return 2

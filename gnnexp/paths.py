@@ -19,3 +19,28 @@ def config_dir() -> Path:
 def resolve_data_dir(configured: str) -> Path:
     """The data directory as an absolute path (relative paths are taken from the cwd)."""
     return Path(configured).expanduser().resolve()
+
+
+OUTPUTS = Path("outputs")
+
+
+def latest(kind: str = "any", outputs: Path = OUTPUTS) -> Path:
+    """The newest run (``runs``), sweep (``multirun``) or either under ``outputs``.
+
+    Output dirs are ``outputs/{runs,multirun}/<date>/<time>...``; newest by modification time.
+    """
+    from gnnexp.errors import GnnexpError
+
+    kinds = ("runs", "multirun") if kind == "any" else (kind,)
+    candidates = [p for k in kinds for p in (outputs / k).glob("*/*") if p.is_dir()]
+    if not candidates:
+        raise GnnexpError(
+            f"'latest' found no {' or '.join(kinds)} under {outputs.resolve()}.",
+            "run gnnexp train first (from this directory), or give a path.",
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def resolve_path(value: Path, kind: str = "any") -> Path:
+    """``value``, or the newest run/sweep when it is the word ``latest``."""
+    return latest(kind) if str(value) == "latest" else value

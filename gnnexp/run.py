@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import statistics
 import tempfile
 import time
@@ -29,6 +30,7 @@ from gnnexp.config.validate import metric_name, monitor_mode, validate
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, TrainingError
+from gnnexp.loggers import build_loggers
 from gnnexp.models import count_parameters
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import EpochTable, key_value_panel
@@ -117,6 +119,7 @@ def fit_and_test(
     resume: dict[str, Any] | None = None,
     intro: bool = True,
     dist: Dist = SINGLE,
+    meta: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once.
 
@@ -164,7 +167,12 @@ def fit_and_test(
     out_dir.mkdir(parents=True, exist_ok=True)
     table = EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
     csv = MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None)
-    recorder = Recorder(out_dir, cfg, table, csv, parts, fold)
+    loggers = build_loggers(cfg.get("logger"), out_dir, meta or {})
+    recorder = Recorder(out_dir, cfg, table, csv, parts, fold, loggers)
+    # What the weights expect: gnnexp predict checks a new dataset against it.
+    recorder.shape = {"in_channels": task.in_channels, "out_channels": getattr(task, "out_channels", None)}
+    for logger in loggers:
+        logger.log_hparams(recorder.config)
     if resume is not None:  # the best weights so far sit next to the checkpoint resumed from
         best = Path(cfg.trainer.resume).with_name(BEST.name)
         if best.is_file():
@@ -185,6 +193,7 @@ def fit_and_test(
                 skip_nonfinite=cfg.trainer.nonfinite == "skip",
                 precision=precision,
                 start_epoch=start_epoch,
+                on_batch=table.batch,
                 on_epoch_end=recorder.on_epoch_end,
                 stop_requested=(lambda: dist.any(stop())) if dist.active else stop,  # all ranks stop together
             )
@@ -202,6 +211,8 @@ def fit_and_test(
     finally:
         csv.close()
         recorder.flush()  # a best checkpoint still waiting for its write interval
+        if cfg.trainer.curves:
+            draw_curves(out_dir, task.metric, stopper.best_epoch, f"{cfg.model.name} on {cfg.dataset.name}")
     recorder.save_last(outcome.last_epoch)
     if outcome.interrupted:
         _stop_interrupted(out_dir, outcome.last_epoch, stop.exit_code, console)
@@ -210,6 +221,9 @@ def fit_and_test(
         raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
     model.load_state_dict(recorder.best_weights)
     final = evaluate(trained, task, ("val", "test"), precision)
+    for logger in loggers:
+        logger.log_results({"val": final["val"], "test": final["test"], "best_epoch": stopper.best_epoch})
+        logger.close()
     return FitResult(
         best_epoch=stopper.best_epoch,
         best_value=float(stopper.best) if stopper.best is not None else float("nan"),
@@ -221,6 +235,17 @@ def fit_and_test(
         train_time_s=time.perf_counter() - started,
         skipped_steps=recorder.skipped_steps,
     )
+
+
+def draw_curves(out_dir: Path, metric: str, best_epoch: int, title: str) -> None:
+    """curves.png next to metrics.csv; a plotting problem never fails the run."""
+    from gnnexp.reporting.plots import plot_run
+
+    try:
+        if (out_dir / METRICS_FILE).stat().st_size > 60:  # more than the header
+            plot_run(out_dir / METRICS_FILE, out_dir / "curves.png", metric, best_epoch or None, title)
+    except Exception as err:  # matplotlib missing or failing: the results matter more
+        logging.getLogger(__name__).warning("curves.png not drawn: %s", err)
 
 
 def _restore(
@@ -359,7 +384,14 @@ def _train_and_report(
             fold_task = task if fold == 0 else build_task(cfg, data, device, fold=fold)
             fold_results.append(
                 fit_and_test(
-                    cfg, fold_task, device, out_dir / f"fold_{fold}", console, fold=fold, intro=fold == 0
+                    cfg,
+                    fold_task,
+                    device,
+                    out_dir / f"fold_{fold}",
+                    console,
+                    fold=fold,
+                    intro=fold == 0,
+                    meta=meta,
                 )
             )
         console.print(_folds_table(fold_results, metric))
@@ -375,7 +407,7 @@ def _train_and_report(
         }
         best_epoch = None
     else:
-        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume, dist=dist)
+        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume, dist=dist, meta=meta)
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnexp.errors import CheckpointError, GnnexpError, report
+from gnnexp.paths import resolve_path
 
 USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE]"
 
@@ -76,7 +77,7 @@ def main(args: list[str]) -> int:
     try:
         if bad:
             raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
-        checkpoint = resolve_checkpoint(options.path)
+        checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
         started = time.perf_counter()
         result = evaluate_checkpoint(checkpoint, options.overrides, splits)
         result["wall_time_s"] = time.perf_counter() - started

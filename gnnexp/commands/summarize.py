@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gnnexp.errors import GnnexpError, report
 from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
 
 
@@ -19,6 +20,13 @@ def main(args: list[str]) -> int:
     parser.add_argument("--format", choices=["table", *FORMATS], default="table")
     parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
     options = parser.parse_args(args)
+    from gnnexp.paths import resolve_path
+
+    try:
+        options.dirs = [resolve_path(d, "multirun" if str(d) == "latest" else "any") for d in options.dirs]
+    except GnnexpError as err:
+        report(err)
+        return err.exit_code
     missing = [str(d) for d in options.dirs if not d.is_dir()]
     if missing:
         sys.stderr.write(

@@ -99,7 +99,7 @@ class FilesConfig(DatasetConfig):
 
     edges: str = MISSING
     features: str | None = None
-    labels: str = MISSING
+    labels: str | None = MISSING  # null: an unlabelled graph (for gnnexp predict)
     undirected: bool = True
 
 
@@ -279,6 +279,7 @@ class TrainerConfig:
     compile: bool = False  # torch.compile the model (see make bench for when it pays off)
     strategy: str = "single"  # single process, or ddp (DistributedDataParallel)
     num_processes: int = 1  # processes the CLI launches for strategy=ddp
+    curves: bool = True  # draw curves.png (losses, metric, LR by epoch) at the end
     deterministic: bool = True
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 
@@ -301,6 +302,7 @@ class Config:
     scheduler: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
+    logger: Any = None  # tracker name -> settings (logger=[csv,tensorboard,mlflow])
     seed: int = 0
     data_dir: str = "data"
 

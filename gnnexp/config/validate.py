@@ -223,6 +223,22 @@ def _check_ratios(cfg: DictConfig) -> None:
             )
 
 
+# Optional trackers: logger name -> (module that must be importable, extra that installs it).
+TRACKER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
+
+
+def _check_trackers(cfg: DictConfig) -> None:
+    import importlib.util
+
+    for name in cfg.get("logger") or {}:
+        module, extra = TRACKER_PACKAGES.get(str(name), (None, None))
+        if module and importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"logger={name} needs the {module} package, which is not installed.",
+                f"pip install 'gnnexp[{extra}]' (or make install-{extra}), or drop {name} from logger=[...].",
+            )
+
+
 def _check_combinations(cfg: DictConfig) -> None:
     monitors = monitor_names(cfg)
     if cfg.trainer.monitor not in monitors:
@@ -314,4 +330,5 @@ def validate(cfg: DictConfig) -> None:
     _check_missing(cfg)
     _check_rules(cfg)
     _check_ratios(cfg)
+    _check_trackers(cfg)
     _check_combinations(cfg)

@@ -93,11 +93,11 @@ def read_labels(value: str, regression: bool) -> Tensor:
     return torch.from_numpy(labels.astype(np.int64))
 
 
-def read_features(value: str, num_nodes: int) -> Tensor:
+def read_features(value: str, num_nodes: int | None) -> Tensor:
     """``[num_nodes, F]`` float features; NaN or a wrong row count is an error."""
     path = _path(value, "features")
     table = _read_matrix(path, "features")
-    if table.shape[0] != num_nodes:
+    if num_nodes is not None and table.shape[0] != num_nodes:
         raise DataError(
             f"{path} has {table.shape[0]} rows but the labels file has {num_nodes} nodes.",
             "give one feature row per node, in node-id order.",

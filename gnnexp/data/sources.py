@@ -215,9 +215,19 @@ def files(cfg: DictConfig, data_dir: Path) -> GraphData:
 
     from gnnexp.data.files import check_edges, read_edges, read_features, read_labels
 
-    labels = read_labels(cfg.labels, regression=cfg.target == "regression")
-    num_nodes = labels.numel()
-    x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
+    regression = cfg.target == "regression"
+    if cfg.labels is not None:
+        labels = read_labels(cfg.labels, regression=regression)
+        num_nodes = labels.numel()
+        x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
+    else:  # unlabelled (for predictions): the features say how many nodes there are
+        if not cfg.features:
+            raise ConfigError(
+                "dataset.labels=null needs dataset.features to count the nodes.", "give dataset.features=..."
+            )
+        x = read_features(cfg.features, None)
+        num_nodes = x.size(0)
+        labels = torch.zeros(num_nodes, dtype=torch.float if regression else torch.long)
     edges = read_edges(cfg.edges)
     check_edges(edges, num_nodes, cfg.edges)
     edges = (

@@ -43,6 +43,7 @@ class EpochTable:
         self.widths = [6, 10, 10, max(10, len(metric) + 4), 9, 8, 4]
         self.progress: Progress | None = None
         self.task_id: Any = None
+        self.batch_id: Any = None
 
     def _row(self, cells: list[str], style: str = "") -> Text:
         # Plain fixed-width text: a rich Table per row costs ~0.7 ms, more than an epoch.
@@ -57,7 +58,7 @@ class EpochTable:
         self.console.print(self._row(self.headers, "bold"))
         if self.console.is_terminal:
             self.progress = Progress(
-                TextColumn("epoch"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[best]}"),
@@ -66,8 +67,16 @@ class EpochTable:
                 transient=True,
             )
             self.progress.start()
-            self.task_id = self.progress.add_task("train", total=self.max_epochs, best="")
+            self.task_id = self.progress.add_task("epochs", total=self.max_epochs, best="")
         return self
+
+    def batch(self, done: int, total: int) -> None:
+        """Progress within an epoch of many mini-batches (terminal only)."""
+        if self.progress is None or total < 2:
+            return
+        if self.batch_id is None:
+            self.batch_id = self.progress.add_task("batches", total=total, best="")
+        self.progress.update(self.batch_id, completed=done - 1, total=total)
 
     def add(self, record: EpochRecord, best_text: str = "") -> None:
         if record.epoch % self.log_every == 0 or record.epoch in (1, self.max_epochs):

@@ -63,6 +63,7 @@ def train_epoch(
     grad_clip: float | None,
     skip_nonfinite: bool = False,
     precision: Precision = FULL,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> tuple[float, int]:
     """One pass over the training batches: the mean loss and the number of skipped steps.
 
@@ -72,7 +73,11 @@ def train_epoch(
     """
     model.train()
     total, batches, skipped = 0.0, 0, 0
-    for batch in task.train_batches():
+    loader = task.train_batches()
+    count = len(loader) if hasattr(loader, "__len__") else 0
+    for index, batch in enumerate(loader, start=1):
+        if on_batch is not None:
+            on_batch(index, count)
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
             loss = task.training_loss(model, batch)
@@ -118,6 +123,7 @@ def fit(
     skip_nonfinite: bool = False,
     precision: Precision = FULL,
     start_epoch: int = 1,
+    on_batch: Callable[[int, int], None] | None = None,
     on_epoch_end: Callable[[EpochRecord], None] = lambda record: None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> FitOutcome:
@@ -130,7 +136,9 @@ def fit(
         started = time.perf_counter()
         lr = current_lr(optimizer)
         try:
-            train_loss, skipped = train_epoch(model, task, optimizer, grad_clip, skip_nonfinite, precision)
+            train_loss, skipped = train_epoch(
+                model, task, optimizer, grad_clip, skip_nonfinite, precision, on_batch
+            )
         except NonFiniteError as err:
             raise NonFiniteError(err.what, epoch) from None
         val = None

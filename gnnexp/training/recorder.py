@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gnnexp import __version__
 from gnnexp.checkpoint import save_checkpoint
+from gnnexp.loggers import Logger
 from gnnexp.reporting.console import EpochTable
 from gnnexp.reporting.files import MetricsCSV
 from gnnexp.seeding import rng_state
@@ -50,6 +51,7 @@ class Recorder:
         csv: MetricsCSV,
         parts: dict[str, Any],
         fold: int | None = None,
+        loggers: list[Logger] | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
@@ -57,6 +59,9 @@ class Recorder:
         self.csv = csv
         self.parts = parts  # model, optimizer, schedule, stopper, precision
         self.fold = fold
+        self.shape: dict[str, int | None] = {"in_channels": None, "out_channels": None}
+        self.loggers = loggers or []
+        self.metric = table.metric
         self.skipped_steps = 0
         self.config = OmegaConf.to_container(cfg, resolve=True)
         # Plain copies: OmegaConf attribute access costs microseconds, every epoch.
@@ -89,6 +94,7 @@ class Recorder:
             "config": self.config,
             "rng": rng_state(),
             "fold": self.fold,
+            "shape": self.shape,
             "gnnexp_version": __version__,
         }
 
@@ -105,6 +111,8 @@ class Recorder:
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         self.csv.write(record)
+        for logger in self.loggers:
+            logger.log_epoch(record, self.metric)
         self.skipped_steps += record.skipped_steps
         stopper = self.parts["stopper"]
         best = "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}"

@@ -1,0 +1,39 @@
+"""``gnnexp completion bash``: shell completion for commands, config groups and keys.
+
+Completion after ``gnnexp train`` is Hydra's own (group options, config keys); it is
+asked with the ``train`` word removed, which is the command line Hydra expects.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from gnnexp.cli import COMMANDS
+
+BASH = """\
+_gnnexp_completion()
+{
+    local word="${COMP_WORDS[COMP_CWORD]}"
+    if [ "${COMP_WORDS[1]}" == "train" ] && [ "$COMP_CWORD" -gt 1 ]; then
+        local choices
+        choices=$(COMP_LINE="gnnexp ${COMP_LINE#*train}" COMP_POINT=$COMP_POINT gnnexp train -sc query=bash 2>/dev/null)
+        COMPREPLY=($(compgen -o nospace -o default -W "$choices" -- "$word"))
+    elif [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "%s" -- "$word"))
+    else
+        COMPREPLY=($(compgen -o default -- "$word"))
+    fi
+}
+COMP_WORDBREAKS=${COMP_WORDBREAKS//=}
+complete -o nospace -o default -F _gnnexp_completion gnnexp
+"""
+
+
+def main(args: list[str]) -> int:
+    if args != ["bash"]:
+        sys.stderr.write(
+            'gnnexp: error: usage: gnnexp completion bash. Fix: add eval "$(gnnexp completion bash)" to ~/.bashrc.\n'
+        )
+        return 2
+    sys.stdout.write(BASH % " ".join((*COMMANDS, "completion")))
+    return 0

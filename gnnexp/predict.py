@@ -1,0 +1,114 @@
+"""Predictions of a trained model on a dataset: per node, per graph or per edge."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from gnnexp.data import GraphData
+from gnnexp.errors import CheckpointError
+from gnnexp.models import build_encoder, build_model
+from gnnexp.models.heads import GraphModel, LinkModel
+
+
+def check_width(data: GraphData, shape: dict[str, Any] | None, source: Path) -> None:
+    """Refuse a dataset whose feature width is not the one the weights were trained on."""
+    expected = (shape or {}).get("in_channels")
+    if expected is not None and expected != data.num_features:
+        raise CheckpointError(
+            f"dataset={data.name} has {data.num_features} features per node, but the model in {source} "
+            f"was trained on {expected}.",
+            "predict on a dataset with the training data's features (same columns, same order).",
+        )
+
+
+def _columns(out: torch.Tensor, regression: bool) -> tuple[list[str], list[list[float]], list[Any]]:
+    """Header, probability (or value) columns and the predicted label per row."""
+    if regression:
+        values = out.view(out.size(0), -1)
+        names = ["value"] if values.size(1) == 1 else [f"value_{i}" for i in range(values.size(1))]
+        return names, values.tolist(), [None] * values.size(0)
+    probs = out.softmax(dim=-1)
+    return [f"prob_{i}" for i in range(probs.size(1))], probs.tolist(), probs.argmax(dim=-1).tolist()
+
+
+def predict(
+    cfg: DictConfig,
+    data: GraphData,
+    weights: dict[str, torch.Tensor],
+    shape: dict[str, Any] | None,
+    source: Path,
+) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of predictions for ``data`` with the model ``cfg`` describes."""
+    from gnnexp.checkpoint import load_weights
+
+    check_width(data, shape, source)
+    regression = cfg.dataset.target == "regression"
+    out_channels = (shape or {}).get("out_channels") or data.num_classes
+    kind = cfg.task.kind
+    if kind == "node":
+        model = build_model(cfg.model, data.num_features, out_channels)
+        load_weights(model, weights, source)
+        graph = data.graphs
+        with torch.inference_mode():
+            model.eval()
+            out = model(graph.x, graph.edge_index)
+        names, values, labels = _columns(out, regression)
+        split = [
+            next(
+                (
+                    s
+                    for s in ("train", "val", "test")
+                    if graph.get(f"{s}_mask") is not None and bool(graph[f"{s}_mask"][i])
+                ),
+                "",
+            )
+            for i in range(graph.num_nodes)
+        ]
+        header = ["node", "prediction", *names, "label", "split"]
+        rows = [[i, labels[i], *values[i], graph.y[i].tolist(), split[i]] for i in range(graph.num_nodes)]
+        return header, rows
+    if kind == "graph":
+        from torch_geometric.loader import DataLoader
+
+        encoder, width = build_encoder(cfg.model, data.num_features)
+        model = GraphModel(
+            encoder, width, cfg.model.readout, cfg.model.hidden_channels, out_channels, cfg.model.dropout
+        )
+        load_weights(model, weights, source)
+        model.eval()
+        outs, labels_true = [], []
+        with torch.inference_mode():
+            for batch in DataLoader(list(data.graphs), batch_size=256):
+                outs.append(model(batch.x, batch.edge_index, batch.batch))
+                labels_true += batch.y.view(batch.num_graphs, -1)[:, 0].tolist()
+        names, values, labels = _columns(torch.cat(outs), regression)
+        header = ["graph", "prediction", *names, "label"]
+        return header, [[i, labels[i], *values[i], labels_true[i]] for i in range(len(values))]
+    # link: the probability of every edge of the graph, messages passed over the whole graph
+    model = LinkModel(
+        build_model(cfg.model, data.num_features, cfg.model.hidden_channels),
+        cfg.model.hidden_channels,
+        cfg.task.decoder,
+    )
+    load_weights(model, weights, source)
+    graph = data.graphs
+    pairs = graph.edge_index[:, graph.edge_index[0] <= graph.edge_index[1]]
+    model.eval()
+    with torch.inference_mode():
+        prob = model(graph.x, graph.edge_index, pairs).sigmoid()
+    return ["source", "target", "prob_edge"], [
+        [int(a), int(b), float(p)] for (a, b), p in zip(pairs.t().tolist(), prob, strict=True)
+    ]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
