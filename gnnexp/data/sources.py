@@ -56,11 +56,21 @@ def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
             f"dataset.source={source} is unknown ({', '.join(names)}).{did_you_mean(source, names)}",
             "set dataset.source to one of them, or dataset._target_ to a PyG dataset class.",
         )
-    key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}"
+    key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}|{_files_fingerprint(cfg)}"
     if key not in _CACHE:
         _CACHE[key] = SOURCES[source](cfg, data_dir)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
+
+
+def _files_fingerprint(cfg: DictConfig) -> str:
+    """Size and modification time of every file the config names: an edited file is re-read."""
+    stamps = []
+    for value in OmegaConf.to_container(cfg, resolve=True).values():  # type: ignore[union-attr]
+        if isinstance(value, str) and value and Path(value).expanduser().is_file():
+            stat = Path(value).expanduser().stat()
+            stamps.append(f"{value}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ",".join(stamps)
 
 
 def clear_cache() -> None:

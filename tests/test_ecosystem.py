@@ -1,0 +1,211 @@
+"""Trackers, pictures, predictions and discoverability, checked by reading what they produce."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import FAST, REPO
+
+
+def _png(path):
+    from matplotlib.image import imread
+
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] >= 300 and image.shape[1] >= 1000
+    # Not blank: many distinct colours (lines, bands, text), not a uniform canvas.
+    assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 50
+    return image
+
+
+def test_every_run_draws_its_curves(gnnexp):
+    result = gnnexp(*FAST, "trainer.max_epochs=12")
+    assert result.code == 0, result.err
+    image = _png(result.run_dir / "curves.png")
+    assert image.shape[1] == 1260  # three panels of 4.2 inches at 100 dpi
+
+
+def test_curves_can_be_turned_off(gnnexp):
+    result = gnnexp(*FAST, "trainer.curves=false")
+    assert not (result.run_dir / "curves.png").exists()
+
+
+def test_tensorboard_scalars_read_back(gnnexp):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = gnnexp(*FAST, "logger=[csv,tensorboard]", "trainer.max_epochs=6")
+    assert result.code == 0, result.err
+    events = EventAccumulator(str(result.run_dir / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"train/loss", "val/loss", "val/accuracy", "lr"} <= set(scalars)
+    losses = [e.value for e in events.Scalars("train/loss")]
+    assert losses == pytest.approx(result.column("train_loss"), rel=1e-6)
+    assert [e.step for e in events.Scalars("lr")] == list(range(1, 7))
+    (config_text,) = events.Tensors("config/text_summary")
+    assert "model.name: gcn" in config_text.tensor_proto.string_val[0].decode()
+    hparams = EventAccumulator(str(result.run_dir / "tensorboard" / "hparams"))
+    hparams.Reload()
+    final = {tag: hparams.Scalars(tag)[0].value for tag in hparams.Tags()["scalars"]}
+    assert final["final/test/accuracy"] == pytest.approx(result.results["test"]["accuracy"])
+
+
+def test_mlflow_run_reads_back(gnnexp, tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    result = gnnexp(*FAST, "logger=[csv,mlflow]", f"logger.mlflow.tracking_uri={uri}", "trainer.max_epochs=5")
+    assert result.code == 0, result.err
+    _, run_id = (result.run_dir / "mlflow_run.txt").read_text().split()
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.name"] == "gcn" and run.data.params["optimizer.lr"] == "0.01"
+    history = client.get_metric_history(run_id, "train_loss")
+    assert [m.step for m in history] == [1, 2, 3, 4, 5]
+    assert [m.value for m in history] == pytest.approx(result.column("train_loss"), rel=1e-6)
+    assert run.data.metrics["final_test_accuracy"] == pytest.approx(result.results["test"]["accuracy"])
+
+
+def test_several_loggers_and_unknown_logger(gnnexp):
+    bad = gnnexp(*FAST, "logger=[csv,wandb]")
+    assert bad.code == 2 and "Unknown logger 'wandb'" in bad.err
+
+
+def test_plot_overlays_a_sweep_with_bands(gnnexp, tmp_path):
+    sweep = gnnexp("-m", *FAST, "trainer.max_epochs=8", "model=gcn,mlp", "seed=0,1,2").run_dir
+    out = tmp_path / "overlay.png"
+    result = gnnexp(str(sweep), "--out", str(out), command="plot")
+    assert result.code == 0, result.err
+    assert "6 runs in 2 configurations" in result.out
+    _png(out)
+    (tmp_path / "empty").mkdir()
+    empty = gnnexp(str(tmp_path / "empty"), command="plot")
+    assert empty.code == 2 and "no metrics.csv" in empty.err
+
+
+@pytest.mark.parametrize(
+    ("args", "level", "columns"),
+    [
+        (FAST, "node", ["node", "prediction", "prob_0", "prob_1", "prob_2", "prob_3", "label", "split"]),
+        (("dataset=synthetic_graphs", "trainer.max_epochs=3"), "graph", ["graph", "prediction", "prob_0", "prob_1", "label"]),
+        (("task=link", *FAST), "edge", ["source", "target", "prob_edge"]),
+    ],
+)
+def test_predict_writes_one_row_per_item(gnnexp, tmp_path, args, level, columns):
+    run = gnnexp(*args)
+    out = tmp_path / "preds.csv"
+    result = gnnexp(str(run.run_dir), "--out", str(out), command="predict")
+    assert result.code == 0, result.err
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == columns
+    probs = [float(v) for k, v in rows[0].items() if k.startswith("prob_") and k != "prob_edge"]
+    if probs:
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+        assert int(rows[0]["prediction"]) == int(np.argmax(probs))
+    if level == "node":
+        assert len(rows) == 300
+        test_rows = [r for r in rows if r["split"] == "test"]
+        accuracy = sum(r["prediction"] == r["label"] for r in test_rows) / len(test_rows)
+        assert accuracy == pytest.approx(run.results["test"]["accuracy"], abs=1e-6)
+
+
+def test_predict_on_a_users_unlabelled_graph_and_a_wrong_width(gnnexp, tmp_path):
+    run = gnnexp(*FAST, "dataset.num_features=4")
+    edges = tmp_path / "edges.csv"
+    edges.write_text("source,target\n0,1\n1,2\n2,3\n")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
+    files = ("dataset=files", f"dataset.edges={edges}", f"dataset.features={tmp_path / 'x.npy'}", "dataset.labels=null")
+    result = gnnexp(str(run.run_dir), *files, "--out", str(tmp_path / "p.csv"), command="predict")
+    assert result.code == 0, result.err
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 5
+    np.save(tmp_path / "x.npy", np.zeros((4, 7), dtype=np.float32))
+    refused = gnnexp(str(run.run_dir), *files, command="predict")
+    assert refused.code == 2
+    assert "has 7 features per node, but the model" in refused.err and "trained on 4" in refused.err
+
+
+def test_list_shows_groups_with_descriptions_quickly():
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "gnnexp", "list"], cwd=REPO, capture_output=True, text=True)
+    assert time.perf_counter() - started < 5  # far below a torch import; make bench times it properly
+    assert done.returncode == 0
+    for group in ("model", "dataset", "task", "loader", "optimizer", "scheduler", "trainer", "logger", "experiment"):
+        assert group in done.stdout
+    assert "GCN (Kipf & Welling 2017)" in done.stdout and "gcn*" in done.stdout
+    assert "torch" not in sys.modules or True  # (the subprocess above is what matters)
+
+
+def test_list_does_not_import_torch():
+    code = "import sys; from gnnexp.cli import main; main(['list', 'model']); assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-c", code.replace("['list', 'model']", "['--help']")], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_users_own_model_class_from_a_config_dir(gnnexp, tmp_path, monkeypatch):
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text(
+        "import torch\n"
+        "class TinyGNN(torch.nn.Module):\n"
+        "    '''One linear layer after mean aggregation.'''\n"
+        "    def __init__(self, in_channels, out_channels, hidden_channels=8, **kwargs):\n"
+        "        super().__init__()\n"
+        "        from torch_geometric.nn import SAGEConv\n"
+        "        self.conv = SAGEConv(in_channels, out_channels)\n"
+        "    def forward(self, x, edge_index):\n"
+        "        return self.conv(x, edge_index)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    conf = tmp_path / "myconf" / "model"
+    conf.mkdir(parents=True)
+    (conf / "tiny.yaml").write_text(
+        "# TinyGNN: my one-layer model\ndefaults:\n  - base_model\n  - _self_\nname: tiny\n_target_: mypkg.TinyGNN\n"
+    )
+    listed = gnnexp("model", "--config-dir", str(tmp_path / "myconf"), command="list")
+    assert "tiny" in listed.out and "TinyGNN: my one-layer model" in listed.out
+    result = gnnexp("--config-dir", str(tmp_path / "myconf"), "model=tiny", *FAST)
+    assert result.code == 0, result.err
+    assert result.results["num_params"] == 2 * 32 * 4 + 4  # SAGEConv: lin_l, lin_r, one bias
+
+
+def test_bash_completion_of_groups():
+    script = (
+        'eval "$(gnnexp completion bash)"; COMP_LINE="gnnexp train model=ga"; COMP_WORDS=(gnnexp train model=ga); '
+        'COMP_CWORD=2; COMP_POINT=${#COMP_LINE}; _gnnexp_completion; echo "${COMPREPLY[@]}"'
+    )
+    import os
+
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["model=gat", "model=gatv2"]
+
+
+def test_model_summary_panel(gnnexp):
+    result = gnnexp("model=gat", "trainer.max_epochs=1")
+    for fragment in ("GAT(1433, 7", "parameters", "nodes", "2,708", "edges", "features", "classes", "train/val/test", "140/500/1,000"):
+        assert fragment in result.out
+
+
+def test_progress_degrades_to_plain_lines_when_piped(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=3", f"hydra.run.dir={tmp_path / 'r'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stdout  # no control codes in a file or pipe
+    rows = [line for line in done.stdout.splitlines() if line.strip().split(" ")[0].isdigit()]
+    assert [int(r.split()[0]) for r in rows] == [1, 2, 3]
+    json.loads((tmp_path / "r" / "results.json").read_text())
