@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 
 from gnnexp.errors import did_you_mean
@@ -29,7 +30,16 @@ RUN_DIR, SWEEP_DIR and DIR may be the word latest: the newest under ./outputs.
 Run 'gnnexp <command> --help' for a command's own options.
 """
 
-COMMANDS = ("train", "eval", "predict", "list", "summarize", "plot")
+# command -> module in gnnexp.commands
+COMMANDS = {
+    "train": "train",
+    "eval": "evaluate",
+    "predict": "predict",
+    "summarize": "summarize",
+    "plot": "plot",
+    "list": "list_configs",
+    "completion": "completion",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,36 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0
     command, rest = args[0], args[1:]
-    if command == "train":
-        from gnnexp.commands import train
-
-        return train.main(rest)
-    if command == "predict":
-        from gnnexp.commands import predict
-
-        return predict.main(rest)
-    if command == "plot":
-        from gnnexp.commands import plot
-
-        return plot.main(rest)
-    if command == "completion":
-        from gnnexp.commands import completion
-
-        return completion.main(rest)
-    if command == "summarize":
-        from gnnexp.commands import summarize
-
-        return summarize.main(rest)
-    if command == "list":
-        from gnnexp.commands import list_configs
-
-        return list_configs.main(rest)
-    if command == "eval":
-        from gnnexp.commands import evaluate
-
-        return evaluate.main(rest)
+    if command in COMMANDS:
+        # Each command's module is imported only when it runs: list and --help stay fast.
+        return importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest)
     sys.stderr.write(
-        f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, (*COMMANDS, 'completion'))} "
+        f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
         f"Commands: {', '.join(COMMANDS)}.\n"
     )
     return 2

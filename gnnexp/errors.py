@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class GnnexpError(Exception):
@@ -52,3 +52,18 @@ def report(error: BaseException | str) -> None:
     """Print ``error`` as the single line users see."""
     sys.stderr.write(f"gnnexp: error: {error}\n")
     sys.stderr.flush()
+
+
+def reporting(body: Callable[[], int]) -> int:
+    """Run a command's body; a user error, or a file that cannot be written, becomes the
+    one-line report and a non-zero status instead of a traceback."""
+    try:
+        return body()
+    except GnnexpError as err:
+        report(err)
+        return err.exit_code
+    except OSError as err:
+        report(
+            f"cannot write {err.filename or 'a file'} ({err.strerror or err}). Fix: choose a writable path (--out)."
+        )
+        return 2

@@ -162,3 +162,41 @@ def test_ddp_with_two_gloo_processes_matches_single_process(gnnexp):
     val = evaluate(model, task, ("val",))["val"]
     assert val["accuracy"] == state["metrics"]["accuracy"]
     assert json.loads((ddp.run_dir / "results.json").read_text())["status"] == "completed"
+
+
+def test_ddp_under_torchrun(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    torchrun = REPO / ".venv" / "bin" / "torchrun"
+    if not torchrun.exists():
+        pytest.skip("torchrun is not in the venv")
+    done = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "gnnexp",
+            "train",
+            "trainer.strategy=ddp",
+            "loader=neighbor",
+            "loader.backend=torch",
+            "model=sage",
+            "trainer.max_epochs=5",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "completed" and results["epochs_run"] == 5
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 6  # one writer: rank 0
+    assert sys.executable  # (the venv's torchrun runs the venv's python)

@@ -35,5 +35,5 @@ def main(args: list[str]) -> int:
             'gnnexp: error: usage: gnnexp completion bash. Fix: add eval "$(gnnexp completion bash)" to ~/.bashrc.\n'
         )
         return 2
-    sys.stdout.write(BASH % " ".join((*COMMANDS, "completion")))
+    sys.stdout.write(BASH % " ".join(COMMANDS))
     return 0

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gnnexp.errors import CheckpointError, GnnexpError, report
+from gnnexp.errors import CheckpointError, GnnexpError, reporting
 from gnnexp.paths import resolve_path
 
 USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE]"
@@ -64,32 +64,33 @@ def evaluate_checkpoint(path: Path, overrides: list[str], splits: tuple[str, ...
     return {"checkpoint": str(path), "epoch": state["epoch"], "overrides": overrides, "metrics": metrics}
 
 
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
 def main(args: list[str]) -> int:
     """Entry point of ``gnnexp eval``; returns the exit status."""
+    options = parse(args)
+    return reporting(lambda: _evaluate(options))
+
+
+def _evaluate(options: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from gnnexp.reporting.files import write_json_atomic
 
-    options = parse(args)
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]
-    try:
-        if bad:
-            raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
-        checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
-        started = time.perf_counter()
-        result = evaluate_checkpoint(checkpoint, options.overrides, splits)
-        result["wall_time_s"] = time.perf_counter() - started
-        run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-        out = options.out or run_dir / "eval.json"
-        write_json_atomic(out, result)
-    except GnnexpError as err:
-        report(err)
-        return err.exit_code
-    except OSError as err:
-        report(f"cannot write {err.filename}: {err.strerror}. Fix: pass --out with a writable path.")
-        return 2
+    if bad:
+        raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
+    checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
+    started = time.perf_counter()
+    result = evaluate_checkpoint(checkpoint, options.overrides, splits)
+    result["wall_time_s"] = time.perf_counter() - started
+    out = options.out or run_dir_of(checkpoint) / "eval.json"
+    write_json_atomic(out, result)
     table = Table(title=f"epoch {result['epoch']} of {checkpoint}", title_justify="left")
     names = list(next(iter(result["metrics"].values())))
     table.add_column("split")

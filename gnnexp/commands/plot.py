@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gnnexp.errors import GnnexpError, report
+from gnnexp.errors import GnnexpError, reporting
 
 
 def main(args: list[str]) -> int:
@@ -18,45 +18,42 @@ def main(args: list[str]) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep directories (or latest)")
     parser.add_argument("--out", type=Path, help="the PNG to write (default: <first dir>/comparison.png)")
     options = parser.parse_args(args)
-    try:
-        from gnnexp.paths import resolve_path
-        from gnnexp.reporting.plots import plot_groups, read_metrics
-        from gnnexp.summary import config_key, find_jobs, split_common
+    return reporting(lambda: _plot(options))
 
-        dirs = [resolve_path(d) for d in options.dirs]
-        missing = [str(d) for d in dirs if not d.is_dir()]
-        if missing:
-            raise GnnexpError(f"not a directory: {', '.join(missing)}.", "give run or sweep directories.")
-        groups: dict[str, list[dict[str, list[float]]]] = {}
-        metric = None
-        for job in find_jobs(dirs):
-            csvs = (
-                [job.path / "metrics.csv"]
-                if (job.path / "metrics.csv").is_file()
-                else sorted(job.path.glob("fold_*/metrics.csv"))
-            )
-            for path in csvs:
-                groups.setdefault(config_key(job.overrides), []).append(read_metrics(path))
-            metric = metric or job.metric
-        if not groups:
-            raise GnnexpError(
-                f"no metrics.csv under {', '.join(map(str, dirs))}.",
-                "give directories that gnnexp train wrote.",
-            )
-        if metric is None:  # only unfinished jobs: take the metric from the CSV header
-            first = next(iter(groups.values()))[0]
-            metric = next((k[4:] for k in first if k.startswith("val_") and k != "val_loss"), "accuracy")
-        # Label each configuration by what sets it apart; put the shared part in the title.
-        keys = sorted(groups)
-        from gnnexp.summary import Row
 
-        common, varying = split_common([Row(k, metric) for k in keys])
-        labelled = {label: groups[key] for key, label in zip(keys, varying, strict=True)}
-        out = options.out or dirs[0] / "comparison.png"
-        plot_groups(labelled, metric, out, title=" ".join(common))
-    except GnnexpError as err:
-        report(err)
-        return err.exit_code
+def _plot(options: argparse.Namespace) -> int:
+    from gnnexp.paths import resolve_path
+    from gnnexp.reporting.plots import plot_groups, read_metrics
+    from gnnexp.summary import Row, config_key, find_jobs, split_common
+
+    dirs = [resolve_path(d) for d in options.dirs]
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise GnnexpError(f"not a directory: {', '.join(missing)}.", "give run or sweep directories.")
+    groups: dict[str, list[dict[str, list[float]]]] = {}
+    metric = None
+    for job in find_jobs(dirs):
+        csvs = (
+            [job.path / "metrics.csv"]
+            if (job.path / "metrics.csv").is_file()
+            else sorted(job.path.glob("fold_*/metrics.csv"))
+        )
+        for path in csvs:
+            groups.setdefault(config_key(job.overrides), []).append(read_metrics(path))
+        metric = metric or job.metric
+    if not groups:
+        raise GnnexpError(
+            f"no metrics.csv under {', '.join(map(str, dirs))}.", "give directories that gnnexp train wrote."
+        )
+    if metric is None:  # only unfinished jobs: take the metric from the CSV header
+        first = next(iter(groups.values()))[0]
+        metric = next((k[4:] for k in first if k.startswith("val_") and k != "val_loss"), "accuracy")
+    # Label each configuration by what sets it apart; the shared part becomes the title.
+    keys = sorted(groups)
+    common, varying = split_common([Row(k, metric) for k in keys])
+    labelled = {label: groups[key] for key, label in zip(keys, varying, strict=True)}
+    out = options.out or dirs[0] / "comparison.png"
+    plot_groups(labelled, metric, out, title=" ".join(common))
     print(f"{sum(len(v) for v in groups.values())} runs in {len(groups)} configurations plotted to {out}")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gnnexp.errors import GnnexpError, report
+from gnnexp.errors import reporting
 
 USAGE = "gnnexp predict RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--out preds.csv]"
 
@@ -26,31 +26,27 @@ def main(args: list[str]) -> int:
         "--out", type=Path, help="where to write the CSV (default: <run dir>/predictions.csv)"
     )
     options = parser.parse_intermixed_args(args)
-    try:
-        from omegaconf import OmegaConf
+    return reporting(lambda: _predict(options))
 
-        from gnnexp.checkpoint import load_checkpoint
-        from gnnexp.commands.evaluate import resolve_checkpoint
-        from gnnexp.config.compose import apply_overrides
-        from gnnexp.config.validate import validate
-        from gnnexp.data import load_dataset
-        from gnnexp.paths import resolve_data_dir, resolve_path
-        from gnnexp.predict import predict, write_csv
 
-        checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
-        state = load_checkpoint(checkpoint)
-        cfg = apply_overrides(OmegaConf.create(state["config"]), options.overrides)
-        validate(cfg)
-        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-        header, rows = predict(cfg, data, state["model"], state.get("shape"), checkpoint)
-        run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-        out = options.out or run_dir / "predictions.csv"
-        write_csv(out, header, rows)
-    except GnnexpError as err:
-        report(err)
-        return err.exit_code
-    except OSError as err:
-        report(f"cannot write {err.filename}: {err.strerror}. Fix: pass --out with a writable path.")
-        return 2
+def _predict(options: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from gnnexp.checkpoint import load_checkpoint
+    from gnnexp.commands.evaluate import resolve_checkpoint, run_dir_of
+    from gnnexp.config.compose import apply_overrides
+    from gnnexp.config.validate import validate
+    from gnnexp.data import load_dataset
+    from gnnexp.paths import resolve_data_dir, resolve_path
+    from gnnexp.predict import predict, write_csv
+
+    checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
+    state = load_checkpoint(checkpoint)
+    cfg = apply_overrides(OmegaConf.create(state["config"]), options.overrides)
+    validate(cfg)
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    header, rows = predict(cfg, data, state["model"], state.get("shape"), checkpoint)
+    out = options.out or run_dir_of(checkpoint) / "predictions.csv"
+    write_csv(out, header, rows)
     print(f"{len(rows)} predictions ({header[0]} level) written to {out}")
     return 0

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gnnexp.errors import GnnexpError, report
+from gnnexp.errors import GnnexpError, reporting
+from gnnexp.paths import resolve_path
 from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
 
 
@@ -20,44 +21,35 @@ def main(args: list[str]) -> int:
     parser.add_argument("--format", choices=["table", *FORMATS], default="table")
     parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
     options = parser.parse_args(args)
-    from gnnexp.paths import resolve_path
+    return reporting(lambda: _summarize(options))
 
-    try:
-        options.dirs = [resolve_path(d, "multirun" if str(d) == "latest" else "any") for d in options.dirs]
-    except GnnexpError as err:
-        report(err)
-        return err.exit_code
-    missing = [str(d) for d in options.dirs if not d.is_dir()]
+
+def _summarize(options: argparse.Namespace) -> int:
+    dirs = [resolve_path(d, "multirun") for d in options.dirs]
+    missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
-        sys.stderr.write(
-            f"gnnexp: error: not a directory: {', '.join(missing)}. Fix: give sweep or run directories.\n"
-        )
-        return 2
-    jobs = find_jobs(options.dirs)
+        raise GnnexpError(f"not a directory: {', '.join(missing)}.", "give sweep or run directories.")
+    jobs = find_jobs(dirs)
     if not jobs:
-        sys.stderr.write(
-            f"gnnexp: error: no gnnexp jobs under {', '.join(map(str, options.dirs))} (no .hydra folders). "
-            "Fix: give the directory a sweep or run wrote (outputs/multirun/<date>/<time>).\n"
+        raise GnnexpError(
+            f"no gnnexp jobs under {', '.join(map(str, dirs))} (no .hydra folders).",
+            "give the directory a sweep or run wrote (outputs/multirun/<date>/<time>).",
         )
-        return 2
     rows = summarize(jobs)
-    if options.format == "table":
-        console = wide_console(open(options.out, "w") if options.out else None)  # noqa: SIM115
-        failed = sum(r.failed for r in rows)
-        unfinished = sum(r.unfinished for r in rows)
-        title = (
-            f"{len(jobs)} jobs, {len(rows)} configurations"
-            + (f", {failed} failed" if failed else "")
-            + (f", {unfinished} unfinished" if unfinished else "")
-        )
-        console.print(to_table(rows, title))
-        for row in rows:
-            for error in row.errors:
-                console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
+    if options.format != "table":
+        text = FORMATS[options.format](rows)
+        if options.out:
+            options.out.write_text(text)
+        else:
+            sys.stdout.write(text)
         return 0
-    text = FORMATS[options.format](rows)
-    if options.out:
-        options.out.write_text(text)
-    else:
-        sys.stdout.write(text)
+    console = wide_console(open(options.out, "w") if options.out else None)  # noqa: SIM115
+    failed = sum(r.failed for r in rows)
+    unfinished = sum(r.unfinished for r in rows)
+    title = f"{len(jobs)} jobs, {len(rows)} configurations"
+    title += (f", {failed} failed" if failed else "") + (f", {unfinished} unfinished" if unfinished else "")
+    console.print(to_table(rows, title))
+    for row in rows:
+        for error in row.errors:
+            console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
     return 0

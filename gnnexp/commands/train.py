@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,13 @@ def main(args: list[str]) -> int:
 
     saved = sys.argv
     try:
+        if os.environ.get("RANK", "0") != "0" and "WORLD_SIZE" in os.environ:
+            # Under torchrun only rank 0 keeps a run directory; the others get a scratch one.
+            args = [
+                *args,
+                f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
+                "hydra.output_subdir=null",
+            ]
         sys.argv = ["gnnexp train", *resume_args(args)]
         SweepSummary.failed = SweepSummary.total = 0
         with friendly_errors():

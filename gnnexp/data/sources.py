@@ -49,6 +49,7 @@ def register_source(name: str) -> Callable[[Source], Source]:
 
 def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Load (or reuse from this process's cache) the dataset that ``cfg`` describes."""
+    _import_sources()
     source = "pyg" if cfg.get("_target_") else cfg.source
     if source not in SOURCES:
         names = sorted(SOURCES)
@@ -61,6 +62,17 @@ def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
         _CACHE[key] = SOURCES[source](cfg, data_dir)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
+
+
+def _import_sources() -> None:
+    """Import every module of gnnexp.data, registering the sources they define."""
+    import importlib
+    import pkgutil
+
+    import gnnexp.data
+
+    for module in pkgutil.iter_modules(gnnexp.data.__path__):
+        importlib.import_module(f"gnnexp.data.{module.name}")
 
 
 def _files_fingerprint(cfg: DictConfig) -> str:
