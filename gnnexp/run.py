@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import io
-import logging
 import statistics
 import tempfile
 import time
@@ -26,7 +25,7 @@ from rich.table import Table
 
 from gnnexp import __version__
 from gnnexp.checkpoint import load_checkpoint
-from gnnexp.config.validate import metric_name, monitor_mode, validate
+from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode, validate
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, TrainingError
@@ -42,11 +41,12 @@ from gnnexp.reporting.files import (
     write_failure,
     write_json_atomic,
 )
+from gnnexp.reporting.painter import PAINTER
 from gnnexp.resume import check_same_model, differences, truncate_metrics
 from gnnexp.seeding import seed_everything, set_rng_state
 from gnnexp.tasks import Task, build_task
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, launch, local_device, under_torchrun
-from gnnexp.training.early_stopping import EarlyStopping
+from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
 from gnnexp.training.loop import NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
@@ -87,11 +87,6 @@ def _output_error(err: OSError, out_dir: Path) -> OutputError:
         f"({err.strerror or err}); results.json was not written.",
         "free some space or set hydra.run.dir to another disk; checkpoints/ keeps the last good files.",
     )
-
-
-def monitor_key(cfg: DictConfig) -> str:
-    """The key of the validation results that ``trainer.monitor`` names."""
-    return "loss" if cfg.trainer.monitor == "val_loss" else metric_name(cfg)
 
 
 @dataclass
@@ -152,7 +147,10 @@ def fit_and_test(
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     mode = monitor_mode(cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
-    stopper = EarlyStopping(mode, cfg.trainer.patience, cfg.trainer.min_delta)
+    metric = metric_name(cfg)
+    stopper = build_stopper(
+        cfg.trainer.monitor, mode, cfg.trainer.patience, cfg.trainer.min_delta, metric, METRIC_MODES[metric]
+    )
     parts = {
         "model": model,
         "optimizer": optimizer,
@@ -186,7 +184,6 @@ def fit_and_test(
                 optimizer,
                 schedule,
                 stopper,
-                monitor=monitor_key(cfg),
                 max_epochs=cfg.trainer.max_epochs,
                 eval_every=cfg.trainer.eval_every,
                 grad_clip=cfg.trainer.grad_clip,
@@ -211,8 +208,11 @@ def fit_and_test(
     finally:
         csv.close()
         recorder.flush()  # a best checkpoint still waiting for its write interval
-        if cfg.trainer.curves:
-            draw_curves(out_dir, task.metric, stopper.best_epoch, f"{cfg.model.name} on {cfg.dataset.name}")
+        if cfg.trainer.curves and dist.is_main:
+            title = f"{cfg.model.name} on {cfg.dataset.name}"
+            PAINTER.draw(
+                out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, stopper.best_epoch, title
+            )
     recorder.save_last(outcome.last_epoch)
     if outcome.interrupted:
         _stop_interrupted(out_dir, outcome.last_epoch, stop.exit_code, console)
@@ -235,17 +235,6 @@ def fit_and_test(
         train_time_s=time.perf_counter() - started,
         skipped_steps=recorder.skipped_steps,
     )
-
-
-def draw_curves(out_dir: Path, metric: str, best_epoch: int, title: str) -> None:
-    """curves.png next to metrics.csv; a plotting problem never fails the run."""
-    from gnnexp.reporting.plots import plot_run
-
-    try:
-        if (out_dir / METRICS_FILE).stat().st_size > 60:  # more than the header
-            plot_run(out_dir / METRICS_FILE, out_dir / "curves.png", metric, best_epoch or None, title)
-    except Exception as err:  # matplotlib missing or failing: the results matter more
-        logging.getLogger(__name__).warning("curves.png not drawn: %s", err)
 
 
 def _restore(

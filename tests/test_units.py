@@ -14,28 +14,46 @@ from gnnexp.errors import CheckpointError
 from gnnexp.metrics import accuracy, average_precision, f1_macro, hits_at_k, mae, rmse, roc_auc
 from gnnexp.models import MODELS
 from gnnexp.models.gnn import GNN
-from gnnexp.training.early_stopping import EarlyStopping
+from gnnexp.training.early_stopping import EarlyStopping, LossAndMetricStopping
 
 
 def test_early_stopping_min_mode_counts_evaluations_without_improvement():
     stopper = EarlyStopping("min", patience=2, min_delta=0.1)
-    assert stopper.update(1.0, 1)
-    assert not stopper.update(0.95, 2)  # within min_delta: not an improvement
+    assert stopper.update({"loss": 1.0}, 1)
+    assert not stopper.update({"loss": 0.95}, 2)  # within min_delta: not an improvement
     assert not stopper.should_stop
-    assert stopper.update(0.5, 3)
-    assert not stopper.update(0.6, 4)
-    assert not stopper.update(float("nan"), 5)
+    assert stopper.update({"loss": 0.5}, 3)
+    assert not stopper.update({"loss": 0.6}, 4)
+    assert not stopper.update({"loss": float("nan")}, 5)
     assert stopper.should_stop
     assert (stopper.best, stopper.best_epoch) == (0.5, 3)
 
 
 def test_early_stopping_max_mode_and_state_round_trip():
-    stopper = EarlyStopping("max", patience=None)
+    stopper = EarlyStopping("max", patience=None, key="accuracy")
     for epoch, value in enumerate([0.1, 0.3, 0.2], start=1):
-        stopper.update(value, epoch)
+        stopper.update({"loss": 9.0, "accuracy": value}, epoch)
     assert (stopper.best, stopper.best_epoch, stopper.bad_evals) == (0.3, 2, 1)
     assert not stopper.should_stop
-    restored = EarlyStopping("max", patience=None)
+    restored = EarlyStopping("max", patience=None, key="accuracy")
+    restored.load_state_dict(stopper.state_dict())
+    assert restored.state_dict() == stopper.state_dict()
+
+
+def test_gat_rule_checkpoints_when_both_improve_and_waits_while_either_does():
+    stopper = LossAndMetricStopping(patience=2, metric="accuracy", metric_mode="max")
+    steps = [
+        (1.0, 0.5, True),  # first: both
+        (0.9, 0.4, False),  # loss only: patience restarts, no checkpoint
+        (0.95, 0.6, False),  # metric only
+        (0.9, 0.6, True),  # ties on both count: checkpoint
+        (0.95, 0.55, False),
+        (0.92, 0.59, False),  # two evaluations without either: stop
+    ]
+    for epoch, (loss, acc, checkpoint) in enumerate(steps, start=1):
+        assert stopper.update({"loss": loss, "accuracy": acc}, epoch) is checkpoint
+    assert stopper.should_stop and stopper.best_epoch == 4 and stopper.best == 0.9
+    restored = LossAndMetricStopping(patience=2, metric="accuracy", metric_mode="max")
     restored.load_state_dict(stopper.state_dict())
     assert restored.state_dict() == stopper.state_dict()
 

@@ -19,6 +19,7 @@ from gnnexp.config.schema import register_schemas
 from gnnexp.errors import GnnexpError, report
 from gnnexp.hydra_callbacks import SweepSummary
 from gnnexp.paths import config_dir
+from gnnexp.reporting.painter import PAINTER
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -105,6 +106,14 @@ def _reraise(err: BaseException) -> None:
     raise err
 
 
+# Arguments after which gnnexp train prints something instead of training.
+NO_TRAINING = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion"}
+
+
+def wants_curves(args: list[str]) -> bool:
+    return not NO_TRAINING & set(args) and "trainer.curves=false" not in args
+
+
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.resume import resume_args
@@ -120,6 +129,8 @@ def main(args: list[str]) -> int:
             ]
         sys.argv = ["gnnexp train", *resume_args(args)]
         SweepSummary.failed = SweepSummary.total = 0
+        if wants_curves(args):
+            PAINTER.start()  # matplotlib loads on the other core while torch is imported
         with friendly_errors():
             train_app()
         if SweepSummary.failed:
@@ -138,4 +149,5 @@ def main(args: list[str]) -> int:
         return 130
     finally:
         sys.argv = saved
+        PAINTER.stop()
     return 0

@@ -265,7 +265,7 @@ class CheckpointConfig:
 class TrainerConfig:
     max_epochs: int = 200
     patience: int | None = 100  # evaluations without improvement; null: never stop early
-    monitor: str = "val_loss"  # val_loss, val_metric, or val_<metric name>
+    monitor: str = "val_loss"  # val_loss, val_metric (or val_<metric name>), val_loss_and_metric (GAT's rule)
     mode: str = "auto"  # auto, min or max
     min_delta: float = 0.0
     eval_every: int = 1

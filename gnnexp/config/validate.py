@@ -183,14 +183,14 @@ def metric_name(cfg: DictConfig) -> str:
 
 def monitor_names(cfg: DictConfig) -> tuple[str, ...]:
     """Values that ``trainer.monitor`` may name."""
-    return ("val_loss", "val_metric", f"val_{metric_name(cfg)}")
+    return ("val_loss", "val_metric", f"val_{metric_name(cfg)}", "val_loss_and_metric")
 
 
 def monitor_mode(cfg: DictConfig) -> str:
     """``min`` or ``max``: the direction in which the monitored value improves."""
     if cfg.trainer.mode != "auto":
         return str(cfg.trainer.mode)
-    if cfg.trainer.monitor == "val_loss":
+    if cfg.trainer.monitor in ("val_loss", "val_loss_and_metric"):  # the latter reports the loss
         return "min"
     return METRIC_MODES[metric_name(cfg)]
 

@@ -116,7 +116,6 @@ def fit(
     optimizer: torch.optim.Optimizer,
     schedule: LRSchedule,
     stopper: EarlyStopping,
-    monitor: str,
     max_epochs: int,
     eval_every: int = 1,
     grad_clip: float | None = None,
@@ -127,10 +126,8 @@ def fit(
     on_epoch_end: Callable[[EpochRecord], None] = lambda record: None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> FitOutcome:
-    """Train until ``max_epochs``, early stopping or a stop request.
-
-    ``monitor`` is a key of the validation results (``loss`` or the metric's name).
-    """
+    """Train until ``max_epochs``, early stopping (``stopper`` watches the validation
+    results) or a stop request."""
     epoch = start_epoch - 1
     for epoch in range(start_epoch, max_epochs + 1):
         started = time.perf_counter()
@@ -144,8 +141,8 @@ def fit(
         val = None
         if epoch % eval_every == 0 or epoch == max_epochs:
             val = evaluate(model, task, ("val",), precision)["val"]
-        is_best = val is not None and stopper.update(val[monitor], epoch)
-        schedule.step(None if val is None else val[monitor])
+        is_best = val is not None and stopper.update(val, epoch)
+        schedule.step(None if val is None else stopper.value(val))
         elapsed = time.perf_counter() - started
         on_epoch_end(EpochRecord(epoch, train_loss, val, lr, elapsed, is_best, skipped))
         if stop_requested():

@@ -1,0 +1,112 @@
+"""Draws curves.png, preferably in a helper process started before torch is imported.
+
+Importing matplotlib costs about 0.4 s, as much as training a GCN on Cora. ``gnnexp
+train`` starts the helper first thing, so matplotlib loads on the other core while this
+process imports torch and PyG; at the end of a run the helper draws while this process
+writes its results. Wherever there is no helper (a joblib or DDP worker, a test calling
+``gnnexp.run.train`` directly), the picture is drawn in-process. A plotting problem never
+fails a run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def paint(request: dict[str, Any]) -> None:
+    """curves.png from a metrics.csv (nothing when it holds no epoch yet)."""
+    metrics = Path(request["metrics"])
+    if not metrics.is_file() or len(metrics.read_text().splitlines()) < 2:
+        return
+    from gnnexp.reporting.plots import plot_run
+
+    plot_run(
+        metrics, Path(request["out"]), request["metric"], request["best_epoch"] or None, request["title"]
+    )
+
+
+class Painter:
+    """A helper process that draws on request (one JSON line in, one status line out)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        if self.process is None:
+            try:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "gnnexp.reporting.painter"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            except OSError:
+                self.process = None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            try:
+                process.stdin.close()  # type: ignore[union-attr]
+                process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                process.kill()
+
+    def _ask(self, request: dict[str, Any]) -> bool:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return False
+        try:
+            process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+            return process.stdout.readline().strip() == "ok"  # type: ignore[union-attr]
+        except OSError:
+            return False
+
+    def draw(self, metrics: Path, out: Path, metric: str, best_epoch: int, title: str) -> None:
+        request = {
+            "metrics": str(metrics),
+            "out": str(out),
+            "metric": metric,
+            "best_epoch": best_epoch,
+            "title": title,
+        }
+        if self._ask(request):
+            return
+        try:
+            paint(request)
+        except Exception as err:  # matplotlib missing or failing: the results matter more
+            log.warning("curves.png not drawn: %s", err)
+
+
+PAINTER = Painter()
+
+
+def main() -> None:
+    """The helper: import matplotlib now, then draw each request read from stdin."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+
+        import gnnexp.reporting.plots  # noqa: F401
+    except ImportError:
+        pass  # each request then answers with the error, and is drawn (or reported) by the caller
+    for line in sys.stdin:
+        try:
+            paint(json.loads(line))
+            answer = "ok"
+        except Exception as err:
+            answer = f"error {type(err).__name__}: {err}"
+        sys.stdout.write(answer.replace("\n", " ") + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
