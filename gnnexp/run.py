@@ -122,15 +122,7 @@ def fit_and_test(
     """
     seed_everything(cfg.seed + dist.rank)  # DDP starts every rank from rank 0's weights
     model = task.build_model(cfg.model).to(device)
-    precision = Precision(cfg.trainer.precision, device)
-    # The wrappers train; checkpoints keep the plain module's parameter names.
-    trained = model
-    if dist.active:
-        from torch.nn.parallel import DistributedDataParallel
-
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.trainer.compile:
-        trained = torch.compile(trained)
+    trained = _wrap(model, cfg, device, dist)
     if intro:
         run_dir = out_dir.parent if fold is not None else out_dir
         console.print(
@@ -144,20 +136,10 @@ def fit_and_test(
                 },
             )
         )
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
-    mode = monitor_mode(cfg)
-    schedule = LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode)
-    metric = metric_name(cfg)
-    stopper = build_stopper(
-        cfg.trainer.monitor, mode, cfg.trainer.patience, cfg.trainer.min_delta, metric, METRIC_MODES[metric]
+    parts = _training_parts(cfg, model, device)
+    optimizer, schedule, stopper, precision = (
+        parts[k] for k in ("optimizer", "schedule", "stopper", "precision")
     )
-    parts = {
-        "model": model,
-        "optimizer": optimizer,
-        "schedule": schedule,
-        "stopper": stopper,
-        "precision": precision,
-    }
     start_epoch = 1
     if resume is not None:
         start_epoch = _restore(resume, parts, cfg, out_dir, console)
@@ -166,9 +148,9 @@ def fit_and_test(
     table = EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every)
     csv = MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None)
     loggers = build_loggers(cfg.get("logger"), out_dir, meta or {})
-    recorder = Recorder(out_dir, cfg, table, csv, parts, fold, loggers)
-    # What the weights expect: gnnexp predict checks a new dataset against it.
-    recorder.shape = {"in_channels": task.in_channels, "out_channels": getattr(task, "out_channels", None)}
+    # What the weights expect (gnnexp predict checks a new dataset against it).
+    shape = {"in_channels": task.in_channels, "out_channels": getattr(task, "out_channels", None)}
+    recorder = Recorder(out_dir, cfg, table, csv, parts, fold, loggers, shape)
     for logger in loggers:
         logger.log_hparams(recorder.config)
     if resume is not None:  # the best weights so far sit next to the checkpoint resumed from
@@ -194,7 +176,11 @@ def fit_and_test(
                 on_epoch_end=recorder.on_epoch_end,
                 stop_requested=(lambda: dist.any(stop())) if dist.active else stop,  # all ranks stop together
             )
-    except NonFiniteError as err:
+    except BaseException as err:
+        for logger in loggers:  # the tracker's run ends too, marked as not finished
+            logger.close(failed=True)
+        if not isinstance(err, NonFiniteError):
+            raise
         kept = (
             f"checkpoints/best.pt (epoch {stopper.best_epoch}) is kept"
             if stopper.best is not None
@@ -215,6 +201,8 @@ def fit_and_test(
             )
     recorder.save_last(outcome.last_epoch)
     if outcome.interrupted:
+        for logger in loggers:
+            logger.close(failed=True)
         _stop_interrupted(out_dir, outcome.last_epoch, stop.exit_code, console)
 
     if recorder.best_weights is None:  # a resumed run whose best.pt is gone
@@ -235,6 +223,40 @@ def fit_and_test(
         train_time_s=time.perf_counter() - started,
         skipped_steps=recorder.skipped_steps,
     )
+
+
+def _wrap(model: torch.nn.Module, cfg: DictConfig, device: torch.device, dist: Dist) -> torch.nn.Module:
+    """The module that trains: DDP and/or torch.compile around ``model``, which keeps the
+    parameter names checkpoints use."""
+    trained = model
+    if dist.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.trainer.compile:
+        trained = torch.compile(trained)
+    return trained
+
+
+def _training_parts(cfg: DictConfig, model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+    """Optimizer, LR schedule, early stopping and precision: what a checkpoint must capture."""
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    mode = monitor_mode(cfg)
+    metric = metric_name(cfg)
+    return {
+        "model": model,
+        "optimizer": optimizer,
+        "schedule": LRSchedule(optimizer, cfg.scheduler, cfg.trainer.max_epochs, mode),
+        "stopper": build_stopper(
+            cfg.trainer.monitor,
+            mode,
+            cfg.trainer.patience,
+            cfg.trainer.min_delta,
+            metric,
+            METRIC_MODES[metric],
+        ),
+        "precision": Precision(cfg.trainer.precision, device),
+    }
 
 
 def _restore(

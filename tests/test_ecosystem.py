@@ -250,3 +250,19 @@ def test_progress_degrades_to_plain_lines_when_piped(tmp_path):
     rows = [line for line in done.stdout.splitlines() if line.strip().split(" ")[0].isdigit()]
     assert [int(r.split()[0]) for r in rows] == [1, 2, 3]
     json.loads((tmp_path / "r" / "results.json").read_text())
+
+
+def test_a_failed_run_ends_its_mlflow_run_as_failed(gnnexp, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from tests.test_reliability import _nan_at_call
+
+    _nan_at_call(monkeypatch, 3)
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    result = gnnexp(*FAST, "logger=[csv,mlflow]", f"logger.mlflow.tracking_uri={uri}", "trainer.max_epochs=5")
+    assert result.code == 1 and "Training diverged" in result.err
+    _, run_id = (result.run_dir / "mlflow_run.txt").read_text().split()
+    run = MlflowClient(uri).get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert len(MlflowClient(uri).get_metric_history(run_id, "train_loss")) == 2

@@ -24,8 +24,8 @@ class Logger:
     def log_results(self, results: dict[str, Any]) -> None:
         """The final results.json content."""
 
-    def close(self) -> None:
-        """Flush and release files, runs, connections."""
+    def close(self, failed: bool = False) -> None:
+        """Flush and release files, runs, connections (``failed``: the run did not finish)."""
 
 
 Factory = Callable[[DictConfig, Path, dict[str, Any]], Logger]

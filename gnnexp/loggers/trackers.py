@@ -73,7 +73,7 @@ class TensorBoardLogger(Logger):
         final = {f"final/{k}": v for k, v in result_scalars(results).items()}
         self.writer.add_hparams(self.hparams, final, run_name="hparams")
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         self.writer.close()
 
 
@@ -130,5 +130,5 @@ class MLflowLogger(Logger):
         for key, value in result_scalars(results).items():
             self.client.log_metric(self.run_id, f"final_{key.replace('/', '_')}", value)
 
-    def close(self) -> None:
-        self.client.set_terminated(self.run_id)
+    def close(self, failed: bool = False) -> None:
+        self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")

@@ -52,6 +52,7 @@ class Recorder:
         parts: dict[str, Any],
         fold: int | None = None,
         loggers: list[Logger] | None = None,
+        shape: dict[str, int | None] | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.cfg = cfg
@@ -59,7 +60,7 @@ class Recorder:
         self.csv = csv
         self.parts = parts  # model, optimizer, schedule, stopper, precision
         self.fold = fold
-        self.shape: dict[str, int | None] = {"in_channels": None, "out_channels": None}
+        self.shape = shape or {"in_channels": None, "out_channels": None}
         self.loggers = loggers or []
         self.metric = table.metric
         self.skipped_steps = 0
