@@ -137,7 +137,8 @@ def test_peak_memory_grows_with_batch_size_not_with_training_nodes():
     small = _peak_growth(200_000, 0.1, 256)
     many_train_nodes = _peak_growth(200_000, 0.9, 256)
     big_batches = _peak_growth(200_000, 0.1, 2048)
-    # 9x the training nodes: only the per-epoch shuffled index grows (a few MB);
-    # 8x the batch size: the peak grows several-fold.
-    assert many_train_nodes < 1.3 * small, (small, many_train_nodes)
+    # 8x the batch size: the peak grows several-fold. 9x the training nodes: only the
+    # per-epoch shuffled index grows (~1.4 MB), lost in the allocator's noise of
+    # ~20 MB, so it is compared with the batch-size growth rather than with `small`.
     assert big_batches > 3 * small, (small, big_batches)
+    assert many_train_nodes - small < 0.25 * (big_batches - small), (small, many_train_nodes, big_batches)
