@@ -54,8 +54,8 @@ scale: install
 	$(PY) benchmarks/scale.py $(ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check gnnexp tests benchmarks
-	$(VENV)/bin/ruff format --check gnnexp tests benchmarks
+	$(VENV)/bin/ruff check gnnexp tests benchmarks hydra_plugins
+	$(VENV)/bin/ruff format --check gnnexp tests benchmarks hydra_plugins
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
