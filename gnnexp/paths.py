@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gnnexp.errors import GnnexpError
+
 DATA_DIR_ENV = "GNNEXP_DATA_DIR"
 
 
@@ -44,3 +46,12 @@ def latest(kind: str = "any", outputs: Path = OUTPUTS) -> Path:
 def resolve_path(value: Path, kind: str = "any") -> Path:
     """``value``, or the newest run/sweep when it is the word ``latest``."""
     return latest(kind) if str(value) == "latest" else value
+
+
+def existing_dirs(values: list[Path], kind: str, hint: str) -> list[Path]:
+    """Each of ``values`` resolved (``latest``); a clear error naming those that are not directories."""
+    dirs = [resolve_path(value, kind) for value in values]
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise GnnexpError(f"not a directory: {', '.join(missing)}.", hint)
+    return dirs

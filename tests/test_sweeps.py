@@ -192,28 +192,9 @@ def test_default_run_dirs_in_the_same_second_differ(gnnexp, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     from gnnexp.cli import main
 
-    assert (
-        main(
-            [
-                "train",
-                *FAST,
-                "trainer.max_epochs=1",
-                "hydra.run.dir=outputs/x/${gnnexp.fresh_dir:outputs/x,same}",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                *FAST,
-                "trainer.max_epochs=1",
-                "hydra.run.dir=outputs/x/${gnnexp.fresh_dir:outputs/x,same}",
-            ]
-        )
-        == 0
-    )
+    same_name = "hydra.run.dir=outputs/x/${gnnexp.fresh_dir:outputs/x,same}"
+    for _ in range(2):
+        assert main(["train", *FAST, "trainer.max_epochs=1", same_name]) == 0
     runs = sorted(p.name for p in (tmp_path / "outputs" / "x").iterdir())
     assert runs == ["same", "same_2"]
     assert all((tmp_path / "outputs" / "x" / r / "results.json").is_file() for r in runs)

@@ -22,14 +22,11 @@ def main(args: list[str]) -> int:
 
 
 def _plot(options: argparse.Namespace) -> int:
-    from gnnexp.paths import resolve_path
+    from gnnexp.paths import existing_dirs
     from gnnexp.reporting.plots import plot_groups, read_metrics
     from gnnexp.summary import Row, config_key, find_jobs, split_common
 
-    dirs = [resolve_path(d) for d in options.dirs]
-    missing = [str(d) for d in dirs if not d.is_dir()]
-    if missing:
-        raise GnnexpError(f"not a directory: {', '.join(missing)}.", "give run or sweep directories.")
+    dirs = existing_dirs(options.dirs, "any", "give run or sweep directories.")
     groups: dict[str, list[dict[str, list[float]]]] = {}
     metric = None
     for job in find_jobs(dirs):

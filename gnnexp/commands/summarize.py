@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from gnnexp.errors import GnnexpError, reporting
-from gnnexp.paths import resolve_path
+from gnnexp.paths import existing_dirs
 from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
 
 
@@ -25,10 +26,7 @@ def main(args: list[str]) -> int:
 
 
 def _summarize(options: argparse.Namespace) -> int:
-    dirs = [resolve_path(d, "multirun") for d in options.dirs]
-    missing = [str(d) for d in dirs if not d.is_dir()]
-    if missing:
-        raise GnnexpError(f"not a directory: {', '.join(missing)}.", "give sweep or run directories.")
+    dirs = existing_dirs(options.dirs, "multirun", "give sweep or run directories.")
     jobs = find_jobs(dirs)
     if not jobs:
         raise GnnexpError(
@@ -43,13 +41,14 @@ def _summarize(options: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    console = wide_console(open(options.out, "w") if options.out else None)  # noqa: SIM115
     failed = sum(r.failed for r in rows)
     unfinished = sum(r.unfinished for r in rows)
     title = f"{len(jobs)} jobs, {len(rows)} configurations"
     title += (f", {failed} failed" if failed else "") + (f", {unfinished} unfinished" if unfinished else "")
-    console.print(to_table(rows, title))
-    for row in rows:
-        for error in row.errors:
-            console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
+    with open(options.out, "w") if options.out else contextlib.nullcontext() as stream:
+        console = wide_console(stream)
+        console.print(to_table(rows, title))
+        for row in rows:
+            for error in row.errors:
+                console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
     return 0

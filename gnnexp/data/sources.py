@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import ConfigError, DataError, did_you_mean
+from gnnexp.registry import registrar
 
 
 @dataclass
@@ -37,14 +38,8 @@ SOURCES: dict[str, Source] = {}
 _CACHE: dict[str, GraphData] = {}
 
 
-def register_source(name: str) -> Callable[[Source], Source]:
-    """Register a dataset loader under ``name`` (the value of ``dataset.source``)."""
-
-    def add(fn: Source) -> Source:
-        SOURCES[name] = fn
-        return fn
-
-    return add
+# ``@register_source("tu")`` registers a dataset loader as ``dataset.source=tu``.
+register_source = registrar(SOURCES)
 
 
 def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:

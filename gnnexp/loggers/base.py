@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from gnnexp.errors import ConfigError
+from gnnexp.registry import registrar
 from gnnexp.training.loop import EpochRecord
 
 
@@ -32,14 +33,8 @@ Factory = Callable[[DictConfig, Path, dict[str, Any]], Logger]
 LOGGERS: dict[str, Factory] = {}
 
 
-def register_logger(name: str) -> Callable[[Factory], Factory]:
-    """Make a tracker selectable as ``logger=[...,<name>]``."""
-
-    def add(factory: Factory) -> Factory:
-        LOGGERS[name] = factory
-        return factory
-
-    return add
+# ``@register_logger("mlflow")`` makes a tracker selectable as ``logger=[...,mlflow]``.
+register_logger = registrar(LOGGERS)
 
 
 def build_loggers(cfg: DictConfig | None, out_dir: Path, meta: dict[str, Any]) -> list[Logger]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gnnexp.errors import ConfigError
+from gnnexp.registry import registrar
 
 MODELS: dict[str, type[torch.nn.Module]] = {}
 
@@ -16,14 +16,8 @@ MODELS: dict[str, type[torch.nn.Module]] = {}
 NON_MODEL_KEYS = ("name", "_target_", "lr", "weight_decay", "readout")
 
 
-def register_model(name: str) -> Callable[[type], type]:
-    """Class decorator: make the class buildable as ``model=<name>``."""
-
-    def add(cls: type) -> type:
-        MODELS[name] = cls
-        return cls
-
-    return add
+# Class decorator: ``@register_model("gcn")`` makes the class buildable as ``model=gcn``.
+register_model = registrar(MODELS)
 
 
 def model_kwargs(cfg: DictConfig) -> dict[str, Any]:
