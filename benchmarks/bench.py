@@ -42,9 +42,9 @@ from torch_geometric.nn import GATConv, GCNConv
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
+from gnnexp.experiment import build_experiment
 from gnnexp.paths import resolve_data_dir
 from gnnexp.run import fit_and_test
-from gnnexp.tasks import build_task
 
 EPOCHS, PATIENCE = 200, 100
 TARGETS = {("cora", "gcn"): 8.0, ("cora", "gat"): 2.5}  # required speed-up of gnnexp's loop
@@ -119,10 +119,9 @@ def gnnexp_run(
 ) -> tuple[float, float]:
     """gnnexp's loop (files and all); returns (mean ms per epoch, test accuracy)."""
     cfg = compose([f"model={model_name}", f"dataset={dataset}", f"seed={seed}", f"device={device}", *extra])
-    dev = resolve_device(cfg.device.type)
-    task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), dev)
+    experiment = build_experiment(cfg, seed=cfg.seed)
     with tempfile.TemporaryDirectory() as out:
-        result = fit_and_test(cfg, task, dev, Path(out), Console(file=io.StringIO()), intro=False)
+        result = fit_and_test(experiment, Path(out), Console(file=io.StringIO()), intro=False)
         with open(Path(out) / "metrics.csv") as f:
             times = [float(row["time_s"]) for row in csv.DictReader(f)]
     return 1000 * statistics.fmean(times), result.test["accuracy"]
@@ -180,7 +179,7 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
     backends = ["torch"] + (["pyg"] if pyg_sampling_available() else [])
     for backend in backends:
         loader = neighbor_loader(graph, graph.train_mask, [15, 10], 512, True, backend=backend)
-        model = MODELS["sage"](in_channels=32, out_channels=4, hidden_channels=64, num_layers=2)
+        model = MODELS["sage"](hidden_channels=64, num_layers=2).build(32, 4)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
         seeds, started, sample_time = 0, 0.0, 0.0
         iterator = iter(loader)

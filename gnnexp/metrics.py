@@ -1,12 +1,14 @@
-"""Evaluation metrics on tensors: ``METRICS[name](prediction, target) -> float``.
+"""Evaluation metrics on tensors: ``METRICS[name].compute(prediction, target) -> float``.
 
 Classification metrics take logits ``[N, C]`` and class indices; binary ranking metrics
-(ROC-AUC, AP) also take a vector of scores (link prediction) or two-class logits.
+(ROC-AUC, AP) also take a vector of scores (link prediction) or two-class logits. The module
+imports torch only inside the functions: config checks read the table without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -109,11 +111,26 @@ def rmse(pred: Tensor, target: Tensor) -> float:
     return (pred.view_as(target) - target).pow(2).mean().sqrt().item()
 
 
-METRICS: dict[str, Callable[[Tensor, Tensor], float]] = {
-    "accuracy": accuracy,
-    "f1_macro": f1_macro,
-    "roc_auc": roc_auc,
-    "ap": average_precision,
-    "mae": mae,
-    "rmse": rmse,
+@dataclass(frozen=True)
+class Metric:
+    """A metric and what it applies to: its direction, its target kind, link prediction."""
+
+    compute: Callable[[Tensor, Tensor], float]
+    mode: str  # max: larger is better
+    regression: bool
+    binary: bool = False  # ranks scores of a positive class (usable for link prediction)
+
+    @property
+    def description(self) -> str:
+        return (self.compute.__doc__ or "").strip().splitlines()[0]
+
+
+# name -> metric; ``task.metric``/``dataset.metric`` choose among these names.
+METRICS: dict[str, Metric] = {
+    "accuracy": Metric(accuracy, "max", regression=False),
+    "f1_macro": Metric(f1_macro, "max", regression=False),
+    "roc_auc": Metric(roc_auc, "max", regression=False, binary=True),
+    "ap": Metric(average_precision, "max", regression=False, binary=True),
+    "mae": Metric(mae, "min", regression=True),
+    "rmse": Metric(rmse, "min", regression=True),
 }

@@ -9,10 +9,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from gnnexp.data import GraphData
+from gnnexp.config.components import instance
+from gnnexp.data.sources import GraphData
 from gnnexp.errors import CheckpointError
-from gnnexp.models import build_encoder, build_model
-from gnnexp.models.heads import GraphModel, LinkModel
 
 
 def check_width(data: GraphData, shape: dict[str, Any] | None, source: Path) -> None:
@@ -49,13 +48,14 @@ def predict(
     check_width(data, shape, source)
     regression = cfg.dataset.target == "regression"
     out_channels = (shape or {}).get("out_channels") or data.num_classes
-    kind = cfg.task.kind
+    kind = str(cfg.task.kind)
+    # The network exactly as training built it (plain layout: the weights do not depend on it).
+    model = instance("task", cfg.task).model(cfg.model, data.num_features, out_channels)
+    load_weights(model, weights, source)
+    model.eval()
+    graph = data.graphs
     if kind == "node":
-        model = build_model(cfg.model, data.num_features, out_channels)
-        load_weights(model, weights, source)
-        graph = data.graphs
         with torch.inference_mode():
-            model.eval()
             out = model(graph.x, graph.edge_index)
         names, values, labels = _columns(out, regression)
         split = [
@@ -75,12 +75,6 @@ def predict(
     if kind == "graph":
         from torch_geometric.loader import DataLoader
 
-        encoder, width = build_encoder(cfg.model, data.num_features)
-        model = GraphModel(
-            encoder, width, cfg.model.readout, cfg.model.hidden_channels, out_channels, cfg.model.dropout
-        )
-        load_weights(model, weights, source)
-        model.eval()
         outs, labels_true = [], []
         with torch.inference_mode():
             for batch in DataLoader(list(data.graphs), batch_size=256):
@@ -90,15 +84,7 @@ def predict(
         header = ["graph", "prediction", *names, "label"]
         return header, [[i, labels[i], *values[i], labels_true[i]] for i in range(len(values))]
     # link: the probability of every edge of the graph, messages passed over the whole graph
-    model = LinkModel(
-        build_model(cfg.model, data.num_features, cfg.model.hidden_channels),
-        cfg.model.hidden_channels,
-        cfg.task.decoder,
-    )
-    load_weights(model, weights, source)
-    graph = data.graphs
     pairs = graph.edge_index[:, graph.edge_index[0] <= graph.edge_index[1]]
-    model.eval()
     with torch.inference_mode():
         prob = model(graph.x, graph.edge_index, pairs).sigmoid()
     return ["source", "target", "prob_edge"], [

@@ -25,12 +25,13 @@ from rich.table import Table
 
 from gnnexp import __version__
 from gnnexp.checkpoint import load_checkpoint
-from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode, validate
-from gnnexp.data import load_dataset
+from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
+from gnnexp.data.sources import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, TrainingError
+from gnnexp.experiment import Experiment, build_experiment, checked
 from gnnexp.loggers import build_loggers
-from gnnexp.models import count_parameters
+from gnnexp.models.build import count_parameters
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import (
@@ -43,8 +44,7 @@ from gnnexp.reporting.files import (
 )
 from gnnexp.reporting.painter import PAINTER
 from gnnexp.resume import check_same_model, differences, truncate_metrics
-from gnnexp.seeding import seed_everything, set_rng_state
-from gnnexp.tasks import Task, build_task
+from gnnexp.seeding import set_rng_state
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, launch, local_device, under_torchrun
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
@@ -105,9 +105,7 @@ class FitResult:
 
 
 def fit_and_test(
-    cfg: DictConfig,
-    task: Task,
-    device: torch.device,
+    experiment: Experiment,
     out_dir: Path,
     console: Console,
     fold: int | None = None,
@@ -116,12 +114,11 @@ def fit_and_test(
     dist: Dist = SINGLE,
     meta: dict[str, Any] | None = None,
 ) -> FitResult:
-    """Train a fresh model on ``task`` (or continue ``resume``), then test the best weights once.
+    """Train the experiment's fresh model (or continue ``resume``), then test the best weights once.
 
     ``intro`` prints the panel that describes model, data and output first.
     """
-    seed_everything(cfg.seed + dist.rank)  # DDP starts every rank from rank 0's weights
-    model = task.build_model(cfg.model).to(device)
+    cfg, task, model, device = experiment.cfg, experiment.task, experiment.model, experiment.device
     trained = _wrap(model, cfg, device, dist)
     if intro:
         run_dir = out_dir.parent if fold is not None else out_dir
@@ -338,7 +335,7 @@ def train(
     """
     started = time.perf_counter()
     meta = meta or {}
-    validate(cfg)
+    checked(cfg)
     device = resolve_device(cfg.device.type)
     if cfg.trainer.strategy == "ddp" and dist is None:
         if not under_torchrun():
@@ -354,10 +351,12 @@ def train(
         resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
         check_writable(out_dir)
         data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-        folds = cfg.trainer.folds
-        task = build_task(cfg, data, device, fold=0 if folds else None, dist=dist)
-        with _failures_recorded(out_dir, task.metric, meta):
-            return _train_and_report(cfg, out_dir, meta, console, started, device, data, task, resume, dist)
+        # DDP starts every rank from rank 0's weights (the seed differs only for sampling).
+        first = build_experiment(
+            cfg, 0 if cfg.trainer.folds else None, dist, device, data, seed=cfg.seed + dist.rank
+        )
+        with _failures_recorded(out_dir, first.task.metric, meta):
+            return _train_and_report(cfg, out_dir, meta, console, started, first, resume, dist)
 
 
 @contextmanager
@@ -379,25 +378,25 @@ def _train_and_report(
     meta: dict[str, Any],
     console: Console,
     started: float,
-    device: torch.device,
-    data: Any,
-    task: Task,
+    first: Experiment,
     resume: dict[str, Any] | None,
     dist: Dist,
 ) -> float:
     """Train (once, or once per fold) and write results.json and the summary panel."""
     folds = cfg.trainer.folds
-    metric = task.metric
+    metric = first.task.metric
     if folds:
         fold_results = []
         for fold in range(folds):
             console.rule(f"fold {fold + 1} of {folds}")
-            fold_task = task if fold == 0 else build_task(cfg, data, device, fold=fold)
+            experiment = (
+                first
+                if fold == 0
+                else build_experiment(cfg, fold, dist, first.device, first.data, seed=cfg.seed + dist.rank)
+            )
             fold_results.append(
                 fit_and_test(
-                    cfg,
-                    fold_task,
-                    device,
+                    experiment,
                     out_dir / f"fold_{fold}",
                     console,
                     fold=fold,
@@ -418,7 +417,7 @@ def _train_and_report(
         }
         best_epoch = None
     else:
-        result = fit_and_test(cfg, task, device, out_dir, console, resume=resume, dist=dist, meta=meta)
+        result = fit_and_test(first, out_dir, console, resume=resume, dist=dist, meta=meta)
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch

@@ -127,7 +127,8 @@ def _cfg(kind: str) -> OmegaConf:
                 "hits_k": 5,
             },
             "loader": {"kind": "full"},
-            "trainer": {"folds": None},
+            "trainer": {"folds": None, "fast_paths": True, "precision": "32"},
+            "model": model_cfg("gin", {"jk": "cat", "norm": "batch"}) if kind == "graph" else model_cfg("gcn", {}),
         }
     )
 

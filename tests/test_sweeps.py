@@ -99,10 +99,8 @@ def test_multirun_works_for_every_task(gnnexp, args):
 def test_consecutive_jobs_reuse_the_loaded_dataset(gnnexp, monkeypatch):
     sources.clear_cache()
     calls = []
-    original = sources.SOURCES["synthetic"]
-    monkeypatch.setitem(
-        sources.SOURCES, "synthetic", lambda cfg, root: calls.append(1) or original(cfg, root)
-    )
+    original = sources.synthetic
+    monkeypatch.setattr(sources, "synthetic", lambda cfg, root: calls.append(1) or original(cfg, root))
     result = gnnexp("-m", *FAST, "trainer.max_epochs=1", "model=gcn,mlp,sage")
     assert result.code == 0, result.err
     assert len(calls) == 1

@@ -184,9 +184,7 @@ def test_models_map_features_to_classes(name, variant):
     x = torch.randn(30, 5)
     edge_index = torch.randint(0, 30, (2, 80))
     extra = {"heads": 2, "out_heads": 1, "attn_dropout": 0.1} if name.startswith("gat") else {}
-    model: GNN = MODELS[name](
-        in_channels=5, out_channels=3, hidden_channels=8, num_layers=3, **extra, **variant
-    )
+    model: GNN = MODELS[name](hidden_channels=8, num_layers=3, **extra, **variant).build(5, 3)
     model.train()
     out = model(x, edge_index)
     assert out.shape == (30, 3)

@@ -11,7 +11,8 @@ from typing import Any
 from gnnexp.errors import CheckpointError, GnnexpError, reporting
 from gnnexp.paths import resolve_path
 
-USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE]"
+TRUST_HELP = "import the classes and modules the stored config names (only for files you trust)"
+USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE] [--trust-config]"
 
 
 def resolve_checkpoint(path: Path, name: str = "best.pt") -> Path:
@@ -36,31 +37,23 @@ def parse(args: list[str]) -> argparse.Namespace:
     parser.add_argument("overrides", nargs="*", help="changes to the checkpoint's config, e.g. device=cpu")
     parser.add_argument("--split", default="val,test", help="comma-separated splits (default: val,test)")
     parser.add_argument("--out", type=Path, help="where to write the metrics (default: <run dir>/eval.json)")
+    parser.add_argument("--trust-config", action="store_true", help=TRUST_HELP)
     return parser.parse_intermixed_args(args)
 
 
-def evaluate_checkpoint(path: Path, overrides: list[str], splits: tuple[str, ...]) -> dict[str, Any]:
+def evaluate_checkpoint(
+    path: Path, overrides: list[str], splits: tuple[str, ...], trusted: bool = False
+) -> dict[str, Any]:
     """Rebuild the run's model from its checkpoint and evaluate ``splits``."""
-    from omegaconf import OmegaConf
-
     from gnnexp.checkpoint import load_checkpoint, load_weights
-    from gnnexp.config.compose import apply_overrides
-    from gnnexp.config.validate import validate
-    from gnnexp.data import load_dataset
-    from gnnexp.device import resolve_device
-    from gnnexp.paths import resolve_data_dir
-    from gnnexp.tasks import build_task
+    from gnnexp.experiment import build_experiment, stored_config
     from gnnexp.training.loop import evaluate
 
     state = load_checkpoint(path)
-    cfg = apply_overrides(OmegaConf.create(state["config"]), overrides)
-    validate(cfg)
-    device = resolve_device(cfg.device.type)
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-    task = build_task(cfg, data, device, fold=state.get("fold"))
-    model = task.build_model(cfg.model)
-    load_weights(model, state["model"], path)
-    metrics = evaluate(model.to(device), task, splits)
+    cfg = stored_config(state, overrides, path, trusted)
+    experiment = build_experiment(cfg, fold=state.get("fold"))
+    load_weights(experiment.model, state["model"], path)
+    metrics = evaluate(experiment.model, experiment.task, splits)
     return {"checkpoint": str(path), "epoch": state["epoch"], "overrides": overrides, "metrics": metrics}
 
 
@@ -87,7 +80,7 @@ def _evaluate(options: argparse.Namespace) -> int:
         raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
     started = time.perf_counter()
-    result = evaluate_checkpoint(checkpoint, options.overrides, splits)
+    result = evaluate_checkpoint(checkpoint, options.overrides, splits, options.trust_config)
     result["wall_time_s"] = time.perf_counter() - started
     out = options.out or run_dir_of(checkpoint) / "eval.json"
     write_json_atomic(out, result)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from gnnexp.config.schema import SCHEMA_PREFIX
+from gnnexp.config.components import SCHEMA_PREFIX
 from gnnexp.errors import did_you_mean
 from gnnexp.paths import config_dir
 

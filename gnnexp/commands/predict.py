@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gnnexp.commands.evaluate import TRUST_HELP
 from gnnexp.errors import reporting
 
 USAGE = "gnnexp predict RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--out preds.csv]"
@@ -25,25 +26,23 @@ def main(args: list[str]) -> int:
     parser.add_argument(
         "--out", type=Path, help="where to write the CSV (default: <run dir>/predictions.csv)"
     )
+    parser.add_argument("--trust-config", action="store_true", help=TRUST_HELP)
     options = parser.parse_intermixed_args(args)
     return reporting(lambda: _predict(options))
 
 
 def _predict(options: argparse.Namespace) -> int:
-    from omegaconf import OmegaConf
-
     from gnnexp.checkpoint import load_checkpoint
     from gnnexp.commands.evaluate import resolve_checkpoint, run_dir_of
-    from gnnexp.config.compose import apply_overrides
-    from gnnexp.config.validate import validate
-    from gnnexp.data import load_dataset
+    from gnnexp.data.sources import load_dataset
+    from gnnexp.experiment import stored_config
     from gnnexp.paths import resolve_data_dir, resolve_path
     from gnnexp.predict import predict, write_csv
 
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
     state = load_checkpoint(checkpoint)
-    cfg = apply_overrides(OmegaConf.create(state["config"]), options.overrides)
-    validate(cfg)
+    cfg = stored_config(state, options.overrides, checkpoint, options.trust_config)
+    # Only the data: a new, unlabelled graph has no splits for a task to train on.
     data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
     header, rows = predict(cfg, data, state["model"], state.get("shape"), checkpoint)
     out = options.out or run_dir_of(checkpoint) / "predictions.csv"

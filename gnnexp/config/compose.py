@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-import yaml
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
+from gnnexp.config.components import GROUPS as COMPONENT_GROUPS
 from gnnexp.config.resolvers import register_resolvers
-from gnnexp.config.schema import register_schemas
+from gnnexp.config.schema import Config, register_schemas
 from gnnexp.errors import ConfigError
 from gnnexp.paths import config_dir
 
-GROUPS = ("model", "dataset", "task", "loader", "optimizer", "scheduler", "trainer", "device")
+# Nodes an override may replace as a whole (``model=gat``): the declared groups and the
+# trainer and device options.
+GROUPS = (*COMPONENT_GROUPS, "trainer", "device")
 
 
 @contextmanager
@@ -44,28 +47,55 @@ def compose(overrides: list[str]) -> DictConfig:
         return hydra_compose("config", overrides=overrides)
 
 
-def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
-    """``cfg`` with ``group=option`` and ``key=value`` overrides applied.
+def typed(stored: dict[str, Any]) -> DictConfig:
+    """A plain config (read from a file) with the schemas ``gnnexp train`` composes it with,
+    so that overrides get the same type checks and unknown keys are refused."""
+    from gnnexp.config.validate import component_class
+
+    with _explained():
+        fixed = {k: v for k, v in stored.items() if k not in COMPONENT_GROUPS}
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), fixed)
+        for group in COMPONENT_GROUPS:
+            node = stored.get(group)
+            if not isinstance(node, dict) or group == "logger":
+                cfg[group] = node
+                continue
+            cls = component_class(group, node)
+            # A user's own model keeps its extra keys: it has no schema that lists them.
+            schema = {} if group == "model" and node.get("_target_") else OmegaConf.structured(cls)
+            cfg[group] = OmegaConf.merge(schema, node)
+    OmegaConf.set_struct(cfg, True)
+    return cfg  # type: ignore[return-value]
+
+
+def apply_overrides(stored: dict[str, Any], overrides: list[str]) -> DictConfig:
+    """``stored`` with ``group=option`` and ``key=value`` overrides, parsed as Hydra parses
+    them on ``gnnexp train``'s command line.
 
     A group option replaces the whole group node with the option's file, as composed by
     Hydra; a value override must name an existing key (typos are refused).
     """
-    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    pairs = []
-    for override in overrides:
-        if "=" not in override:
-            raise ConfigError(f"'{override}' is not an override.", "write it as key=value or group=option.")
-        key, value = override.split("=", 1)
-        pairs.append((key.lstrip("+"), value))
-    groups = [f"{k}={v}" for k, v in pairs if k in GROUPS]
-    if groups:
-        composed = compose(groups)
-        with open_dict(cfg):
-            for key, _ in (p for p in pairs if p[0] in GROUPS):
-                cfg[key] = OmegaConf.to_container(composed[key], resolve=True)
-    OmegaConf.set_struct(cfg, True)
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     with _explained():
-        for key, value in pairs:
-            if key not in GROUPS:
-                OmegaConf.update(cfg, key, yaml.safe_load(value), merge=True)
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    stored = dict(stored)
+    chosen = [o for o in parsed if o.key_or_group in GROUPS and not o.is_delete()]
+    if chosen:
+        composed = compose([o.input_line for o in chosen if o.input_line])
+        for o in chosen:
+            stored[o.key_or_group] = OmegaConf.to_container(composed[o.key_or_group], resolve=True)
+    cfg = typed(stored)
+    with _explained():
+        for o in parsed:
+            if o.key_or_group in GROUPS:
+                continue
+            if o.is_delete() or o.is_sweep_override():
+                raise ConfigError(f"'{o.input_line}' is not a single value.", "give key=value.")
+            if o.is_add() or o.is_force_add():
+                raise ConfigError(
+                    f"'{o.input_line}' adds a key, but {o.key_or_group} is not a setting any schema declares.",
+                    f"drop the +, or check the spelling with gnnexp list {o.key_or_group.split('.')[0]}.",
+                )
+            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
     return cfg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from gnnexp.config.schema import SCHEMA_PREFIX
+from gnnexp.config.components import SCHEMA_PREFIX
 from gnnexp.errors import ConfigError, closest, did_you_mean
 
 # Plugins that live in optional extras: the group option a user selects -> extra to install.

@@ -1,179 +1,151 @@
 """Value checks on a composed config, run before anything is built or written.
 
-Types and key names are checked by the schemas at composition; this module checks what a
-type cannot express: ranges, choices among strings, and combinations that make no sense.
+Types and key names are checked by the schemas at composition. Ranges, allowed values and
+finiteness are checked against what each component declares (``option(...)``); this
+module itself only knows the combinations of settings that make no sense together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from gnnexp.config.components import (
+    GROUPS,
+    accepts,
+    base_of,
+    declared,
+    expected,
+    lookup,
+    non_finite,
+    settings,
+)
+from gnnexp.config.schema import Config, DeviceConfig, TrainerConfig
 from gnnexp.errors import ConfigError, did_you_mean
+from gnnexp.metrics import METRICS
+from gnnexp.tasks.kinds import levels_of_tasks
 
-ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "prelu", "selu", "silu", "tanh", "sigmoid")
-NORMS = ("none", "batch", "layer", "pair")
-JK_MODES = ("none", "cat", "max", "last")
-READOUTS = ("mean", "sum", "max")
-SAGE_AGGRS = ("mean", "max", "sum")
-DEVICES = ("auto", "cpu", "cuda")
-MODES = ("auto", "min", "max")
-TASKS_FOR_LEVEL = {"node": ("node", "link"), "graph": ("graph",)}
-TARGETS = ("classification", "regression")
-LOSSES = ("auto", "cross_entropy", "mse", "mae")
-LOADERS = ("full", "neighbor")
-DECODERS = ("dot", "mlp")
-
-# Whether a larger value of a metric is better; torch-free so that config checks stay cheap.
-METRIC_MODES = {
-    "accuracy": "max",
-    "f1_macro": "max",
-    "roc_auc": "max",
-    "ap": "max",
-    "mae": "min",
-    "rmse": "min",
-}
-REGRESSION_METRICS = ("mae", "rmse")
+# Whether a larger value of each metric is better (from the metric declarations).
+METRIC_MODES = {name: metric.mode for name, metric in METRICS.items()}
 
 _SKIP = object()
 
-
-@dataclass(frozen=True)
-class Rule:
-    """``key`` must satisfy ``ok``; ``expected`` says what is allowed, ``example`` a fix."""
-
-    key: str
-    ok: Callable[[Any], bool]
-    expected: str
-    example: Any
+# Top-level nodes that are not components, with their schemas.
+FIXED_NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig}
 
 
-def _in_unit(v: float) -> bool:
-    return 0.0 <= v < 1.0
-
-
-RULES = [
-    Rule("seed", lambda v: v >= 0, "an integer >= 0", 0),
-    Rule("model.hidden_channels", lambda v: v >= 1, "an integer >= 1", 64),
-    Rule("model.num_layers", lambda v: v >= 1, "an integer >= 1", 2),
-    Rule("model.dropout", _in_unit, "a probability in [0, 1)", 0.5),
-    Rule("model.drop_edge", _in_unit, "a probability in [0, 1)", 0.0),
-    Rule("model.heads", lambda v: v >= 1, "an integer >= 1", 8),
-    Rule("model.out_heads", lambda v: v >= 1, "an integer >= 1", 1),
-    Rule("model.attn_dropout", _in_unit, "a probability in [0, 1)", 0.6),
-    Rule("model.mlp_layers", lambda v: v >= 1, "an integer >= 1", 2),
-    Rule("optimizer.lr", lambda v: v > 0, "a number > 0", 0.01),
-    Rule("optimizer.weight_decay", lambda v: v >= 0, "a number >= 0", 5e-4),
-    Rule("optimizer.momentum", _in_unit, "a number in [0, 1)", 0.9),
-    Rule("optimizer.dampening", _in_unit, "a number in [0, 1)", 0.0),
-    Rule("optimizer.eps", lambda v: v > 0, "a number > 0", 1e-8),
-    Rule(
-        "optimizer.betas",
-        lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
-        "two numbers in [0, 1)",
-        "[0.9,0.999]",
-    ),
-    Rule("scheduler.warmup_epochs", lambda v: v >= 0, "an integer >= 0", 10),
-    Rule("scheduler.warmup_start_factor", lambda v: 0 < v <= 1, "a number in (0, 1]", 0.1),
-    Rule("scheduler.step_size", lambda v: v >= 1, "an integer >= 1", 50),
-    Rule("scheduler.gamma", lambda v: 0 < v <= 1, "a number in (0, 1]", 0.5),
-    Rule(
-        "scheduler.milestones",
-        lambda v: len(v) > 0 and all(m >= 1 for m in v) and list(v) == sorted(set(v)),
-        "increasing epochs >= 1",
-        "[100,150]",
-    ),
-    Rule("scheduler.t_max", lambda v: v is None or v >= 1, "null or an integer >= 1", 200),
-    Rule("scheduler.eta_min", lambda v: v >= 0, "a number >= 0", 0.0),
-    Rule("scheduler.factor", lambda v: 0 < v < 1, "a number in (0, 1)", 0.5),
-    Rule("scheduler.patience", lambda v: v >= 0, "an integer >= 0", 10),
-    Rule("scheduler.min_lr", lambda v: v >= 0, "a number >= 0", 0.0),
-    Rule("trainer.max_epochs", lambda v: v >= 1, "an integer >= 1", 200),
-    Rule("trainer.patience", lambda v: v is None or v >= 1, "null or an integer >= 1", 100),
-    Rule("trainer.min_delta", lambda v: v >= 0, "a number >= 0", 0.0),
-    Rule("trainer.eval_every", lambda v: v >= 1, "an integer >= 1", 1),
-    Rule("trainer.log_every", lambda v: v >= 1, "an integer >= 1", 1),
-    Rule("trainer.grad_clip", lambda v: v is None or v > 0, "null or a number > 0", 1.0),
-    Rule("dataset.num_nodes", lambda v: v >= 2, "an integer >= 2", 2000),
-    Rule("dataset.num_classes", lambda v: v >= 2, "an integer >= 2", 4),
-    Rule("dataset.num_features", lambda v: v >= 1, "an integer >= 1", 32),
-    Rule("dataset.avg_degree", lambda v: v > 0, "a number > 0", 8.0),
-    Rule("dataset.homophily", lambda v: 0 <= v <= 1, "a number in [0, 1]", 0.8),
-    Rule("dataset.train_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.6),
-    Rule("dataset.val_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.2),
-    Rule("dataset.num_graphs", lambda v: v >= 10, "an integer >= 10", 300),
-    Rule("dataset.min_nodes", lambda v: v >= 2, "an integer >= 2", 8),
-    Rule("task.batch_size", lambda v: v >= 1, "an integer >= 1", 32),
-    Rule("task.val_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.1),
-    Rule("task.test_ratio", lambda v: 0 < v < 1, "a number in (0, 1)", 0.1),
-    Rule("task.neg_ratio", lambda v: v > 0, "a number > 0", 1.0),
-    Rule("task.hits_k", lambda v: v >= 1, "an integer >= 1", 50),
-    Rule(
-        "loader.num_neighbors",
-        lambda v: len(v) > 0 and all(k == -1 or k >= 1 for k in v),
-        "a list of fan-outs >= 1 (or -1 for all neighbours)",
-        "[15,10]",
-    ),
-    Rule("loader.batch_size", lambda v: v >= 1, "an integer >= 1", 512),
-    Rule("loader.eval_batch_size", lambda v: v >= 1, "an integer >= 1", 2048),
-    Rule("loader.num_workers", lambda v: v >= 0, "an integer >= 0", 0),
-    # One fold tests, the next validates: at least one more is needed to train on.
-    Rule("trainer.folds", lambda v: v is None or v >= 3, "null or an integer >= 3", 10),
-    Rule("trainer.checkpoint.every_n_epochs", lambda v: v >= 0, "an integer >= 0", 10),
-    Rule("trainer.num_processes", lambda v: v >= 1, "an integer >= 1", 2),
-    Rule("trainer.checkpoint.best_min_interval_s", lambda v: v >= 0, "a number >= 0 (seconds)", 1.0),
-]
-
-CHOICES = {
-    "model.act": ACTIVATIONS,
-    "model.norm": NORMS,
-    "model.jk": JK_MODES,
-    "model.readout": READOUTS,
-    "model.aggr": SAGE_AGGRS,
-    "device.type": DEVICES,
-    "trainer.mode": MODES,
-    "dataset.level": tuple(TASKS_FOR_LEVEL),
-    "dataset.target": TARGETS,
-    "dataset.metric": tuple(METRIC_MODES),
-    "task.kind": ("node", "graph", "link"),
-    "task.loss": LOSSES,
-    "task.decoder": DECODERS,
-    "loader.kind": LOADERS,
-    "loader.backend": ("auto", "torch", "pyg"),
-    "loader.eval": ("full", "sampled"),
-    "trainer.nonfinite": ("stop", "skip"),
-    "trainer.precision": ("32", "bf16", "16"),
-    "trainer.strategy": ("single", "ddp"),
-}
-
-
-def _get(cfg: DictConfig, key: str) -> Any:
+def _get(cfg: Any, key: str) -> Any:
     return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
 
 
-def _check_rules(cfg: DictConfig) -> None:
-    for rule in RULES:
-        value = _get(cfg, rule.key)
+def _example(default: Any) -> str:
+    if isinstance(default, list):
+        return "[" + ",".join(str(v) for v in default) + "]"
+    return "null" if default is None else str(default)
+
+
+def _check_value(key: str, value: Any, meta: dict[str, Any], kind: Any, default: Any) -> None:
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if non_finite(value):
+        raise ConfigError(
+            f"{key}={value} is not a finite number.", f"use a finite value, e.g. {key}={_example(default)}."
+        )
+    if accepts(meta, value):
+        return
+    choices = meta.get("choices")
+    if choices:
+        names = [str(c) for c in choices]
+        raise ConfigError(
+            f"{key}={value} is not one of {', '.join(names)}.{did_you_mean(str(value), names)}",
+            f"use e.g. {key}={names[0]}.",
+        )
+    raise ConfigError(
+        f"{key}={value} is invalid: it must be {expected(meta, kind)}.",
+        f"use e.g. {key}={_example(default)}.",
+    )
+
+
+def check_settings(prefix: str, node: Any, cls: type) -> None:
+    """Every setting of ``node`` against what ``cls`` declares for it."""
+    for name, default, meta, kind in settings(cls):
+        value = _get(node, name) if OmegaConf.is_config(node) else node.get(name, _SKIP)
         if value is _SKIP:
             continue
-        if OmegaConf.is_config(value):
-            value = OmegaConf.to_container(value)
-        if not rule.ok(value):
-            raise ConfigError(
-                f"{rule.key}={value} is invalid: it must be {rule.expected}.",
-                f"use e.g. {rule.key}={rule.example}.",
-            )
-    for key, options in CHOICES.items():
-        value = _get(cfg, key)
-        if value is _SKIP or value in options:
-            continue
+        if dataclasses.is_dataclass(default):
+            check_settings(f"{prefix}{name}.", value, type(default))
+        elif meta.get("doc") is not None:
+            _check_value(f"{prefix}{name}", value, meta, kind, default)
+
+
+def component_class(group: str, node: Any) -> type:
+    """The declared class a group's node chooses (the shared base for a user's own model)."""
+    key = GROUPS[group][0]
+    if group == "model" and node.get("_target_"):
+        base = base_of(group)
+        assert base is not None
+        return base
+    chosen = "pyg" if group == "dataset" and node.get("_target_") else node.get(key)
+    cls = lookup(group, str(chosen))
+    if cls is None:
+        names = sorted(declared(group))
+        extra = ", or model._target_ to your own class (README: Adding a model)" if group == "model" else ""
         raise ConfigError(
-            f"{key}={value} is not one of {', '.join(options)}.{did_you_mean(str(value), options)}",
-            f"use e.g. {key}={options[0]}.",
+            f"{group}.{key}={chosen} is not a declared {group} ({', '.join(names)})."
+            f"{did_you_mean(str(chosen), names)}",
+            f"set {group}.{key} to one of them{extra}.",
         )
+    return cls
+
+
+def _check_declared(cfg: DictConfig) -> None:
+    for name, default, meta, kind in settings(Config):
+        value = _get(cfg, name)
+        if meta and value is not _SKIP:
+            _check_value(name, value, meta, kind, default)
+    for node, cls in FIXED_NODES.items():
+        if _get(cfg, node) is not _SKIP:
+            check_settings(f"{node}.", cfg[node], cls)
+    for group in GROUPS:
+        node = _get(cfg, group)
+        if node is _SKIP or node is None:
+            continue
+        if group == "logger":
+            _check_loggers(node)
+        else:
+            check_settings(f"{group}.", node, component_class(group, node))
+
+
+def _check_loggers(node: Any) -> None:
+    import importlib.util
+
+    kinds = declared("logger")
+    for name in node:
+        if name not in kinds:
+            names = sorted(kinds)
+            raise ConfigError(
+                f"logger={name} is not a known tracker ({', '.join(names)}).{did_you_mean(str(name), names)}",
+                f"use logger=[{names[0]}], or declare a tracker of your own (README: Trackers).",
+            )
+        cls = kinds[name]
+        values = node[name] or {}
+        known = {setting for setting, *_ in settings(cls)}
+        unknown = sorted(str(k) for k in values if k not in known)
+        if unknown:
+            raise ConfigError(
+                f"logger.{name}.{unknown[0]} is not a setting of the {name} tracker"
+                f" ({', '.join(sorted(known)) or 'it has none'}).",
+                f"remove logger.{name}.{unknown[0]}.",
+            )
+        check_settings(f"logger.{name}.", values, cls)
+        if cls.requires and importlib.util.find_spec(cls.requires[0]) is None:
+            module, extra = cls.requires
+            raise ConfigError(
+                f"logger={name} needs the {module} package, which is not installed.",
+                f"pip install 'gnnexp[{extra}]' (or make install-{extra}), or drop {name} from logger=[...].",
+            )
 
 
 def metric_name(cfg: DictConfig) -> str:
@@ -223,22 +195,6 @@ def _check_ratios(cfg: DictConfig) -> None:
             )
 
 
-# Optional trackers: logger name -> (module that must be importable, extra that installs it).
-TRACKER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
-
-
-def _check_trackers(cfg: DictConfig) -> None:
-    import importlib.util
-
-    for name in cfg.get("logger") or {}:
-        module, extra = TRACKER_PACKAGES.get(str(name), (None, None))
-        if module and importlib.util.find_spec(module) is None:
-            raise ConfigError(
-                f"logger={name} needs the {module} package, which is not installed.",
-                f"pip install 'gnnexp[{extra}]' (or make install-{extra}), or drop {name} from logger=[...].",
-            )
-
-
 def _check_combinations(cfg: DictConfig) -> None:
     monitors = monitor_names(cfg)
     if cfg.trainer.monitor not in monitors:
@@ -248,7 +204,7 @@ def _check_combinations(cfg: DictConfig) -> None:
             "use trainer.monitor=val_loss or trainer.monitor=val_metric.",
         )
     kind, level = cfg.task.kind, cfg.dataset.level
-    allowed = TASKS_FOR_LEVEL[level]
+    allowed = levels_of_tasks().get(level, ())
     if kind not in allowed:
         raise ConfigError(
             f"task={kind} does not apply to dataset={cfg.dataset.name}, whose labels "
@@ -257,18 +213,14 @@ def _check_combinations(cfg: DictConfig) -> None:
         )
     metric = metric_name(cfg)
     regression = cfg.dataset.target == "regression" and kind != "link"
-    if metric not in METRIC_MODES:
+    task_metrics = declared("task")[kind].metrics
+    if task_metrics is not None and metric not in task_metrics:
         raise ConfigError(
-            f"metric '{metric}' is unknown ({', '.join(METRIC_MODES)}).{did_you_mean(metric, METRIC_MODES)}",
-            "set task.metric or dataset.metric to one of them.",
+            f"metric '{metric}' does not apply to task={kind}.",
+            " or ".join(f"task.metric={m}" for m in task_metrics).join(("use ", ".")),
         )
-    if kind == "link" and metric not in ("roc_auc", "ap"):
-        raise ConfigError(
-            f"metric '{metric}' does not apply to link prediction.",
-            "use task.metric=roc_auc or task.metric=ap.",
-        )
-    if regression != (metric in REGRESSION_METRICS):
-        wanted = "mae or rmse" if regression else "accuracy, f1_macro, roc_auc or ap"
+    if regression != METRICS[metric].regression:
+        wanted = " or ".join(n for n, m in METRICS.items() if m.regression == regression)
         raise ConfigError(
             f"metric '{metric}' does not fit a {'regression' if regression else 'classification'} target.",
             f"use a metric among {wanted} (dataset.metric=... or task.metric=...).",
@@ -311,24 +263,11 @@ def _check_combinations(cfg: DictConfig) -> None:
             f"dataset={cfg.dataset.name} uses the dataset's fixed (or generated) split.",
             "drop trainer.folds, or run several seeds with -m seed=0,1,2,...",
         )
-    if cfg.model.get("_target_") is None:
-        # Imported here, not at the top: the registry pulls in torch, which
-        # `gnnexp list` and `--cfg` must not pay for.
-        from gnnexp.models import MODELS
-
-        if cfg.model.name not in MODELS:
-            names = sorted(MODELS)
-            raise ConfigError(
-                f"model.name={cfg.model.name} is not a built-in architecture "
-                f"({', '.join(names)}).{did_you_mean(cfg.model.name, names)}",
-                "set model.name to one of them, or model._target_ to your own class.",
-            )
 
 
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first impossible value or combination in ``cfg``."""
     _check_missing(cfg)
-    _check_rules(cfg)
+    _check_declared(cfg)
     _check_ratios(cfg)
-    _check_trackers(cfg)
     _check_combinations(cfg)

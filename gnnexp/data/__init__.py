@@ -1,9 +1,17 @@
-"""Datasets: a registry of sources, each turning a dataset config into graphs.
+"""Datasets: sources declared in ``catalog`` (torch-free), loaded by ``sources``."""
 
-``load_dataset`` imports every module of this package first, so a new source is one module
-with a ``@register_source`` function (plus its YAML file).
-"""
+from __future__ import annotations
 
-from gnnexp.data.sources import SOURCES, GraphData, load_dataset, register_source
+from typing import Any
 
-__all__ = ["SOURCES", "GraphData", "load_dataset", "register_source"]
+
+def __getattr__(name: str) -> Any:
+    # The loading code imports torch and PyG: only on first use.
+    if name in ("GraphData", "load_dataset"):
+        from gnnexp.data import sources
+
+        return getattr(sources, name)
+    raise AttributeError(name)
+
+
+__all__ = ["GraphData", "load_dataset"]

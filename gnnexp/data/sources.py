@@ -1,8 +1,7 @@
-"""Dataset sources: ``dataset.source`` names a loader here.
+"""The loading code behind the dataset sources declared in ``gnnexp.data.catalog``.
 
-A new kind of dataset is one function decorated with :func:`register_source` plus one YAML
-file whose ``source`` names it. Loaded datasets are cached per process, so consecutive jobs
-of a multirun reuse them instead of re-reading files.
+Loaded datasets are cached per process, so consecutive jobs of a multirun reuse them
+instead of re-reading files.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from gnnexp.config.components import declared
 from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import ConfigError, DataError, did_you_mean
-from gnnexp.registry import registrar
 
 
 @dataclass
@@ -33,41 +32,24 @@ class GraphData:
     num_classes: int  # output width: classes, or target dimensions for regression
 
 
-Source = Callable[[DictConfig, Path], GraphData]
-SOURCES: dict[str, Source] = {}
 _CACHE: dict[str, GraphData] = {}
-
-
-# ``@register_source("tu")`` registers a dataset loader as ``dataset.source=tu``.
-register_source = registrar(SOURCES)
 
 
 def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Load (or reuse from this process's cache) the dataset that ``cfg`` describes."""
-    _import_sources()
+    sources = declared("dataset")
     source = "pyg" if cfg.get("_target_") else cfg.source
-    if source not in SOURCES:
-        names = sorted(SOURCES)
+    if source not in sources:
+        names = sorted(sources)
         raise ConfigError(
             f"dataset.source={source} is unknown ({', '.join(names)}).{did_you_mean(source, names)}",
             "set dataset.source to one of them, or dataset._target_ to a PyG dataset class.",
         )
     key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}|{_files_fingerprint(cfg)}"
     if key not in _CACHE:
-        _CACHE[key] = SOURCES[source](cfg, data_dir)
+        _CACHE[key] = sources[source]().load(cfg, data_dir)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
-
-
-def _import_sources() -> None:
-    """Import every module of gnnexp.data, registering the sources they define."""
-    import importlib
-    import pkgutil
-
-    import gnnexp.data
-
-    for module in pkgutil.iter_modules(gnnexp.data.__path__):
-        importlib.import_module(f"gnnexp.data.{module.name}")
 
 
 def _files_fingerprint(cfg: DictConfig) -> str:
@@ -144,7 +126,6 @@ def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected
         ) from err
 
 
-@register_source("planetoid")
 def planetoid(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Cora, CiteSeer, PubMed from ``<data_dir>/Planetoid/<Name>/raw`` (downloaded if absent)."""
     import torch_geometric.transforms as T
@@ -164,7 +145,6 @@ def planetoid(cfg: DictConfig, data_dir: Path) -> GraphData:
     return _node_level(cfg, dataset[0], dataset.num_features)
 
 
-@register_source("tu")
 def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Any TU Dortmund collection from ``<data_dir>/TUDataset/<NAME>/raw``.
 
@@ -189,18 +169,11 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     return _graph_level(cfg, dataset)
 
 
-@register_source("pyg")
 def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Any PyG dataset class named by ``dataset._target_``, stored under its class name."""
-    from hydra.utils import get_class
+    from gnnexp.config.trust import import_target
 
-    try:
-        cls = get_class(cfg._target_)
-    except Exception as err:
-        raise ConfigError(
-            f"dataset._target_={cfg._target_} cannot be imported ({err}).",
-            "give a dataset class path such as torch_geometric.datasets.Amazon.",
-        ) from err
+    cls = import_target(str(cfg._target_), "dataset._target_")
     root = data_dir / cls.__name__
     kwargs: dict[str, Any] = dict(cfg.kwargs)
     params = inspect.signature(cls).parameters
@@ -224,7 +197,6 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
     return _node_level(cfg, dataset[0], dataset.num_features)
 
 
-@register_source("files")
 def files(cfg: DictConfig, data_dir: Path) -> GraphData:
     """A user's graph: ``edges`` CSV, ``labels`` and optional ``features`` (CSV or .npy)."""
     from torch_geometric.data import Data
@@ -254,7 +226,6 @@ def files(cfg: DictConfig, data_dir: Path) -> GraphData:
     return _node_level(cfg, graph, x.size(1))
 
 
-@register_source("synthetic")
 def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     """A planted-partition graph generated from ``cfg.data_seed``; ``data_dir`` is unused."""
     from gnnexp.data.synthetic import node_regression_target, planted_partition
@@ -273,7 +244,6 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     return _node_level(cfg, graph, cfg.num_features)
 
 
-@register_source("synthetic_graphs")
 def synthetic_graphs(cfg: DictConfig, data_dir: Path) -> GraphData:
     """Random graphs labelled by their density; ``data_dir`` is unused."""
     from gnnexp.data.synthetic import random_graphs

@@ -1,16 +1,15 @@
-"""The tracker interface and ``logger`` name -> class."""
+"""The tracker interface, and the trackers a run's ``logger`` node selects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from gnnexp.config.components import declared
 from gnnexp.errors import ConfigError
-from gnnexp.registry import registrar
-from gnnexp.training.loop import EpochRecord
+from gnnexp.records import EpochRecord
 
 
 class Logger:
@@ -29,25 +28,17 @@ class Logger:
         """Flush and release files, runs, connections (``failed``: the run did not finish)."""
 
 
-Factory = Callable[[DictConfig, Path, dict[str, Any]], Logger]
-LOGGERS: dict[str, Factory] = {}
-
-
-# ``@register_logger("mlflow")`` makes a tracker selectable as ``logger=[...,mlflow]``.
-register_logger = registrar(LOGGERS)
-
-
 def build_loggers(cfg: DictConfig | None, out_dir: Path, meta: dict[str, Any]) -> list[Logger]:
     """The trackers that ``cfg`` (the ``logger`` node: name -> settings) selects."""
-    from gnnexp.loggers import trackers  # noqa: F401  (registers the built-in trackers)
-
+    kinds = declared("logger")
     loggers = []
     for name, settings in (cfg or {}).items():
-        if name == "csv":  # metrics.csv is written by every run anyway
-            continue
-        if name not in LOGGERS:
+        if name not in kinds:
             raise ConfigError(
-                f"logger={name} is not a known tracker ({', '.join(sorted(LOGGERS))}).", "check logger=[...]."
+                f"logger={name} is not a known tracker ({', '.join(sorted(kinds))}).", "check logger=[...]."
             )
-        loggers.append(LOGGERS[name](settings, out_dir, meta))
+        values = OmegaConf.to_container(settings, resolve=True) if OmegaConf.is_config(settings) else settings
+        logger = kinds[name](**(values or {})).build(out_dir, meta)
+        if logger is not None:
+            loggers.append(logger)
     return loggers

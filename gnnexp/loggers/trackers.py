@@ -6,11 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from gnnexp.errors import ConfigError
-from gnnexp.loggers.base import Logger, register_logger
-from gnnexp.training.loop import EpochRecord
+from gnnexp.loggers.base import Logger
+from gnnexp.records import EpochRecord
 
 
 def _missing(name: str, package: str, extra: str) -> ConfigError:
@@ -48,16 +46,15 @@ def result_scalars(results: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-@register_logger("tensorboard")
 class TensorBoardLogger(Logger):
     """Scalars per epoch and the config as hyper-parameters, in ``<run dir>/tensorboard``."""
 
-    def __init__(self, settings: DictConfig, out_dir: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, settings: Any, out_dir: Path, meta: dict[str, Any]) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
             raise _missing("tensorboard", "tensorboard", "tensorboard") from err
-        self.writer = SummaryWriter(str(out_dir / settings.get("dir", "tensorboard")))
+        self.writer = SummaryWriter(str(out_dir / settings.dir))
         self.hparams: dict[str, Any] = {}
 
     def log_hparams(self, config: dict[str, Any]) -> None:
@@ -77,7 +74,6 @@ class TensorBoardLogger(Logger):
         self.writer.close()
 
 
-@register_logger("mlflow")
 class MLflowLogger(Logger):
     """An MLflow run with params, per-epoch metrics and the results, in a local SQLite store.
 
@@ -85,7 +81,7 @@ class MLflowLogger(Logger):
     tracking URI is a SQLite database; give any tracking URI (a server too) instead.
     """
 
-    def __init__(self, settings: DictConfig, out_dir: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, settings: Any, out_dir: Path, meta: dict[str, Any]) -> None:
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as err:

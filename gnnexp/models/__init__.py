@@ -1,15 +1,32 @@
-"""Model registry and the built-in architectures.
+"""Models: the built-in architectures (``archs``), their shared body (``gnn``) and task heads.
 
-Every module in this package is imported here, so a new architecture is one module with a
-``@register_model`` class (plus its YAML file); nothing else needs to list it.
+Importing this package imports no torch: ``register_model`` and the architectures'
+settings are needed to compose configs. ``build_model`` and friends load torch on first use.
 """
 
-import importlib
-import pkgutil
+from __future__ import annotations
 
-from gnnexp.models.registry import MODELS, build_encoder, build_model, count_parameters, register_model
+from typing import Any
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+from gnnexp.config.components import component, declared, option
+from gnnexp.models.archs import GNNSpec, ModelSpec
+from gnnexp.models.layout import PLAIN, Layout
 
-__all__ = ["MODELS", "build_encoder", "build_model", "count_parameters", "register_model"]
+
+def register_model(name: str) -> Any:
+    """``@register_model("graphconv")`` makes a ``GNNSpec`` subclass selectable as ``model=graphconv``."""
+    return component("model", name)
+
+
+def __getattr__(name: str) -> Any:
+    # The builders import torch: loaded on first use only.
+    if name in ("build_model", "build_encoder", "count_parameters", "model_spec"):
+        from gnnexp.models import build
+
+        return getattr(build, name)
+    if name == "MODELS":
+        return declared("model")
+    raise AttributeError(name)
+
+
+__all__ = ["PLAIN", "GNNSpec", "Layout", "ModelSpec", "declared", "option", "register_model"]

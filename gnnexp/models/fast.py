@@ -17,8 +17,7 @@ plain path; only the data layout changes:
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -26,13 +25,13 @@ from torch import Tensor
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
+from gnnexp.models.layout import PLAIN, Layout
+
+if TYPE_CHECKING:
+    from gnnexp.models.archs import ModelSpec
+
 # Features denser than this stay dense: the sparse product stops paying off.
 MAX_SPARSE_DENSITY = 0.1
-
-# torch flags CSR support as beta and notes that it skips invariant checks on every
-# construction; the CSR tensors here are built from valid ones, so the notes are noise.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 
 def is_csr(x: Any) -> bool:
@@ -159,35 +158,31 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
 
 
-def enabled(cfg: Any) -> bool:
-    """Whether a run's config allows the fast layouts (torch's CPU sparse kernels take
-    float32 only, so mixed precision uses the plain ones)."""
-    trainer = cfg.trainer
-    return bool(trainer.get("fast_paths", True)) and str(trainer.get("precision", "32")) == "32"
+def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool) -> Layout:
+    """The fastest exact layout for a built-in architecture on a fixed graph.
 
-
-def prepare_inputs(
-    model: torch.nn.Module, x: Tensor, edge_index: Tensor, num_nodes: int
-) -> tuple[Tensor, Tensor]:
-    """Features and adjacency of a fixed graph in the layouts ``model`` runs fastest on.
-
-    ``model`` (or its ``encoder``) must be one of gnnexp's ``GNN`` architectures; GCN
-    models are switched to take the pre-normalised adjacency.
+    ``spec`` is None for a user's own class (always plain); ``allowed`` is false when the
+    run turned the fast layouts off, samples mini-batches, or uses mixed precision (torch's
+    CPU sparse kernels take float32 only).
     """
-    from gnnexp.models.gnn import GNN
+    from gnnexp.models.archs import GNNSpec
 
-    gnn = getattr(model, "encoder", model)
-    if not isinstance(gnn, GNN):
-        return x, edge_index
-    gnn.fast_dropout = True
-    if gnn.sparse_input and x.numel() and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel():
+    if not allowed or not isinstance(spec, GNNSpec):
+        return PLAIN
+    sparse = (
+        spec.sparse_input and x.numel() > 0 and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel()
+    )
+    adjacency = "coo" if spec.drop_edge > 0 else spec.adjacency  # DropEdge samples the edge list
+    return Layout(sparse_features=sparse, adjacency=adjacency, uniform_dropout=True)
+
+
+def prepare(x: Tensor, edge_index: Tensor, num_nodes: int, layout: Layout) -> tuple[Tensor, Tensor]:
+    """Features and adjacency of a fixed graph in ``layout`` (new tensors; nothing is changed)."""
+    if layout.sparse_features:
         x = csr(x)
-    if gnn.drop_edge > 0:  # DropEdge samples from the edge list every step
-        return x, edge_index
-    if gnn.adjacency == "gcn":
-        gnn.take_normalized_adjacency()
+    if layout.adjacency == "gcn":
         return x, gcn_adjacency(edge_index, num_nodes)
-    if gnn.adjacency == "csr":
+    if layout.adjacency == "csr":
         from torch_geometric.utils import to_torch_csr_tensor
 
         return x, csr(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes)))

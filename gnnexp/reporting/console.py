@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from gnnexp.training.loop import EpochRecord
+from gnnexp.records import EpochRecord
 
 
 def _fmt(value: float | None, spec: str) -> str:

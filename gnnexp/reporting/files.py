@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from gnnexp.training.loop import EpochRecord
+from gnnexp.records import EpochRecord
 
 RESULTS_FILE = "results.json"
 FAILURE_FILE = "failed.json"

@@ -1,4 +1,4 @@
-"""The interface the training loop relies on, and ``task.kind`` -> task class."""
+"""The interface the training loop relies on, the shared loss/metric logic, ``build_task``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor
 
+from gnnexp.config.components import declared
 from gnnexp.config.validate import metric_name
-from gnnexp.data import GraphData
+from gnnexp.data.sources import GraphData
 from gnnexp.metrics import METRICS
 from gnnexp.training.distributed import SINGLE, Dist
 
@@ -75,8 +76,14 @@ class Objective:
         """Loss and every metric of predictions ``pred`` against ``target``."""
         out = {"loss": self.loss(pred, target).item()}
         for name in self.names:
-            out[name] = METRICS[name](pred, target)
+            out[name] = METRICS[name].compute(pred, target)
         return out
+
+
+def layouts_allowed(cfg: DictConfig) -> bool:
+    """Whether the run allows the fast layouts (torch's CPU sparse kernels take float32 only,
+    so mixed precision uses the plain ones)."""
+    return bool(cfg.trainer.fast_paths) and str(cfg.trainer.precision) == "32"
 
 
 def build_task(
@@ -87,12 +94,5 @@ def build_task(
     ``fold``: the fold of k-fold CV (graph tasks); ``dist``: this process's rank, whose
     shard of the training nodes it trains on (node tasks under DDP).
     """
-    from gnnexp.tasks.graph import GraphTask
-    from gnnexp.tasks.link import LinkTask
-    from gnnexp.tasks.node import NodeTask
-
-    if cfg.task.kind == "graph":
-        return GraphTask(cfg, data, device, fold)
-    if cfg.task.kind == "link":
-        return LinkTask(cfg, data, device)
-    return NodeTask(cfg, data, device, dist)
+    spec = declared("task")[str(cfg.task.kind)]
+    return spec().build(cfg, data, device, fold, dist)  # type: ignore[no-any-return]

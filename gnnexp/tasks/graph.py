@@ -11,11 +11,10 @@ from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
-from gnnexp.data import GraphData
+from gnnexp.config.components import instance
+from gnnexp.data.sources import GraphData
 from gnnexp.data.splits import fold_split, stratified_split
 from gnnexp.errors import DataError
-from gnnexp.models import build_encoder
-from gnnexp.models.heads import GraphModel
 from gnnexp.tasks.base import Objective
 
 
@@ -30,6 +29,7 @@ class GraphTask:
     def __init__(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None
     ) -> None:
+        self.spec = instance("task", cfg.task)
         self.objective = Objective(cfg, data.num_classes)
         self.metric = self.objective.metric
         self.in_channels, self.out_channels = data.num_features, data.num_classes
@@ -62,8 +62,7 @@ class GraphTask:
         self.num_graphs = len(graphs)
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        encoder, width = build_encoder(cfg, self.in_channels)
-        return GraphModel(encoder, width, cfg.readout, cfg.hidden_channels, self.out_channels, cfg.dropout)
+        return self.spec.model(cfg, self.in_channels, self.out_channels)
 
     def train_batches(self) -> Iterable[Batch]:
         return self.loaders["train"]

@@ -13,12 +13,14 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import RandomLinkSplit
 from torch_geometric.utils import negative_sampling
 
-from gnnexp.data import GraphData
+from gnnexp.config.components import instance
+from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
-from gnnexp.models import build_model, fast
-from gnnexp.models.heads import LinkModel
+from gnnexp.models import fast
+from gnnexp.models.build import model_spec
 from gnnexp.seeding import seeded
+from gnnexp.tasks.base import layouts_allowed
 
 
 def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> tuple[Data, Data, Data]:
@@ -44,6 +46,7 @@ class LinkTask:
 
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
         t = cfg.task
+        self.spec = instance("task", t)
         too_few = DataError(
             f"dataset={data.name} has too few edges ({data.graphs.num_edges}) to hold out any "
             "for link prediction's train/val/test splits.",
@@ -62,17 +65,15 @@ class LinkTask:
         self.decoder = t.decoder
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
-        self.fast_paths = fast.enabled(cfg)
-        # Message-passing inputs per split, in the layouts the model takes them.
-        self.inputs = {name: (d.x, d.edge_index) for name, d in self.data.items()}
+        # Message-passing inputs per split, in the layout the model is built for.
+        self.layout = fast.choose_layout(model_spec(cfg.model), train.x, layouts_allowed(cfg))
+        self.inputs = {
+            name: fast.prepare(d.x, d.edge_index, self.num_nodes, self.layout)
+            for name, d in self.data.items()
+        }
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        encoder = build_model(cfg, self.in_channels, cfg.hidden_channels)
-        model = LinkModel(encoder, cfg.hidden_channels, self.decoder)
-        if self.fast_paths:
-            for name, d in self.data.items():
-                self.inputs[name] = fast.prepare_inputs(model, d.x, d.edge_index, self.num_nodes)
-        return model
+        return self.spec.model(cfg, self.in_channels, 1, self.layout)
 
     def train_batches(self) -> Iterable[Data]:
         return (self.data["train"],)
@@ -99,8 +100,8 @@ class LinkTask:
             labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
             results[split] = {
                 "loss": F.binary_cross_entropy_with_logits(scores, labels).item(),
-                "roc_auc": METRICS["roc_auc"](scores, labels),
-                "ap": METRICS["ap"](scores, labels),
+                "roc_auc": METRICS["roc_auc"].compute(scores, labels),
+                "ap": METRICS["ap"].compute(scores, labels),
                 f"hits@{self.hits_k}": hits_at_k(pos, neg, self.hits_k),
             }
         return results

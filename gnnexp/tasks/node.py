@@ -11,11 +11,13 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gnnexp.data import GraphData
+from gnnexp.config.components import instance
 from gnnexp.data.sampling import neighbor_loader
+from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
-from gnnexp.models import build_model, fast
-from gnnexp.tasks.base import Objective
+from gnnexp.models import fast
+from gnnexp.models.build import model_spec
+from gnnexp.tasks.base import Objective, layouts_allowed
 from gnnexp.training.distributed import SINGLE, Dist, shard
 
 SPLITS = ("train", "val", "test")
@@ -42,6 +44,7 @@ class NodeTask:
 
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, dist: Dist = SINGLE) -> None:
         graph: Data = data.graphs
+        self.spec = instance("task", cfg.task)
         self.objective = Objective(cfg, data.num_classes)
         check_node_splits(graph, data.name, self.objective.regression)
         self.metric = self.objective.metric
@@ -49,7 +52,6 @@ class NodeTask:
         self.device = device
         self.loader = cfg.loader
         self.sampled = cfg.loader.kind == "neighbor"
-        self.fast_paths = fast.enabled(cfg) and not self.sampled
         if self.sampled:
             self.graph = graph  # stays on the CPU; batches move to the device
             seeds = shard(graph.train_mask.nonzero().view(-1), dist)
@@ -57,7 +59,11 @@ class NodeTask:
         else:
             # A shallow copy: moving to the device must not touch the cached dataset.
             self.graph = copy.copy(graph).to(device)
-        self.inputs = (self.graph.x, self.graph.edge_index)  # as the model takes them
+        # The layout the model is built for, and the inputs in it (sampled batches stay plain).
+        allowed = layouts_allowed(cfg) and not self.sampled
+        self.layout = fast.choose_layout(model_spec(cfg.model), self.graph.x, allowed)
+        g = self.graph
+        self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout)
         self._eval_graph: Data | None = None
 
     def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
@@ -72,11 +78,7 @@ class NodeTask:
         )
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        model = build_model(cfg, self.in_channels, self.out_channels)
-        if self.fast_paths:
-            g = self.graph
-            self.inputs = fast.prepare_inputs(model, g.x, g.edge_index, g.num_nodes)
-        return model
+        return self.spec.model(cfg, self.in_channels, self.out_channels, self.layout)
 
     def train_batches(self) -> Iterable[Data]:
         return self.train_loader if self.sampled else (self.graph,)

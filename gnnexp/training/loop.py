@@ -15,23 +15,11 @@ from dataclasses import dataclass
 
 import torch
 
-from gnnexp.tasks import Task
+from gnnexp.records import EpochRecord
+from gnnexp.tasks.base import Task
 from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.optim import LRSchedule, current_lr
 from gnnexp.training.precision import FULL, Precision
-
-
-@dataclass
-class EpochRecord:
-    """What one epoch produced; ``val`` is None on epochs without evaluation."""
-
-    epoch: int
-    train_loss: float
-    val: dict[str, float] | None
-    lr: float
-    time_s: float
-    is_best: bool
-    skipped_steps: int = 0
 
 
 class NonFiniteError(RuntimeError):

@@ -1,56 +1,26 @@
-"""Optimizers and LR schedules from their config groups."""
+"""Optimizers and the per-epoch LR schedule (warm-up, then the declared scheduler)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.optim import Optimizer
 from torch.optim import lr_scheduler as sched
 
-from gnnexp.errors import ConfigError, did_you_mean
-
-# optimizer.name -> class; every other field of the config is a constructor argument.
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-}
+from gnnexp.config.components import instance
+from gnnexp.errors import ConfigError
 
 
 def build_optimizer(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> Optimizer:
     """The optimizer ``cfg.name`` over ``params``."""
-    if cfg.name not in OPTIMIZERS:
-        names = sorted(OPTIMIZERS)
-        raise ConfigError(
-            f"optimizer.name={cfg.name} is unknown ({', '.join(names)}).{did_you_mean(cfg.name, names)}",
-            "use one of those names.",
-        )
-    kwargs = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(kwargs, dict)
-    kwargs.pop("name")
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    spec = instance("optimizer", cfg)
     try:
-        return OPTIMIZERS[cfg.name](params, **kwargs)
+        return spec.build(params)  # type: ignore[no-any-return]
     except ValueError as err:  # torch's own argument checks, e.g. nesterov without momentum
         raise ConfigError(f"optimizer={cfg.name}: {err}.", "adjust the optimizer.* values.") from err
-
-
-MainScheduler = Callable[[Optimizer, DictConfig, int], Any]
-
-# scheduler.name -> factory(optimizer, cfg, epochs after warm-up); None keeps the LR constant.
-SCHEDULERS: dict[str, MainScheduler | None] = {
-    "none": None,
-    "step": lambda opt, c, _: sched.StepLR(opt, step_size=c.step_size, gamma=c.gamma),
-    "multistep": lambda opt, c, _: sched.MultiStepLR(opt, milestones=list(c.milestones), gamma=c.gamma),
-    "exponential": lambda opt, c, _: sched.ExponentialLR(opt, gamma=c.gamma),
-    "cosine": lambda opt, c, epochs: sched.CosineAnnealingLR(
-        opt, T_max=c.t_max or max(epochs, 1), eta_min=c.eta_min
-    ),
-}
 
 
 class LRSchedule:
@@ -65,27 +35,9 @@ class LRSchedule:
     def __init__(self, optimizer: Optimizer, cfg: DictConfig, max_epochs: int, mode: str) -> None:
         self.epoch = 0
         self.warmup_epochs = int(cfg.warmup_epochs)
-        self.main: Any = None
-        self.plateau = cfg.name == "plateau"
-        if self.plateau:
-            self.main = sched.ReduceLROnPlateau(
-                optimizer,
-                mode=mode,
-                factor=cfg.factor,
-                patience=cfg.patience,
-                threshold=cfg.threshold,
-                min_lr=cfg.min_lr,
-            )
-        elif cfg.name in SCHEDULERS:
-            factory = SCHEDULERS[cfg.name]
-            if factory is not None:
-                self.main = factory(optimizer, cfg, max_epochs - self.warmup_epochs)
-        else:
-            names = sorted([*SCHEDULERS, "plateau"])
-            raise ConfigError(
-                f"scheduler.name={cfg.name} is unknown ({', '.join(names)}).{did_you_mean(cfg.name, names)}",
-                "use one of those names.",
-            )
+        spec = instance("scheduler", cfg)
+        self.plateau = spec.on_plateau
+        self.main: Any = spec.main(optimizer, max_epochs - self.warmup_epochs, mode)
         # Built after the main scheduler so that its start factor is what epoch 1 trains with.
         self.warmup = (
             sched.LinearLR(

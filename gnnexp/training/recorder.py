@@ -12,10 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp import __version__
 from gnnexp.checkpoint import save_checkpoint
 from gnnexp.loggers import Logger
+from gnnexp.records import EpochRecord
 from gnnexp.reporting.console import EpochTable
 from gnnexp.reporting.files import MetricsCSV
 from gnnexp.seeding import rng_state
-from gnnexp.training.loop import EpochRecord
 
 BEST = Path("checkpoints/best.pt")
 LAST = Path("checkpoints/last.pt")

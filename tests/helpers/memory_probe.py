@@ -36,7 +36,7 @@ def main() -> None:
     graph = planted_partition(num_nodes, 4, 32, 10.0, 0.8, 1.0, seed=0)
     train, _, _ = random_node_masks(num_nodes, train_ratio, 0.05, seed=0)
     loader = neighbor_loader(graph, train, [15, 10], batch_size, shuffle=True, backend="torch")
-    model = MODELS["sage"](in_channels=32, out_channels=4, hidden_channels=64, num_layers=2)
+    model = MODELS["sage"](hidden_channels=64, num_layers=2).build(32, 4)
     optimizer = torch.optim.Adam(model.parameters())
 
     def train(steps: int) -> None:

@@ -1,0 +1,172 @@
+"""The built-in architectures, each one declared class: its settings and how to build a layer.
+
+As in PyG's ``BasicGNN``, the shared body (layers, norms, activation, dropout, residuals,
+jumping knowledge) is one module, :class:`gnnexp.models.gnn.GNN`; an architecture is a
+set of settings, capability flags and an ``init_conv``. This module imports neither torch
+nor PyG at import time: configs are composed and listed without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from omegaconf import MISSING
+
+from gnnexp.config.components import component, group_base, option
+from gnnexp.models.layout import PLAIN, Layout
+
+if TYPE_CHECKING:
+    import torch
+
+ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "prelu", "selu", "silu", "tanh", "sigmoid")
+
+
+@group_base("model")
+@dataclass
+class ModelSpec:
+    """Settings every architecture understands (a user's own class gets them too)."""
+
+    name: str = MISSING
+    # A user's own class: called with in_channels, out_channels and the other model keys.
+    _target_: str | None = None
+    hidden_channels: int = option(64, doc="width of each hidden layer", ge=1)
+    num_layers: int = option(2, doc="message-passing layers", ge=1)
+    dropout: float = option(0.5, doc="dropout on each layer's input", ge=0, lt=1)
+    act: str = option("relu", doc="activation between layers", choices=ACTIVATIONS)
+    norm: str = option(
+        "none", doc="normalisation after each hidden layer", choices=("none", "batch", "layer", "pair")
+    )
+    jk: str = option(
+        "none", doc="jumping knowledge over the layers' outputs", choices=("none", "cat", "max", "last")
+    )
+    residual: bool = option(False, doc="add each hidden layer's input to its output (same width)")
+    drop_edge: float = option(0.0, doc="fraction of edges dropped at random each training step", ge=0, lt=1)
+    readout: str = option(
+        "mean", doc="graph tasks: how node embeddings are pooled", choices=("mean", "sum", "max")
+    )
+    lr: float = option(0.01, doc="recommended learning rate (optimizer.lr follows it)", gt=0)
+    weight_decay: float = option(5e-4, doc="recommended L2 penalty (optimizer.weight_decay follows it)", ge=0)
+
+
+# Settings of the config node that are not about the network itself.
+NOT_ARCHITECTURE = ("name", "_target_", "lr", "weight_decay", "readout")
+
+
+@dataclass
+class GNNSpec(ModelSpec):
+    """An architecture built on :class:`gnnexp.models.gnn.GNN`.
+
+    ``sparse_input``: the first layer starts with a linear map, so CSR features work;
+    ``adjacency``: the adjacency layout it runs fastest on (``gcn``, ``csr`` or ``coo``).
+    """
+
+    sparse_input: ClassVar[bool] = False
+    adjacency: ClassVar[str] = "coo"
+
+    def hidden_width(self) -> int:
+        """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
+        return self.hidden_channels
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> torch.nn.Module:
+        """One layer; ``last`` is the layer that produces ``out_channels``."""
+        raise NotImplementedError
+
+    def build(self, in_channels: int, out_channels: int | None, layout: Layout = PLAIN) -> torch.nn.Module:
+        """The network; ``out_channels=None`` asks for an encoder (readouts, link decoders)."""
+        from gnnexp.models.gnn import GNN
+
+        return GNN(self, in_channels, out_channels, layout)
+
+
+@component("model", "gcn")
+class GCN(GNNSpec):
+    """Graph convolutional network (Kipf & Welling 2017)."""
+
+    sparse_input = True
+    adjacency = "gcn"
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from gnnexp.models.fast import FastGCNConv
+
+        # The gcn layout hands over the adjacency with the normalisation already applied.
+        return FastGCNConv(in_channels, out_channels, normalize=layout.adjacency != "gcn")
+
+
+@component("model", "gat")
+class GAT(GNNSpec):
+    """Graph attention network (Velickovic et al. 2018); heads concatenated in hidden layers."""
+
+    heads: int = option(8, doc="attention heads of each hidden layer (concatenated)", ge=1)
+    out_heads: int = option(1, doc="attention heads of the output layer (averaged)", ge=1)
+    attn_dropout: float = option(0.6, doc="dropout on the attention coefficients", ge=0, lt=1)
+
+    sparse_input = True
+    v2: ClassVar[bool] = False
+
+    def hidden_width(self) -> int:
+        return self.hidden_channels * self.heads
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import GATConv, GATv2Conv
+
+        conv = GATv2Conv if self.v2 else GATConv
+        heads = self.out_heads if last else self.heads
+        return conv(in_channels, out_channels, heads=heads, concat=not last, dropout=self.attn_dropout)
+
+
+@component("model", "gatv2")
+class GATv2(GAT):
+    """GATv2 (Brody et al. 2022): attention that depends on both endpoints jointly."""
+
+    v2 = True
+
+
+@component("model", "sage")
+class GraphSAGE(GNNSpec):
+    """GraphSAGE (Hamilton et al. 2017) with a root weight and configurable aggregation."""
+
+    aggr: str = option("mean", doc="neighbour aggregation", choices=("mean", "max", "sum"))
+
+    adjacency = "csr"
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import SAGEConv
+
+        return SAGEConv(in_channels, out_channels, aggr=self.aggr)
+
+
+@component("model", "gin")
+class GIN(GNNSpec):
+    """Graph isomorphism network (Xu et al. 2019): sum aggregation and an MLP update."""
+
+    train_eps: bool = option(False, doc="learn GIN's epsilon (the weight of a node's own features)")
+    mlp_layers: int = option(2, doc="layers of each GIN update MLP", ge=1)
+
+    adjacency = "csr"
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import GINConv
+        from torch_geometric.nn.models import MLP
+        from torch_geometric.nn.resolver import activation_resolver
+
+        mlp = MLP(
+            [in_channels] + [out_channels] * self.mlp_layers,
+            act=activation_resolver(self.act),
+            norm="batch_norm" if not last else None,
+            norm_kwargs={"allow_single_element": True},
+            plain_last=True,
+        )
+        return GINConv(mlp, train_eps=self.train_eps)
+
+
+@component("model", "mlp")
+class MLP(GNNSpec):
+    """Multi-layer perceptron on node features only: the no-graph baseline."""
+
+    sparse_input = True
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from gnnexp.models.gnn import NodeLinear
+
+        return NodeLinear(in_channels, out_channels)

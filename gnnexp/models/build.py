@@ -1,0 +1,86 @@
+"""A model from its config node: a built-in architecture by name, or a user's own class."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gnnexp.config.components import declared
+from gnnexp.config.trust import import_target
+from gnnexp.errors import ConfigError
+from gnnexp.models.archs import NOT_ARCHITECTURE, GNNSpec, ModelSpec
+from gnnexp.models.layout import PLAIN, Layout
+
+
+def model_spec(cfg: DictConfig | dict[str, Any]) -> ModelSpec | None:
+    """The declared architecture ``cfg`` names, with its settings; None for a ``_target_`` class."""
+    fields = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+    assert isinstance(fields, dict)
+    if fields.get("_target_"):
+        return None
+    cls = declared("model")[str(fields["name"])]
+    known = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
+    return cls(**{k: v for k, v in fields.items() if k in known})  # type: ignore[no-any-return]
+
+
+def _target_kwargs(cfg: DictConfig, cls: type) -> dict[str, Any]:
+    """The keys of a user's model node that its class takes, checked against its signature."""
+    fields = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(fields, dict)
+    kwargs = {str(k): v for k, v in fields.items() if k not in NOT_ARCHITECTURE}
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(k for k in kwargs if k not in params)
+        if unknown:
+            raise ConfigError(
+                f"model._target_={cfg._target_} takes no argument {', '.join(unknown)} "
+                f"(it takes {', '.join(p for p in params if p not in ('in_channels', 'out_channels'))}).",
+                f"remove model.{unknown[0]} from the config, or add it to {cls.__name__}'s constructor.",
+            )
+    return kwargs
+
+
+def build_model(
+    cfg: DictConfig, in_channels: int, out_channels: int | None, layout: Layout = PLAIN
+) -> torch.nn.Module:
+    """Instantiate ``cfg`` (a built-in name, or ``_target_``: a user's class path).
+
+    ``out_channels=None`` asks a built-in architecture for an encoder (see ``GNN``).
+    """
+    spec = model_spec(cfg)
+    if isinstance(spec, GNNSpec):
+        try:
+            return spec.build(in_channels, out_channels, layout)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                f"model={spec.name} cannot be built with these settings: {err}",
+                "check the model.* values (gnnexp list model shows them).",
+            ) from err
+    cls = import_target(str(cfg._target_), "model._target_")
+    kwargs = _target_kwargs(cfg, cls)
+    try:
+        return cls(in_channels=in_channels, out_channels=out_channels, **kwargs)  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"model={cfg.name} cannot be built with these settings: {err}",
+            "check the model.* values against the model's documentation.",
+        ) from err
+
+
+def build_encoder(cfg: DictConfig, in_channels: int, layout: Layout = PLAIN) -> tuple[torch.nn.Module, int]:
+    """A node encoder and the width of its output, for readouts and link decoders.
+
+    A user's own class (``_target_``) is asked for ``hidden_channels`` outputs.
+    """
+    if cfg.get("_target_"):
+        return build_model(cfg, in_channels, cfg.hidden_channels), int(cfg.hidden_channels)
+    encoder = build_model(cfg, in_channels, None, layout)
+    return encoder, int(encoder.out_width)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,24 @@
+"""How a model takes its inputs: chosen once, when the model is built (torch-free record).
+
+The fast layouts compute exactly what the plain one does (see ``gnnexp.models.fast``); a
+model is built for one layout and the task prepares its inputs in the same layout, so
+nothing is switched on a model or a task after construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    """``sparse_features``: node features as a CSR matrix; ``adjacency``: ``coo`` (edge list),
+    ``csr`` (plain CSR matrix) or ``gcn`` (CSR with GCN's normalisation already applied);
+    ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution)."""
+
+    sparse_features: bool = False
+    adjacency: str = "coo"
+    uniform_dropout: bool = False
+
+
+PLAIN = Layout()

@@ -1,0 +1,80 @@
+"""The optimizers, each one declared class: its settings and the torch optimizer it builds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import MISSING
+
+from gnnexp.config.components import component, group_base, option
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _betas(value: list[float]) -> bool:
+    return len(value) == 2 and all(0 <= b < 1 for b in value)
+
+
+@group_base("optimizer")
+@dataclass
+class OptimizerSpec:
+    """Settings every optimizer takes; ``lr`` and ``weight_decay`` follow the model's by default."""
+
+    name: str = MISSING
+    lr: float = option(0.01, doc="learning rate", gt=0)
+    weight_decay: float = option(0.0, doc="L2 penalty", ge=0)
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def kwargs(self) -> dict[str, Any]:
+        """The constructor arguments: every setting but the name."""
+        out = {k: v for k, v in asdict(self).items() if k != "name"}
+        if "betas" in out:
+            out["betas"] = tuple(out["betas"])
+        return out
+
+
+@component("optimizer", "adam")
+class Adam(OptimizerSpec):
+    """Adam (Kingma & Ba 2015)."""
+
+    betas: list[float] = option(
+        doc="decay of the moment estimates",
+        factory=lambda: [0.9, 0.999],
+        rule=(_betas, "two numbers in [0, 1)"),
+    )
+    eps: float = option(1e-8, doc="added to the denominator for stability", gt=0)
+    amsgrad: bool = option(False, doc="use the AMSGrad variant")
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        import torch
+
+        return torch.optim.Adam(params, **self.kwargs())
+
+
+@component("optimizer", "adamw")
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay."""
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        import torch
+
+        return torch.optim.AdamW(params, **self.kwargs())
+
+
+@component("optimizer", "sgd")
+class SGD(OptimizerSpec):
+    """Stochastic gradient descent with (Nesterov) momentum."""
+
+    momentum: float = option(0.9, doc="momentum factor", ge=0, lt=1)
+    nesterov: bool = option(False, doc="Nesterov momentum")
+    dampening: float = option(0.0, doc="dampening of the momentum", ge=0, lt=1)
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        import torch
+
+        return torch.optim.SGD(params, **self.kwargs())
