@@ -85,3 +85,23 @@ def test_train_reports_a_flag_without_its_value(capsys) -> None:
     assert code == 2
     assert "unrecognized arguments" not in err
     assert "argument --config-dir/-cd: expected one argument" in err
+
+
+def test_list_prints_bracketed_descriptions_verbatim(gnnexp, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # one line per option, so phrases are not wrapped apart
+    listed = gnnexp("logger", command="list")
+    assert listed.code == 0, listed.err
+    assert "(needs the [mlflow] extra)" in listed.out
+    assert "(needs the [tensorboard] extra)" in listed.out
+    assert "logger=[csv,...] reads naturally" in listed.out
+    mine = gnnexp("model", "--config-dir", str(my_conf(tmp_path)), command="list")
+    assert mine.code == 0, mine.err
+    assert "Tiny: a GCN with [4] hidden channels" in mine.out
+
+
+def test_list_hides_internal_schemas(gnnexp, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    listed = gnnexp("--config-dir", str(my_conf(tmp_path)), command="list")
+    assert listed.code == 0, listed.err
+    assert "gcn*" in listed.out and "tiny" in listed.out
+    assert "base_" not in listed.out
