@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gnnexp.cli import main
+from gnnexp.commands.completion import is_schema
 from gnnexp.commands.train import hydra_order
 
 
@@ -105,3 +106,33 @@ def test_list_hides_internal_schemas(gnnexp, tmp_path: Path, monkeypatch) -> Non
     assert listed.code == 0, listed.err
     assert "gcn*" in listed.out and "tiny" in listed.out
     assert "base_" not in listed.out
+
+
+def complete(line: str, monkeypatch, capsys) -> list[str]:
+    """The candidates the bash function of ``gnnexp completion bash`` gets for ``line``."""
+    monkeypatch.setenv("COMP_LINE", line)
+    monkeypatch.setenv("COMP_POINT", str(len(line)))
+    code = main(["train", "-sc", "query=bash"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out.split()
+
+
+def test_completion_offers_options_but_no_schemas(monkeypatch, capsys) -> None:
+    models = complete("gnnexp model=", monkeypatch, capsys)
+    assert {"model=gcn", "model=gat", "model=sage"} <= set(models)
+    assert not [c for c in models if "base_" in c]
+    datasets = complete("gnnexp model=gcn dataset=", monkeypatch, capsys)
+    assert "dataset=cora" in datasets and not [c for c in datasets if "base_" in c]
+    groups = complete("gnnexp ", monkeypatch, capsys)
+    assert "model=" in groups and not [c for c in groups if "base_" in c]
+
+
+def test_completion_with_a_flag_between_overrides(monkeypatch, capsys) -> None:
+    line = "gnnexp model=gcn --cfg job optimizer=a"
+    assert complete(line, monkeypatch, capsys) == ["optimizer=adam", "optimizer=adamw"]
+
+
+def test_is_schema() -> None:
+    assert is_schema("model=base_gat") and is_schema("+dataset=base_tu")
+    assert not is_schema("model=gat") and not is_schema("model=") and not is_schema("base_lr=")

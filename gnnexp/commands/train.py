@@ -164,6 +164,7 @@ def hydra_order(args: list[str]) -> list[str]:
 
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
+    from gnnexp.commands.completion import hide_schemas
     from gnnexp.resume import resume_args
 
     saved = sys.argv
@@ -179,7 +180,7 @@ def main(args: list[str]) -> int:
         SweepSummary.failed = SweepSummary.total = 0
         if wants_curves(args):
             PAINTER.start()  # matplotlib loads on the other core while torch is imported
-        with friendly_errors():
+        with friendly_errors(), hide_schemas():
             train_app()
         if SweepSummary.failed:
             report(
