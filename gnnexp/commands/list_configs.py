@@ -66,6 +66,7 @@ def collect(roots: list[Path]) -> dict[str, dict[str, tuple[str, str]]]:
 
 def main(args: list[str]) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     parser = argparse.ArgumentParser(prog="gnnexp list", description=__doc__.splitlines()[0])
@@ -101,8 +102,9 @@ def main(args: list[str]) -> int:
             continue
         for i, (option, (text, origin)) in enumerate(sorted(groups[group].items())):
             mark = "*" if chosen.get(group) == option else ""
-            row = [group if i == 0 else "", option + mark, text]
-            table.add_row(*row, *([origin] if show_origin else []))
+            row = [group if i == 0 else "", option + mark, text, *([origin] if show_origin else [])]
+            # Cells are rich markup: "needs the [mlflow] extra" would lose "[mlflow]" as a tag.
+            table.add_row(*(escape(cell) for cell in row))
         table.add_section()
     Console().print(table)
     return 0

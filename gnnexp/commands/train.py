@@ -114,8 +114,57 @@ def wants_curves(args: list[str]) -> bool:
     return not NO_TRAINING & set(args) and "trainer.curves=false" not in args
 
 
+# Hydra's own flags (hydra._internal.utils.get_args_parser) that take a value. The others
+# (--help/-h, --hydra-help, --version, --resolve, --run/-r, --multirun/-m,
+# --shell-completion/-sc) take none, like any --flag=value word.
+HYDRA_VALUE_FLAGS = {
+    "--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn",
+    "--cfg", "-c", "--package", "-p", "--experimental-rerun",
+}  # fmt: skip
+HYDRA_INFO = {"--info", "-i"}  # an optional value, one of INFO_CHOICES
+INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def hydra_order(args: list[str]) -> list[str]:
+    """``args`` with Hydra's flags (and their values) first, the overrides after.
+
+    Hydra parses its command line with ``parse_args`` and one ``nargs="*"`` positional, so
+    overrides on both sides of a flag leave the later ones "unrecognized". Each group keeps
+    its relative order. A flag whose value may be absent stays last: ``--info`` with no
+    choice after it, and a flag missing its value (Hydra then reports that, rather than
+    taking the first override as the value).
+    """
+    flags: list[str] = []
+    overrides: list[str] = []
+    last: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in HYDRA_VALUE_FLAGS:
+            if i + 1 < len(args):
+                flags += args[i : i + 2]
+                i += 1
+            else:
+                last.append(arg)
+        elif arg in HYDRA_INFO:
+            if i + 1 < len(args) and args[i + 1] in INFO_CHOICES:
+                flags += args[i : i + 2]
+                i += 1
+            else:
+                last.insert(0, arg)
+        elif arg.startswith("-"):
+            # A switch, a --flag=value, or a mistyped flag that Hydra will name; never an
+            # override, which starts with a key, "+" or "~".
+            flags.append(arg)
+        else:
+            overrides.append(arg)
+        i += 1
+    return [*flags, *overrides, *last]
+
+
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
+    from gnnexp.commands.completion import hide_schemas
     from gnnexp.resume import resume_args
 
     saved = sys.argv
@@ -127,11 +176,11 @@ def main(args: list[str]) -> int:
                 f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
                 "hydra.output_subdir=null",
             ]
-        sys.argv = ["gnnexp train", *resume_args(args)]
+        sys.argv = ["gnnexp train", *hydra_order(resume_args(args))]
         SweepSummary.failed = SweepSummary.total = 0
         if wants_curves(args):
             PAINTER.start()  # matplotlib loads on the other core while torch is imported
-        with friendly_errors():
+        with friendly_errors(), hide_schemas():
             train_app()
         if SweepSummary.failed:
             report(
