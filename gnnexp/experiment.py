@@ -79,4 +79,5 @@ def stored_config(
     if not isinstance(stored, dict):
         raise CheckpointError(f"{source} holds no config.", "give a checkpoint written by gnnexp train.")
     check_stored_config(stored, overrides, str(source), trusted)
+    import_modules(list(stored.get("imports") or []))  # the user's components, before the schemas
     return checked(apply_overrides(stored, overrides))

@@ -128,7 +128,9 @@ def _cfg(kind: str) -> OmegaConf:
             },
             "loader": {"kind": "full"},
             "trainer": {"folds": None, "fast_paths": True, "precision": "32"},
-            "model": model_cfg("gin", {"jk": "cat", "norm": "batch"}) if kind == "graph" else model_cfg("gcn", {}),
+            "model": model_cfg("gin", {"jk": "cat", "norm": "batch"})
+            if kind == "graph"
+            else model_cfg("gcn", {}),
         }
     )
 

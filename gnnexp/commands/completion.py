@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gnnexp.cli import COMMANDS
-from gnnexp.config.schema import SCHEMA_PREFIX
+from gnnexp.config.components import SCHEMA_PREFIX
 
 BASH = """\
 _gnnexp_completion()

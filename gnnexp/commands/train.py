@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
+from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, report
 from gnnexp.hydra_callbacks import SweepSummary
 from gnnexp.paths import config_dir
@@ -162,6 +163,23 @@ def hydra_order(args: list[str]) -> list[str]:
     return [*flags, *overrides, *last]
 
 
+def imports_from(args: list[str]) -> list[str]:
+    """The modules an ``imports=[...]`` override names: they register components (and their
+    ``base_<name>`` schemas) that the config files may use, so they load before composition."""
+    import yaml
+
+    modules: list[str] = []
+    for arg in args:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if key == "imports" and sep:
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parsed = value
+            modules += [str(m) for m in (parsed if isinstance(parsed, list) else [parsed]) if m]
+    return modules
+
+
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.commands.completion import hide_schemas
@@ -176,6 +194,8 @@ def main(args: list[str]) -> int:
                 f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
                 "hydra.output_subdir=null",
             ]
+        import_modules(imports_from(args))
+        register_schemas()  # again: the user's modules may have declared components
         sys.argv = ["gnnexp train", *hydra_order(resume_args(args))]
         SweepSummary.failed = SweepSummary.total = 0
         if wants_curves(args):

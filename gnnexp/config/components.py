@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 T = TypeVar("T")
 
@@ -210,7 +210,11 @@ def store_schemas() -> None:
         for name, cls in declared(group).items():
             cs.store(group=group, name=f"{SCHEMA_PREFIX}{name}", node=cls)
         if group in _BASES:
-            cs.store(group=group, name=f"{SCHEMA_PREFIX}{group}", node=_BASES[group])
+            # Open to keys of its own: a user's class (``_target_``) may take more settings,
+            # which are checked against its constructor's signature when it is built.
+            base = OmegaConf.structured(_BASES[group])
+            OmegaConf.set_struct(base, False)
+            cs.store(group=group, name=f"{SCHEMA_PREFIX}{group}", node=base)
 
 
 def instance(group: str, node: Any) -> Any:
