@@ -44,7 +44,7 @@ from gnnexp.reporting.files import (
 )
 from gnnexp.reporting.painter import PAINTER
 from gnnexp.resume import check_same_model, differences, truncate_metrics
-from gnnexp.seeding import set_rng_state
+from gnnexp.seeding import set_deterministic, set_rng_state
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, launch, local_device, under_torchrun
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
@@ -336,6 +336,7 @@ def train(
     started = time.perf_counter()
     meta = meta or {}
     checked(cfg)
+    set_deterministic(bool(cfg.trainer.deterministic))
     device = resolve_device(cfg.device.type)
     if cfg.trainer.strategy == "ddp" and dist is None:
         if not under_torchrun():

@@ -18,6 +18,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_deterministic(enabled: bool) -> None:
+    """torch's deterministic algorithms (``trainer.deterministic``); an op without one warns.
+
+    Uninitialised memory is left as is: filling every ``torch.empty`` would cost time and
+    changes no result, since gnnexp writes every tensor it allocates.
+    """
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
+
+
 def rng_state() -> dict[str, Any]:
     """Every generator's state as plain data (loadable with ``weights_only=True``)."""
     np_state = np.random.get_state()

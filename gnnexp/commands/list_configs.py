@@ -71,10 +71,19 @@ def main(args: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="gnnexp list", description=__doc__.splitlines()[0])
     parser.add_argument("group", nargs="?", help="only this group (e.g. model)")
+    parser.add_argument("option", nargs="?", help="the settings of one option (e.g. gnnexp list model gat)")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="every component's settings as a Markdown table (the README's)",
+    )
     parser.add_argument(
         "--config-dir", type=Path, action="append", default=[], help="your own config directory"
     )
     options = parser.parse_args(args)
+    if options.markdown:
+        sys.stdout.write(settings_markdown())
+        return 0
     roots = [config_dir(), *options.config_dir]
     for root in options.config_dir:
         if not root.is_dir():
@@ -87,6 +96,8 @@ def main(args: list[str]) -> int:
             f"Groups: {', '.join(sorted(groups))}.\n"
         )
         return 2
+    if options.option:
+        return _print_settings(options.group, options.option, groups)
     chosen = defaults(config_dir())
     table = Table(
         title="gnnexp config groups (pick with group=option; * is the default)", title_justify="left"
@@ -108,3 +119,97 @@ def main(args: list[str]) -> int:
         table.add_section()
     Console().print(table)
     return 0
+
+
+def _component_of(group: str, option: str) -> type | None:
+    """The declared class behind an option file (``dataset=cora`` -> the planetoid source)."""
+    from gnnexp.config.components import GROUPS, lookup
+
+    if group in ("trainer", "device"):
+        from gnnexp.config.schema import DeviceConfig, TrainerConfig
+
+        return TrainerConfig if group == "trainer" else DeviceConfig
+    if group not in GROUPS:
+        return None
+    if lookup(group, option) is not None:
+        return lookup(group, option)
+    path = config_dir() / group / f"{option}.yaml"
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    for entry in (data or {}).get("defaults", []):
+        if isinstance(entry, str) and entry.startswith(SCHEMA_PREFIX):
+            return lookup(group, entry.removeprefix(SCHEMA_PREFIX))
+    return None
+
+
+def _allowed(meta: dict, kind: object) -> str:
+    from gnnexp.config.components import expected
+
+    return expected(meta, kind)
+
+
+def _print_settings(group: str, option: str, groups: dict) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from gnnexp.config.components import description, settings
+
+    if option not in groups.get(group, {}):
+        names = sorted(groups.get(group, {}))
+        sys.stderr.write(
+            f"gnnexp: error: unknown {group} option '{option}'.{did_you_mean(option, names)} "
+            f"Options: {', '.join(names)}.\n"
+        )
+        return 2
+    cls = _component_of(group, option)
+    if cls is None:
+        sys.stderr.write(f"gnnexp: error: {group}={option} declares no settings of its own.\n")
+        return 2
+    table = Table(title=f"{group}={option}: {description(cls)}", title_justify="left")
+    for column in ("setting", "default", "allowed", "what it does"):
+        table.add_column(column)
+    for name, default, meta, kind in settings(cls):
+        if meta.get("doc") is None:
+            continue
+        row = [f"{group}.{name}", _shown(default), _allowed(meta, kind), meta["doc"]]
+        table.add_row(*(escape(cell) for cell in row))
+    Console().print(table)
+    return 0
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def settings_markdown() -> str:
+    """Every declared component and its settings, as the README's table (a test keeps the
+    README equal to this). Settings every option of a group shares are listed once."""
+    from gnnexp.config.components import GROUPS, base_of, declared, description, settings
+    from gnnexp.config.schema import Config, DeviceConfig, TrainerConfig
+
+    def cells(cls: type, skip: set[str]) -> str:
+        out = []
+        for name, default, meta, kind in settings(cls):
+            if meta.get("doc") is None or name in skip:
+                continue
+            allowed = _allowed(meta, kind)
+            out.append(f"`{name}` ({_shown(default)}{'; ' + allowed if allowed else ''})")
+        return ", ".join(out) or "-"
+
+    lines = ["| option | what it is | settings (default; allowed) |", "|---|---|---|"]
+    for group in GROUPS:
+        base = base_of(group)
+        shared = {name for name, *_ in settings(base)} if base else set()
+        if base:
+            lines.append(f"| `{group}=*` | every {group}: {description(base)} | {cells(base, set())} |")
+        for name, cls in declared(group).items():
+            lines.append(f"| `{group}={name}` | {description(cls)} | {cells(cls, shared)} |")
+    for label, cls in (("trainer", TrainerConfig), ("device", DeviceConfig), ("top level", Config)):
+        lines.append(f"| `{label}` | {description(cls)} | {cells(cls, set())} |")
+    return "\n".join(line.replace("\n", " ") for line in lines) + "\n"
