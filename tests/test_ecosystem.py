@@ -33,6 +33,8 @@ def test_every_run_draws_its_curves(gnnexp):
 
 def test_curves_can_be_turned_off(gnnexp):
     result = gnnexp(*FAST, "trainer.curves=false")
+    assert result.code == 0, result.err  # a run that failed would draw nothing either
+    assert len(result.metrics()) == 8 and result.results["status"] == "completed"
     assert not (result.run_dir / "curves.png").exists()
 
 
@@ -75,13 +77,52 @@ def test_mlflow_run_reads_back(gnnexp, tmp_path):
     assert run.data.metrics["final_test_accuracy"] == pytest.approx(result.results["test"]["accuracy"])
 
 
-def test_several_loggers_and_unknown_logger(gnnexp):
+def test_several_loggers_and_unknown_logger(gnnexp, tmp_path):
+    # An unknown one: refused before anything is written, in one line, with exit status 2.
     bad = gnnexp(*FAST, "logger=[csv,wandb]")
-    assert bad.code == 2 and "Unknown logger 'wandb'" in bad.err
+    assert bad.code == 2, bad.err
+    assert bad.err.startswith("gnnexp: error: Unknown logger 'wandb'.") and bad.err.count("\n") == 1
+    assert "A new option is a file logger/wandb.yaml" in bad.err
+    assert not bad.run_dir.exists()
+    # csv alone: metrics.csv with one row per epoch, and no tracker files.
+    plain = gnnexp(*FAST, "logger=[csv]")
+    assert plain.code == 0, plain.err
+    assert [int(row["epoch"]) for row in plain.metrics()] == list(range(1, 9))
+    assert not (plain.run_dir / "tensorboard").exists() and not (plain.run_dir / "mlflow_run.txt").exists()
+    # csv, tensorboard and mlflow together: each one records the same eight training losses.
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    every = gnnexp(*FAST, "logger=[csv,tensorboard,mlflow]", f"logger.mlflow.tracking_uri={uri}")
+    assert every.code == 0, every.err
+    losses = every.column("train_loss")
+    assert len(losses) == 8
+    events = EventAccumulator(str(every.run_dir / "tensorboard"))
+    events.Reload()
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(losses, rel=1e-6)
+    _, run_id = (every.run_dir / "mlflow_run.txt").read_text().split()
+    client = MlflowClient(uri)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert [m.value for m in client.get_metric_history(run_id, "train_loss")] == pytest.approx(
+        losses, rel=1e-6
+    )
+    # Last, as it is a known bug: the refusal of the list form names the valid options
+    # (logger=wandb, without brackets, does list them).
+    if "Valid logger options: csv, mlflow, tensorboard." not in bad.err:
+        pytest.xfail(
+            "product bug: logger=[csv,wandb] reports 'Valid logger options: (none). Fix: pick one of: "
+            "(none).' (gnnexp.config.explain._missing_option gets no options from Hydra for a "
+            "list-valued group override), though csv, mlflow and tensorboard exist"
+        )
 
 
 def test_plot_overlays_a_sweep_with_bands(gnnexp, tmp_path):
-    sweep = gnnexp("-m", *FAST, "trainer.max_epochs=8", "model=gcn,mlp", "seed=0,1,2").run_dir
+    ran = gnnexp("-m", *FAST, "trainer.max_epochs=8", "model=gcn,mlp", "seed=0,1,2")
+    assert ran.code == 0, ran.err
+    sweep = ran.run_dir
     out = tmp_path / "overlay.png"
     result = gnnexp(str(sweep), "--out", str(out), command="plot")
     assert result.code == 0, result.err
@@ -106,6 +147,7 @@ def test_plot_overlays_a_sweep_with_bands(gnnexp, tmp_path):
 )
 def test_predict_writes_one_row_per_item(gnnexp, tmp_path, args, level, columns):
     run = gnnexp(*args)
+    assert run.code == 0, run.err
     out = tmp_path / "preds.csv"
     result = gnnexp(str(run.run_dir), "--out", str(out), command="predict")
     assert result.code == 0, result.err
@@ -125,6 +167,7 @@ def test_predict_writes_one_row_per_item(gnnexp, tmp_path, args, level, columns)
 
 def test_predict_on_a_users_unlabelled_graph_and_a_wrong_width(gnnexp, tmp_path):
     run = gnnexp(*FAST, "dataset.num_features=4")
+    assert run.code == 0, run.err
     edges = tmp_path / "edges.csv"
     edges.write_text("source,target\n0,1\n1,2\n2,3\n")
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
@@ -146,8 +189,8 @@ def test_predict_on_a_users_unlabelled_graph_and_a_wrong_width(gnnexp, tmp_path)
 def test_list_shows_groups_with_descriptions_quickly():
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "gnnexp", "list"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     assert time.perf_counter() - started < 5  # far below a torch import; make bench times it properly
-    assert done.returncode == 0
     for group in (
         "model",
         "dataset",
@@ -196,6 +239,7 @@ def test_a_users_own_model_class_from_a_config_dir(gnnexp, tmp_path, monkeypatch
         "# TinyGNN: my one-layer model\ndefaults:\n  - base_model\n  - _self_\nname: tiny\n_target_: mypkg.TinyGNN\n"
     )
     listed = gnnexp("model", "--config-dir", str(tmp_path / "myconf"), command="list")
+    assert listed.code == 0, listed.err
     assert "tiny" in listed.out and "TinyGNN: my one-layer model" in listed.out
     result = gnnexp("--config-dir", str(tmp_path / "myconf"), "model=tiny", *FAST)
     assert result.code == 0, result.err
@@ -204,18 +248,22 @@ def test_a_users_own_model_class_from_a_config_dir(gnnexp, tmp_path, monkeypatch
 
 def test_bash_completion_of_groups():
     script = (
-        'eval "$(gnnexp completion bash)"; COMP_LINE="gnnexp train model=ga"; COMP_WORDS=(gnnexp train model=ga); '
+        'set -e; eval "$(gnnexp completion bash)"; COMP_LINE="gnnexp train model=ga"; COMP_WORDS=(gnnexp train model=ga); '
         'COMP_CWORD=2; COMP_POINT=${#COMP_LINE}; _gnnexp_completion; echo "${COMPREPLY[@]}"'
     )
     import os
+    from pathlib import Path
 
-    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    # The venv's bin (where the gnnexp script is), also from a worktree without its own .venv.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     done = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["model=gat", "model=gatv2"]
 
 
 def test_model_summary_panel(gnnexp):
     result = gnnexp("model=gat", "trainer.max_epochs=1")
+    assert result.code == 0, result.err
     for fragment in (
         "GAT(1433, 7",
         "parameters",

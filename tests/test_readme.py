@@ -7,11 +7,15 @@ skipped; the README's Python and YAML recipe for a new model is run too.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from gnnexp.cli import main
 from tests.conftest import REPO
@@ -56,6 +60,83 @@ def fast(args: list[str]) -> list[str]:
     return [*args, *extra]
 
 
+def _json_files(root: Path) -> dict[Path, int]:
+    """Every results.json of a run or job (a directory with .hydra/) and every eval.json under
+    ``root/outputs``, with its modification time: written since a snapshot = changed entry."""
+    found = {}
+    for name in ("results.json", "eval.json"):
+        for path in (root / "outputs").glob(f"**/{name}"):
+            if (path.parent / ".hydra").is_dir():
+                found[path] = path.stat().st_mtime_ns
+    return found
+
+
+def sweep_size(args: list[str]) -> int:
+    """How many jobs ``train -m ARGS`` runs: the product of the comma lists and ranges, or
+    the Optuna trial count."""
+    size = 1
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key == "hydra.sweeper.n_trials":
+            return int(value)
+        span = re.fullmatch(r"range\((\d+),(\d+)\)", value)
+        if span:
+            size *= int(span.group(2)) - int(span.group(1))
+        elif "," in value and not value.startswith("["):
+            size *= len(value.split(","))
+    return size
+
+
+def check_output(args: list[str], out: str, written: list[Path], cwd: Path, last_sweep: int) -> list[str]:
+    """What the command must have produced, beyond exit status 0; the problems found."""
+    problems = []
+    results = [json.loads(p.read_text()) for p in written if p.name == "results.json"]
+    command = args[0]
+    if command == "train" and "--cfg" in args:
+        problems += [] if yaml.safe_load(out)["model"]["name"] else ["--cfg job printed no model"]
+        expected = 0
+    elif command == "train" and "--help" in args:
+        problems += [] if "== Configuration groups ==" in out and "model: " in out else ["no config groups"]
+        expected = 0
+    elif command == "train":
+        expected = sweep_size(args) if "-m" in args else 1
+        for r in results:
+            value = r.get("test", {}).get(r.get("metric"))
+            if r["status"] != "completed" or not isinstance(value, float) or not math.isfinite(value):
+                problems.append(f"results.json: status {r['status']}, test {r.get('metric')} {value}")
+        if "-m" in args and not list(cwd.glob("outputs/multirun/*/*/summary.md")):
+            problems.append("no summary.md")
+    else:
+        expected = 0
+    if len(results) != expected:
+        problems.append(f"{len(results)} results.json written, expected {expected}")
+    if command == "eval":
+        evals = [json.loads(p.read_text()) for p in written if p.name == "eval.json"]
+        if len(evals) != 1 or "metrics written to" not in out:
+            problems.append(f"{len(evals)} eval.json written")
+    if "--out" in args:
+        target = cwd / args[args.index("--out") + 1]
+        if not target.is_file() or target.stat().st_size == 0:
+            problems.append(f"{target.name} not written")
+        elif target.suffix == ".png" and not target.read_bytes().startswith(b"\x89PNG"):
+            problems.append(f"{target.name} is not a PNG")
+        elif target.suffix == ".csv" and not (
+            "prediction" in target.read_text().splitlines()[0] and len(target.read_text().splitlines()) > 2
+        ):
+            problems.append(f"{target.name} has no predictions")
+    if command == "summarize" and " ± " not in out:
+        problems.append("no mean ± std in the summary")
+    if command == "summarize" and "--format" not in args and f"{last_sweep} jobs" not in out:
+        problems.append(f"the summary does not count the latest sweep's {last_sweep} jobs")
+    if command == "summarize" and "markdown" in args and "| config | metric | n |" not in out:
+        problems.append("no markdown table")
+    if command in ("--help", "list"):
+        wanted = ["usage: gnnexp"] if command == "--help" else ["gcn", "gat", "sage"]
+        wanted += ["dataset", "trainer"] if args == ["list"] else []
+        problems += [f"{w!r} not in the output" for w in wanted if w not in out]
+    return problems
+
+
 def test_the_readme_shows_the_two_setup_commands():
     quick_start = README.split("## Quick start")[1].split("##")[0]
     setup = [line.split("#")[0].strip() for line in blocks("bash")[0].splitlines() if line.strip()]
@@ -75,11 +156,21 @@ def test_every_readme_command_runs(tmp_path, monkeypatch, capsys):
     ran = commands()
     assert len(ran) >= 30
     failures = []
+    last_sweep = 0
     for line, args in ran:
+        before = _json_files(tmp_path)
         code = main(fast(args))
-        _, err = capsys.readouterr()
+        out, err = capsys.readouterr()
         if code != 0:
             failures.append(f"README line {line}: gnnexp {' '.join(args)} -> exit {code}\n{err[-2000:]}")
+            continue
+        after = _json_files(tmp_path)
+        written = [path for path, mtime in after.items() if before.get(path) != mtime]
+        problems = check_output(fast(args), out, written, tmp_path, last_sweep)
+        if problems:
+            failures.append(f"README line {line}: gnnexp {' '.join(args)}: {'; '.join(problems)}")
+        if args[:2] == ["train", "-m"]:
+            last_sweep = sweep_size(fast(args))
     assert not failures, "\n\n".join(failures)
     # What the tour promised is there.
     assert (tmp_path / "predictions.csv").is_file() and (tmp_path / "comparison.png").is_file()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +21,7 @@ from gnnexp.models import fast
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
-from tests.conftest import FAST
+from tests.conftest import FAST, REPO
 
 MODELS = ["gcn", "gat", "gatv2", "sage", "gin", "mlp"]
 
@@ -107,11 +113,26 @@ def test_uniform_dropout_has_the_dropout_distribution():
 
 
 def test_fast_paths_can_be_turned_off(gnnexp):
-    on = gnnexp(*FAST, "model=gcn", "trainer.max_epochs=3")
-    off = gnnexp(*FAST, "model=gcn", "trainer.max_epochs=3", "trainer.fast_paths=false")
-    assert on.code == off.code == 0
-    cfg = yaml_config(off.run_dir)
-    assert cfg["trainer"]["fast_paths"] is False
+    # No dropout: the fast path draws its masks differently, everything else is exact.
+    on = gnnexp(*FAST, "model=gcn", "model.dropout=0", "trainer.max_epochs=3")
+    off = gnnexp(*FAST, "model=gcn", "model.dropout=0", "trainer.max_epochs=3", "trainer.fast_paths=false")
+    assert on.code == 0, on.err
+    assert off.code == 0, off.err
+    assert yaml_config(on.run_dir)["trainer"]["fast_paths"] is True
+    assert yaml_config(off.run_dir)["trainer"]["fast_paths"] is False
+    # What each run's saved config builds: a CSR adjacency with fast paths, dense without.
+    adjacency = {}
+    for run in (on, off):
+        cfg = OmegaConf.create(yaml_config(run.run_dir))
+        task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), torch.device("cpu"))
+        task.build_model(cfg.model)  # which lays the inputs out for the model
+        adjacency[run is on] = task.inputs[1]
+    assert fast.is_csr(adjacency[True]) and not fast.is_csr(adjacency[False])
+    # Both train the same model along the same losses to the same result.
+    assert len(off.metrics()) == 3 and off.results["status"] == "completed"
+    assert off.results["num_params"] == on.results["num_params"]
+    assert off.column("train_loss") == pytest.approx(on.column("train_loss"), rel=1e-4)
+    assert off.results["test"]["accuracy"] == pytest.approx(on.results["test"]["accuracy"], abs=1e-6)
 
 
 def yaml_config(run_dir):
@@ -125,7 +146,7 @@ def test_mixed_precision_trains_on_cpu(gnnexp, precision):
     result = gnnexp("dataset=cora", "trainer.max_epochs=60", f"trainer.precision={precision}")
     assert result.code == 0, result.err
     losses = result.column("train_loss")
-    assert all(v == v for v in losses) and losses[-1] < losses[0] - 0.3
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0] - 0.3
     assert result.results["test"]["accuracy"] > 0.7
     if precision == "16":
         state = load_checkpoint(result.run_dir / "checkpoints" / "last.pt")
@@ -135,7 +156,9 @@ def test_mixed_precision_trains_on_cpu(gnnexp, precision):
 def test_compile_option_trains(gnnexp):
     eager = gnnexp(*FAST, "trainer.max_epochs=3")
     compiled = gnnexp(*FAST, "trainer.max_epochs=3", "trainer.compile=true")
+    assert eager.code == 0, eager.err
     assert compiled.code == 0, compiled.err
+    assert yaml_config(compiled.run_dir)["trainer"]["compile"] is True
     assert compiled.results["test"]["accuracy"] == pytest.approx(eager.results["test"]["accuracy"], abs=0.05)
 
 
@@ -164,16 +187,20 @@ def test_ddp_with_two_gloo_processes_matches_single_process(gnnexp):
     assert json.loads((ddp.run_dir / "results.json").read_text())["status"] == "completed"
 
 
-def test_ddp_under_torchrun(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    torchrun = REPO / ".venv" / "bin" / "torchrun"
+def test_ddp_under_torchrun(tmp_path, gnnexp):
+    # The torchrun beside this interpreter (the venv's, also from a worktree without a .venv).
+    torchrun = Path(sys.executable).parent / "torchrun"
     if not torchrun.exists():
         pytest.skip("torchrun is not in the venv")
+    interpreter = torchrun.read_text().splitlines()[0].removeprefix("#!").split()[0]
+    assert Path(interpreter).resolve() == Path(sys.executable).resolve()  # it runs this python
+    common = (
+        "trainer.strategy=ddp",
+        "loader=neighbor",
+        "loader.backend=torch",
+        "model=sage",
+        "trainer.max_epochs=5",
+    )
     done = subprocess.run(
         [
             str(torchrun),
@@ -182,11 +209,7 @@ def test_ddp_under_torchrun(tmp_path):
             "-m",
             "gnnexp",
             "train",
-            "trainer.strategy=ddp",
-            "loader=neighbor",
-            "loader.backend=torch",
-            "model=sage",
-            "trainer.max_epochs=5",
+            *common,
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
         cwd=REPO,
@@ -199,4 +222,10 @@ def test_ddp_under_torchrun(tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["status"] == "completed" and results["epochs_run"] == 5
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 6  # one writer: rank 0
-    assert sys.executable  # (the venv's torchrun runs the venv's python)
+    # Two ranks really trained: the same as gnnexp's own two-process launcher, loss for loss.
+    spawned = gnnexp(*common, "trainer.num_processes=2")
+    assert spawned.code == 0, spawned.err
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    assert losses == pytest.approx(spawned.column("train_loss"), rel=1e-5)
+    assert results["test"]["accuracy"] == pytest.approx(spawned.results["test"]["accuracy"], abs=1e-6)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import statistics
 
 import pytest
@@ -22,11 +25,67 @@ def _results(sweep):
     }
 
 
+def _completed_jobs(sweep, expected):
+    """Every job's results.json: ``expected`` of them, each completed with finite metrics, in
+    the directory named for its own overrides (workers did not write into each other's dirs)."""
+    jobs = _results(sweep)
+    assert len(jobs) == expected, sorted(jobs)
+    for name, job in jobs.items():
+        assert job["status"] == "completed", (name, job.get("error"))
+        metric = job["metric"]
+        assert math.isfinite(job["val"][metric]) and math.isfinite(job["test"][metric]), name
+        assert 0 <= job["test"][metric] <= 1, name  # every metric of these tasks is a fraction
+        assert all(o in name for o in job["overrides"]), (name, job["overrides"])
+    return jobs
+
+
+def _pm(values):
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _check_summary(sweep, jobs, failed=None):
+    """summary.json and summary.md hold, per configuration (overrides without the seed), the
+    mean ± std of the jobs' own val and test metric, and the count of jobs that did not complete."""
+    failed = failed or {}
+    groups: dict[frozenset, list] = {}
+    for job in jobs.values():
+        groups.setdefault(frozenset(o for o in job["overrides"] if not o.startswith("seed=")), []).append(job)
+    rows = {frozenset(row["config"].split()): row for row in json.loads((sweep / "summary.json").read_text())}
+    assert set(rows) == set(groups) | set(failed)
+    markdown = (sweep / "summary.md").read_text()
+    for key, members in groups.items():
+        row = rows[key]
+        metric = members[0]["metric"]
+        val_mean, val_std = _pm([j["val"][metric] for j in members])
+        test_mean, test_std = _pm([j["test"][metric] for j in members])
+        assert row["metric"] == metric and row["n"] == len(members) and row["unfinished"] == 0
+        assert row["failed"] == failed.get(key, 0)
+        assert row["val_mean"] == pytest.approx(val_mean) and row["val_std"] == pytest.approx(val_std)
+        assert row["test_mean"] == pytest.approx(test_mean) and row["test_std"] == pytest.approx(test_std)
+        cells = f"| {len(members)} | {val_mean:.4f} ± {val_std:.4f} | {test_mean:.4f} ± {test_std:.4f} |"
+        assert cells in markdown, (cells, markdown)
+    for key, count in failed.items():
+        if key not in groups:
+            assert rows[key]["n"] == 0 and rows[key]["failed"] == count and rows[key]["test_mean"] is None
+    return rows
+
+
+def _said(out):
+    """Console output with line wrapping undone."""
+    return " ".join(out.split())
+
+
 def test_grid_of_two_by_two_and_its_summary(gnnexp):
     result = gnnexp("-m", *FAST, "trainer.max_epochs=3", "model=gcn,mlp", "seed=0,1")
     assert result.code == 0, result.err
-    jobs = _results(result.run_dir)
-    assert len(jobs) == 4 and len({p for p in jobs}) == 4
+    jobs = _completed_jobs(result.run_dir, 4)
+    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == [
+        ("gcn", 0),
+        ("gcn", 1),
+        ("mlp", 0),
+        ("mlp", 1),
+    ]
     rows = {r.config: r for r in summarize(find_jobs([result.run_dir]))}
     for model in ("gcn", "mlp"):
         accs = [j["test"]["accuracy"] for j in jobs.values() if j["model"] == model]
@@ -37,24 +96,44 @@ def test_grid_of_two_by_two_and_its_summary(gnnexp):
         assert row.test_mean == pytest.approx(statistics.fmean(accs))
         assert row.test_std == pytest.approx(statistics.stdev(accs))
         assert row.val_mean == pytest.approx(statistics.fmean(vals))
+    _check_summary(result.run_dir, jobs)
     summary = (result.run_dir / "summary.md").read_text()
     assert "| model=gcn |" in summary and "| model=mlp |" in summary
-    assert "sweep" in result.out and "model=gcn" in result.out
+    assert f"sweep {result.run_dir}: 4 jobs, 0 not completed" in _said(result.out)
+    assert "model=gcn" in result.out
 
 
 def test_summarize_command_and_its_formats(gnnexp, tmp_path):
-    sweep = gnnexp("-m", *FAST, "trainer.max_epochs=2", "model=gcn,mlp", "seed=0,1").run_dir
+    ran = gnnexp("-m", *FAST, "trainer.max_epochs=2", "model=gcn,mlp", "seed=0,1")
+    assert ran.code == 0, ran.err
+    sweep = ran.run_dir
+    written = _check_summary(sweep, _completed_jobs(sweep, 4))
     table = gnnexp(str(sweep), command="summarize")
     assert table.code == 0 and "4 jobs, 2 configurations" in table.out
-    rows = json.loads(gnnexp(str(sweep), "--format", "json", command="summarize").out)
+    for row in written.values():  # the table shows the same numbers as the files
+        assert f"{row['test_mean']:.4f} ± {row['test_std']:.4f}" in table.out
+    as_json = gnnexp(str(sweep), "--format", "json", command="summarize")
+    assert as_json.code == 0, as_json.err
+    rows = json.loads(as_json.out)
     assert [r["n"] for r in rows] == [2, 2]
+    assert {frozenset(r["config"].split()): r for r in rows} == written
     best_first = [r["val_mean"] for r in rows]
     assert best_first == sorted(best_first, reverse=True)  # accuracy: higher is better
-    csv_text = gnnexp(str(sweep), "--format", "csv", command="summarize").out
-    assert csv_text.splitlines()[0].startswith("config,metric,n,val_mean")
+    as_csv = gnnexp(str(sweep), "--format", "csv", command="summarize")
+    assert as_csv.code == 0, as_csv.err
+    assert (
+        as_csv.out.splitlines()[0] == "config,metric,n,val_mean,val_std,test_mean,test_std,failed,unfinished"
+    )
+    csv_rows = list(csv.DictReader(io.StringIO(as_csv.out)))
+    assert [r["config"] for r in csv_rows] == [r["config"] for r in rows]
+    for got, want in zip(csv_rows, rows, strict=True):
+        assert int(got["n"]) == want["n"] and int(got["failed"]) == 0 and int(got["unfinished"]) == 0
+        for column in ("val_mean", "val_std", "test_mean", "test_std"):
+            assert float(got[column]) == pytest.approx(want[column]), column
     out = tmp_path / "table.md"
-    assert gnnexp(str(sweep), "--format", "markdown", "--out", str(out), command="summarize").code == 0
-    assert "| config | metric | n |" in out.read_text()
+    as_markdown = gnnexp(str(sweep), "--format", "markdown", "--out", str(out), command="summarize")
+    assert as_markdown.code == 0 and as_markdown.out == ""  # written to the file, not printed
+    assert out.read_text() == (sweep / "summary.md").read_text()
     missing = gnnexp(str(tmp_path / "nowhere"), command="summarize")
     assert missing.code == 2 and "not a directory" in missing.err
 
@@ -63,10 +142,18 @@ def test_a_failing_job_does_not_stop_the_sweep(gnnexp):
     result = gnnexp("-m", *FAST, "trainer.max_epochs=2", "model.dropout=0.5,1.5,0.2")
     assert result.code == 1
     assert "1 of 3 jobs did not complete" in result.err
+    assert f"sweep {result.run_dir}: 3 jobs, 1 not completed" in _said(result.out)
     dirs = sorted(result.run_dir.iterdir())
     completed = [d for d in dirs if (d / "results.json").exists()]
     failed = [d for d in dirs if (d / "failed.json").exists()]
     assert len(completed) == 2 and len(failed) == 1
+    jobs = _completed_jobs(result.run_dir, 2)
+    assert sorted(j["overrides"][-1] for j in jobs.values()) == ["model.dropout=0.2", "model.dropout=0.5"]
+    # The later trainer.max_epochs=2 replaced FAST's =8 in the jobs' overrides.
+    bad_key = frozenset(
+        ["dataset=synthetic", "dataset.num_nodes=300", "trainer.max_epochs=2", "model.dropout=1.5"]
+    )
+    _check_summary(result.run_dir, jobs, failed={bad_key: 1})
     assert "model.dropout=1.5" in failed[0].name
     assert "model.dropout=1.5 is invalid" in json.loads((failed[0] / "failed.json").read_text())["error"]
     rows = {r.config: r for r in summarize(find_jobs([result.run_dir]))}
@@ -76,13 +163,20 @@ def test_a_failing_job_does_not_stop_the_sweep(gnnexp):
 
 
 def test_unfinished_jobs_are_marked_not_crashed_on(gnnexp, tmp_path):
-    sweep = gnnexp("-m", *FAST, "trainer.max_epochs=2", "seed=0,1").run_dir
+    ran = gnnexp("-m", *FAST, "trainer.max_epochs=2", "seed=0,1")
+    assert ran.code == 0, ran.err
+    sweep = ran.run_dir
+    jobs = _completed_jobs(sweep, 2)
     victim = next(p for p in sweep.iterdir() if (p / "results.json").exists())
     (victim / "results.json").unlink()  # as if the job had been killed
+    (survivor,) = [job for name, job in jobs.items() if name != victim.name]
     (sweep / "junk").mkdir()
     rows = summarize(find_jobs([sweep]))
-    assert rows[0].n == 1 and rows[0].unfinished == 1
-    assert "1 unfinished" in gnnexp(str(sweep), command="summarize").out
+    assert len(rows) == 1 and rows[0].n == 1 and rows[0].unfinished == 1 and rows[0].failed == 0
+    assert rows[0].test_mean == pytest.approx(survivor["test"]["accuracy"]) and rows[0].test_std == 0
+    table = gnnexp(str(sweep), command="summarize")
+    assert table.code == 0, table.err
+    assert "2 jobs, 1 configurations, 1 unfinished" in table.out
 
 
 @pytest.mark.parametrize(
@@ -92,6 +186,21 @@ def test_unfinished_jobs_are_marked_not_crashed_on(gnnexp, tmp_path):
 def test_multirun_works_for_every_task(gnnexp, args):
     result = gnnexp("-m", *args, "trainer.max_epochs=2", "seed=0,1")
     assert result.code == 0, result.err
+    jobs = _completed_jobs(result.run_dir, 2)
+    assert sorted(j["seed"] for j in jobs.values()) == [0, 1]
+    assert {j["task"] for j in jobs.values()} == {"link" if "task=link" in args else "graph"}
+    for job in jobs.values():
+        if "trainer.folds=3" not in args:
+            assert job["epochs_run"] == 2
+            continue
+        # k-fold: each fold ran its epochs, and the job's test metric is the mean over folds.
+        metric = job["metric"]
+        assert [(f["fold"], f["epochs_run"]) for f in job["folds"]] == [(0, 2), (1, 2), (2, 2)]
+        fold_tests = [f["test"][metric] for f in job["folds"]]
+        assert job["test"][metric] == pytest.approx(statistics.fmean(fold_tests))
+        assert job["test_std"][metric] == pytest.approx(statistics.stdev(fold_tests), abs=1e-6)
+    (row,) = _check_summary(result.run_dir, jobs).values()
+    assert row["n"] == 2
     rows = summarize(find_jobs([result.run_dir]))
     assert len(rows) == 1 and rows[0].n == 2
 
@@ -104,6 +213,8 @@ def test_consecutive_jobs_reuse_the_loaded_dataset(gnnexp, monkeypatch):
     result = gnnexp("-m", *FAST, "trainer.max_epochs=1", "model=gcn,mlp,sage")
     assert result.code == 0, result.err
     assert len(calls) == 1
+    jobs = _completed_jobs(result.run_dir, 3)  # all three trained on the one loaded dataset
+    assert sorted(j["model"] for j in jobs.values()) == ["gcn", "mlp", "sage"]
 
 
 def test_joblib_launcher_with_two_workers(gnnexp):
@@ -117,20 +228,34 @@ def test_joblib_launcher_with_two_workers(gnnexp):
         "seed=0,1",
     )
     assert result.code == 0, result.err
-    assert len(_results(result.run_dir)) == 4
+    jobs = _completed_jobs(result.run_dir, 4)
+    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == [
+        ("gcn", 0),
+        ("gcn", 1),
+        ("mlp", 0),
+        ("mlp", 1),
+    ]
+    assert sorted(j["job_num"] for j in jobs.values()) == [0, 1, 2, 3]
+    rows = _check_summary(result.run_dir, jobs)
+    assert [row["n"] for row in rows.values()] == [2, 2]
 
 
 def test_submitit_local_launcher(gnnexp):
     result = gnnexp("-m", "hydra/launcher=submitit_local", *FAST, "trainer.max_epochs=2", "model=gcn,mlp")
     assert result.code == 0, result.err
-    assert len(_results(result.run_dir)) == 2
+    jobs = _completed_jobs(result.run_dir, 2)
+    assert sorted(j["model"] for j in jobs.values()) == ["gcn", "mlp"]
+    assert all(j["epochs_run"] == 2 for j in jobs.values())
+    _check_summary(result.run_dir, jobs)
 
 
 def test_ray_launcher_if_installed(gnnexp):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the [ray] extra is not installed")
     result = gnnexp("-m", "hydra/launcher=ray", *FAST, "trainer.max_epochs=2", "model=gcn,mlp")
     assert result.code == 0, result.err
-    assert len(_results(result.run_dir)) == 2
+    jobs = _completed_jobs(result.run_dir, 2)
+    assert sorted(j["model"] for j in jobs.values()) == ["gcn", "mlp"]
+    _check_summary(result.run_dir, jobs)
 
 
 def test_a_launcher_whose_plugin_is_missing_names_the_extra(gnnexp):
@@ -195,7 +320,9 @@ def test_default_run_dirs_in_the_same_second_differ(gnnexp, tmp_path, monkeypatc
         assert main(["train", *FAST, "trainer.max_epochs=1", same_name]) == 0
     runs = sorted(p.name for p in (tmp_path / "outputs" / "x").iterdir())
     assert runs == ["same", "same_2"]
-    assert all((tmp_path / "outputs" / "x" / r / "results.json").is_file() for r in runs)
+    for run in runs:
+        results = json.loads((tmp_path / "outputs" / "x" / run / "results.json").read_text())
+        assert results["status"] == "completed" and results["epochs_run"] == 1
 
 
 @pytest.mark.parametrize("name", ["gcn_cora", "gat_cora", "gcn_citeseer", "gat_citeseer", "gin_mutag"])
