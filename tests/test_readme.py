@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ def test_the_readme_shows_the_two_setup_commands():
     assert "make test" in quick_start and (REPO / ".ci" / "run").read_text().strip().endswith("make test")
 
 
-def test_every_readme_command_runs(tmp_path, monkeypatch, capsys):
+def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     # The files the bring-your-own-data example names.
     rng = np.random.default_rng(0)
@@ -177,29 +178,42 @@ def test_every_readme_command_runs(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.glob("outputs/multirun/*/*/summary.md"))
 
 
-def test_the_add_a_model_recipe(tmp_path, capsys):
+def write_recipe(where: Path) -> None:
+    """The README's model recipe as the user writes it: mymodels.py and myconf/model/graphconv.yaml."""
     (python,) = blocks("python")
-    namespace: dict = {}
-    exec(compile(python, "README.md", "exec"), namespace)  # registers the example model
-    yaml_block = next(b for b in blocks("yaml") if "name: graphconv" in b)
-    (tmp_path / "myconf" / "model").mkdir(parents=True)
-    (tmp_path / "myconf" / "model" / "graphconv.yaml").write_text(yaml_block)
+    yaml_block = next(b for b in blocks("yaml") if "base_graphconv" in b)
+    (where / "mymodels.py").write_text(python)
+    (where / "myconf" / "model").mkdir(parents=True, exist_ok=True)
+    (where / "myconf" / "model" / "graphconv.yaml").write_text(yaml_block)
+
+
+@pytest.fixture
+def recipe(tmp_path, monkeypatch):
+    write_recipe(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    from gnnexp.config import components
+
+    components._REGISTRY["model"].pop("graphconv", None)
+    sys.modules.pop("mymodels", None)
+
+
+def test_the_add_a_model_recipe(recipe, capsys):
     code = main(
         [
             "train",
             "--config-dir",
-            str(tmp_path / "myconf"),
+            str(recipe / "myconf"),
+            "imports=[mymodels]",
             "model=graphconv",
             "dataset=synthetic",
             "trainer.max_epochs=3",
-            f"hydra.run.dir={tmp_path / 'run'}",
+            f"hydra.run.dir={recipe / 'run'}",
         ]
     )
     assert code == 0, capsys.readouterr().err
-    assert (tmp_path / "run" / "results.json").is_file()
-    from gnnexp.models import MODELS
-
-    MODELS.pop("graphconv")
+    results = json.loads((recipe / "run" / "results.json").read_text())
+    assert results["model"] == "graphconv" and math.isfinite(results["test"]["accuracy"])
 
 
 @pytest.mark.parametrize("name", ["REPRODUCE_TABLE", "BENCH_TABLE"])

@@ -15,6 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gnnexp.checkpoint import load_checkpoint, load_weights
+from gnnexp.config.components import declared
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
 from gnnexp.models import fast
@@ -23,7 +24,7 @@ from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
 from tests.conftest import FAST, REPO
 
-MODELS = ["gcn", "gat", "gatv2", "sage", "gin", "mlp"]
+MODELS = sorted(declared("model"))  # every built-in architecture
 
 
 def _pair(overrides: list[str]):

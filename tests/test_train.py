@@ -11,13 +11,14 @@ import yaml
 from omegaconf import OmegaConf
 
 from gnnexp.checkpoint import load_checkpoint
+from gnnexp.config.components import declared
 from gnnexp.data import load_dataset
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
 from tests.conftest import FAST
 
-MODELS = ["gcn", "gat", "gatv2", "sage", "gin", "mlp"]
+MODELS = sorted(declared("model"))  # every built-in architecture
 
 
 def test_default_gcn_on_cora_reaches_published_accuracy(gnnexp):

@@ -32,6 +32,10 @@ def _missing_option(ex: Exception) -> ConfigError:
     missing: str = getattr(ex, "missing_cfg_file", "") or ""
     options = [o for o in (getattr(ex, "options", None) or []) if not o.startswith(SCHEMA_PREFIX)]
     group, _, name = missing.rpartition("/")
+    if not options and group:  # Hydra names none for an option inside a list (logger=[csv,x])
+        from gnnexp.paths import config_dir
+
+        options = sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
     if missing in PLUGIN_EXTRAS:
         extra = PLUGIN_EXTRAS[missing]
         return ConfigError(
