@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -231,7 +231,7 @@ def _wrap(model: torch.nn.Module, cfg: DictConfig, device: torch.device, dist: D
 
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.trainer.compile:
-        trained = torch.compile(trained)
+        trained = torch.compile(trained)  # type: ignore[assignment]  # an OptimizedModule for a Module
     return trained
 
 
@@ -260,7 +260,7 @@ def _restore(
     state: dict[str, Any], parts: dict[str, Any], cfg: DictConfig, out_dir: Path, console: Console
 ) -> int:
     """Load a checkpoint into the freshly built parts; returns the epoch to continue with."""
-    current = OmegaConf.to_container(cfg, resolve=True)
+    current = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     assert isinstance(current, dict)
     check_same_model(state["config"], current, parts["model"].state_dict(), state["model"])
     changed = differences(state["config"], current, ignore=("trainer.resume",))
