@@ -56,6 +56,8 @@ scale: install
 lint: install
 	$(VENV)/bin/ruff check gnnexp tests benchmarks hydra_plugins
 	$(VENV)/bin/ruff format --check gnnexp tests benchmarks hydra_plugins
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

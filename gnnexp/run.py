@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import io
+import json
+import os
 import statistics
 import tempfile
 import time
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -45,7 +47,7 @@ from gnnexp.reporting.files import (
 from gnnexp.reporting.painter import PAINTER
 from gnnexp.resume import check_same_model, differences, truncate_metrics
 from gnnexp.seeding import set_deterministic, set_rng_state
-from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, launch, local_device, under_torchrun
+from gnnexp.training.distributed import SINGLE, Dist, backend, join_torchrun, local_device, under_torchrun
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
 from gnnexp.training.loop import NonFiniteError, evaluate, fit
@@ -231,7 +233,7 @@ def _wrap(model: torch.nn.Module, cfg: DictConfig, device: torch.device, dist: D
 
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.trainer.compile:
-        trained = torch.compile(trained)
+        trained = torch.compile(trained)  # type: ignore[assignment]  # an OptimizedModule for a Module
     return trained
 
 
@@ -260,7 +262,7 @@ def _restore(
     state: dict[str, Any], parts: dict[str, Any], cfg: DictConfig, out_dir: Path, console: Console
 ) -> int:
     """Load a checkpoint into the freshly built parts; returns the epoch to continue with."""
-    current = OmegaConf.to_container(cfg, resolve=True)
+    current = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     assert isinstance(current, dict)
     check_same_model(state["config"], current, parts["model"].state_dict(), state["model"])
     changed = differences(state["config"], current, ignore=("trainer.resume",))
@@ -457,3 +459,62 @@ def _train_and_report(
     rows["wall time"] = f"{results['wall_time_s']:.2f} s"
     console.print(key_value_panel("result", rows, style="green"))
     return float(best_value)
+
+
+# trainer.strategy=ddp outside torchrun: the CLI spawns the processes, each of which trains.
+# (Here rather than in gnnexp.training.distributed, which sits below this module.)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _worker(
+    rank: int, world_size: int, config: dict[str, Any], out_dir: str, meta: dict[str, Any], port: int
+) -> None:
+    import sys
+
+    import torch.distributed as torch_dist
+
+    from gnnexp.errors import report
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    cfg = OmegaConf.create(config)
+    torch_dist.init_process_group(backend(resolve_device(cfg.device.type)), rank=rank, world_size=world_size)
+    console = None if rank == 0 else Console(file=open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        train(cfg, Path(out_dir), meta, console, dist=Dist(rank, world_size))
+    except GnnexpError as err:
+        if rank == 0:
+            report(err)
+        sys.exit(err.exit_code)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def launch(cfg: Any, out_dir: Path, meta: dict[str, Any]) -> float:
+    """Train in ``trainer.num_processes`` processes; returns rank 0's monitored value."""
+    import torch.multiprocessing as mp
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    world_size = int(cfg.trainer.num_processes)
+    try:
+        mp.spawn(_worker, args=(world_size, config, str(out_dir), meta, _free_port()), nprocs=world_size)
+    except mp.ProcessRaisedException as err:  # a bug in a worker: keep its trace
+        raise TrainingError(
+            f"DDP process {err.error_index} failed: {str(err).strip().splitlines()[-1]}",
+            "see the trace above.",
+        ) from err
+    except mp.ProcessExitedException as err:
+        if err.exit_code in (130, 143):  # interrupted: rank 0 saved last.pt and said how to resume
+            raise SystemExit(err.exit_code) from None
+        raise TrainingError(
+            f"DDP process {err.error_index} exited with status {err.exit_code}.",
+            "see its message above; the run can be resumed from checkpoints/last.pt if one exists.",
+        ) from None
+    results = json.loads((out_dir / RESULTS_FILE).read_text())
+    return float(results["best_value"])

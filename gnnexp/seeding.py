@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -30,7 +30,8 @@ def set_deterministic(enabled: bool) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Every generator's state as plain data (loadable with ``weights_only=True``)."""
-    np_state = np.random.get_state()
+    # legacy=True (the default) gives a tuple; numpy's stubs pick the dict overload.
+    np_state = cast("tuple[Any, ...]", np.random.get_state())
     version, words, gauss = random.getstate()
     state: dict[str, Any] = {
         # As a tensor: 625 Python ints would cost a checksum and a pickle op each.

@@ -113,13 +113,13 @@ def load(group: str) -> None:
         importlib.import_module(module)
 
 
-def declared(group: str) -> dict[str, type]:
+def declared(group: str) -> dict[str, type[Any]]:
     """Name -> class of every component of ``group`` (built-in and registered by the user)."""
     load(group)
     return dict(_REGISTRY[group])
 
 
-def lookup(group: str, name: str) -> type | None:
+def lookup(group: str, name: str) -> type[Any] | None:
     load(group)
     return _REGISTRY[group].get(name)
 

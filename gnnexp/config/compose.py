@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,7 +54,7 @@ def typed(stored: dict[str, Any]) -> DictConfig:
 
     with _explained():
         fixed = {k: v for k, v in stored.items() if k not in COMPONENT_GROUPS}
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), fixed)
+        cfg = cast(DictConfig, OmegaConf.merge(OmegaConf.structured(Config), fixed))
         for group in COMPONENT_GROUPS:
             node = stored.get(group)
             if not isinstance(node, dict) or group == "logger":
@@ -65,7 +65,7 @@ def typed(stored: dict[str, Any]) -> DictConfig:
             schema = {} if group == "model" and node.get("_target_") else OmegaConf.structured(cls)
             cfg[group] = OmegaConf.merge(schema, node)
     OmegaConf.set_struct(cfg, True)
-    return cfg  # type: ignore[return-value]
+    return cfg
 
 
 def apply_overrides(stored: dict[str, Any], overrides: list[str]) -> DictConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,13 +32,13 @@ def build_loggers(cfg: DictConfig | None, out_dir: Path, meta: dict[str, Any]) -
     """The trackers that ``cfg`` (the ``logger`` node: name -> settings) selects."""
     kinds = declared("logger")
     loggers = []
-    for name, settings in (cfg or {}).items():
+    for name, settings in cast("dict[str, Any]", cfg or {}).items():
         if name not in kinds:
             raise ConfigError(
                 f"logger={name} is not a known tracker ({', '.join(sorted(kinds))}).", "check logger=[...]."
             )
         values = OmegaConf.to_container(settings, resolve=True) if OmegaConf.is_config(settings) else settings
-        logger = kinds[name](**(values or {})).build(out_dir, meta)
+        logger = kinds[name](**cast("dict[str, Any]", values or {})).build(out_dir, meta)
         if logger is not None:
             loggers.append(logger)
     return loggers

@@ -23,7 +23,7 @@ def model_spec(cfg: DictConfig | dict[str, Any]) -> ModelSpec | None:
         return None
     cls = declared("model")[str(fields["name"])]
     known = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
-    return cls(**{k: v for k, v in fields.items() if k in known})  # type: ignore[no-any-return]
+    return cls(**{str(k): v for k, v in fields.items() if k in known})
 
 
 def _target_kwargs(cfg: DictConfig, cls: type) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def build_model(
     cls = import_target(str(cfg._target_), "model._target_")
     kwargs = _target_kwargs(cfg, cls)
     try:
-        return cls(in_channels=in_channels, out_channels=out_channels, **kwargs)  # type: ignore[no-any-return]
+        return cls(in_channels=in_channels, out_channels=out_channels, **kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(
             f"model={cfg.name} cannot be built with these settings: {err}",
@@ -78,7 +78,7 @@ def build_encoder(cfg: DictConfig, in_channels: int, layout: Layout = PLAIN) -> 
     if cfg.get("_target_"):
         return build_model(cfg, in_channels, cfg.hidden_channels), int(cfg.hidden_channels)
     encoder = build_model(cfg, in_channels, None, layout)
-    return encoder, int(encoder.out_width)
+    return encoder, int(encoder.out_width)  # type: ignore[arg-type]  # torch types __getattr__ as Tensor | Module
 
 
 def count_parameters(model: torch.nn.Module) -> int:

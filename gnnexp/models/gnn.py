@@ -87,7 +87,7 @@ class GNN(torch.nn.Module):
     def reset_parameters(self) -> None:
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+                module.reset_parameters()  # type: ignore[operator]  # torch types __getattr__ as Tensor | Module
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         if self.drop_edge > 0 and self.training:

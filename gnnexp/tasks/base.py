@@ -21,6 +21,7 @@ class Task(Protocol):
     """One kind of graph question (node, graph or link level)."""
 
     metric: str
+    in_channels: int
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
         """The model ``cfg`` describes, with the inputs, outputs and head this task needs."""
@@ -95,4 +96,4 @@ def build_task(
     shard of the training nodes it trains on (node tasks under DDP).
     """
     spec = declared("task")[str(cfg.task.kind)]
-    return spec().build(cfg, data, device, fold, dist)  # type: ignore[no-any-return]
+    return spec().build(cfg, data, device, fold, dist)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,9 @@ from gnnexp.models import fast
 from gnnexp.models.build import model_spec
 from gnnexp.seeding import seeded
 from gnnexp.tasks.base import layouts_allowed
+
+if TYPE_CHECKING:
+    from gnnexp.models.heads import LinkModel
 
 
 def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> tuple[Data, Data, Data]:
@@ -79,23 +82,25 @@ class LinkTask:
         return (self.data["train"],)
 
     def training_loss(self, model: torch.nn.Module, batch: Data) -> Tensor:
-        z = model.encode(*self.inputs["train"])
+        link = cast("LinkModel", model)
+        z = link.encode(*self.inputs["train"])
         pos = batch.pos_edge_label_index
         neg = negative_sampling(
             batch.edge_index,
             num_nodes=self.num_nodes,
             num_neg_samples=max(1, int(pos.size(1) * self.neg_ratio)),
         )
-        logits = model.decode(z, torch.cat([pos, neg], dim=1))
+        logits = link.decode(z, torch.cat([pos, neg], dim=1))
         labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).to(logits.device)
         return F.binary_cross_entropy_with_logits(logits, labels)
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
         results = {}
+        link = cast("LinkModel", model)
         for split in splits:
             d = self.data[split]
-            z = model.encode(*self.inputs[split])
-            pos, neg = model.decode(z, d.pos_edge_label_index), model.decode(z, d.neg_edge_label_index)
+            z = link.encode(*self.inputs[split])
+            pos, neg = link.decode(z, d.pos_edge_label_index), link.decode(z, d.neg_edge_label_index)
             scores = torch.cat([pos, neg])
             labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
             results[split] = {

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -41,7 +42,7 @@ def _grad_norm(model: torch.nn.Module, clip: float | None) -> torch.Tensor:
     params = [p for p in model.parameters() if p.grad is not None]
     if clip:
         return torch.nn.utils.clip_grad_norm_(params, clip)
-    return torch.nn.utils.get_total_norm([p.grad for p in params])
+    return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
 def train_epoch(
@@ -62,7 +63,7 @@ def train_epoch(
     model.train()
     total, batches, skipped = 0.0, 0, 0
     loader = task.train_batches()
-    count = len(loader) if hasattr(loader, "__len__") else 0
+    count = len(cast(Sized, loader)) if hasattr(loader, "__len__") else 0
     for index, batch in enumerate(loader, start=1):
         if on_batch is not None:
             on_batch(index, count)

@@ -18,7 +18,7 @@ def build_optimizer(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> Op
     """The optimizer ``cfg.name`` over ``params``."""
     spec = instance("optimizer", cfg)
     try:
-        return spec.build(params)  # type: ignore[no-any-return]
+        return spec.build(params)
     except ValueError as err:  # torch's own argument checks, e.g. nesterov without momentum
         raise ConfigError(f"optimizer={cfg.name}: {err}.", "adjust the optimizer.* values.") from err
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -64,7 +64,7 @@ class Recorder:
         self.loggers = loggers or []
         self.metric = table.metric
         self.skipped_steps = 0
-        self.config = OmegaConf.to_container(cfg, resolve=True)
+        self.config = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
         # Plain copies: OmegaConf attribute access costs microseconds, every epoch.
         checkpoint = cfg.trainer.checkpoint
         self.save_best, self.save_last_too = bool(checkpoint.save_best), bool(checkpoint.save_last)

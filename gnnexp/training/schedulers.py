@@ -7,7 +7,7 @@ over from wherever warm-up (``warmup_epochs``) left the LR; see ``LRSchedule``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from omegaconf import MISSING
 
@@ -118,7 +118,7 @@ class Plateau(SchedulerSpec):
 
         return lr_scheduler.ReduceLROnPlateau(
             optimizer,
-            mode=mode,
+            mode=cast(Literal["min", "max"], mode),
             factor=self.factor,
             patience=self.patience,
             threshold=self.threshold,
