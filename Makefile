@@ -33,8 +33,10 @@ data/.seeded:
 train: install data/.seeded
 	$(VENV)/bin/gnnexp train $(ARGS)
 
-## Run the test suite (copies ../shared/data, if present, to a temp dir first)
+## Run the checks (types, import layers) and the test suite
 test: install
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q $(ARGS)
 
 ## gnnexp's loop against the plain PyG loop, sampling throughput, start-up (ARGS="--quick" for a short run)

@@ -43,8 +43,8 @@ from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.experiment import build_experiment
+from gnnexp.fitting import fit_and_test
 from gnnexp.paths import resolve_data_dir
-from gnnexp.run import fit_and_test
 
 EPOCHS, PATIENCE = 200, 100
 TARGETS = {("cora", "gcn"): 8.0, ("cora", "gat"): 2.5}  # required speed-up of gnnexp's loop

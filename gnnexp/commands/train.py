@@ -20,9 +20,12 @@ from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, report
 from gnnexp.hydra_callbacks import SweepSummary
 from gnnexp.paths import config_dir
-from gnnexp.reporting.painter import PAINTER
+from gnnexp.reporting.painter import Painter
 
 log = logging.getLogger(__name__)
+# Draws curves.png in a helper process that this command starts before torch loads (see
+# gnnexp.reporting.painter) and stops when it ends; jobs in other processes draw themselves.
+PAINTER = Painter()
 register_schemas()
 register_resolvers()  # also in joblib/submitit workers, which import this module
 
@@ -41,13 +44,14 @@ def job_meta() -> tuple[Path, bool, dict[str, Any]]:
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def train_app(cfg: DictConfig) -> float | None:
     """One job: train and return the monitored value; a failure never ends a sweep."""
+    from gnnexp.fitting import Interrupted
     from gnnexp.reporting.files import write_failure
 
     out_dir, multirun, meta = job_meta()
     try:
-        from gnnexp.run import train
-
-        return train(cfg, out_dir, meta)
+        return _train(cfg, out_dir, meta)
+    except Interrupted as err:  # recorded, and the resume command printed, by the run itself
+        raise SystemExit(err.exit_code) from None
     except GnnexpError as err:
         write_failure(out_dir, err, meta)
         report(err)
@@ -61,6 +65,22 @@ def train_app(cfg: DictConfig) -> float | None:
             report(f"job {out_dir} failed with {type(err).__name__}: {err} (trace in failed.json)")
             return float("nan")
         raise
+
+
+def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any]) -> float:
+    """One job in this process, or, for ``trainer.strategy=ddp`` outside torchrun, in
+    ``trainer.num_processes`` processes launched here."""
+    from gnnexp.run import check_writable, train
+    from gnnexp.training.distributed import under_torchrun
+
+    if cfg.trainer.strategy == "ddp" and not under_torchrun():
+        from gnnexp.commands.ddp import launch
+        from gnnexp.experiment import checked
+
+        checked(cfg)
+        check_writable(out_dir)
+        return launch(cfg, out_dir, meta)
+    return train(cfg, out_dir, meta, painter=PAINTER)
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.config.components import declared
 from gnnexp.errors import ConfigError
 from gnnexp.records import EpochRecord
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.state import TrainState
 
 
 class Logger:
@@ -42,3 +44,42 @@ def build_loggers(cfg: DictConfig | None, out_dir: Path, meta: dict[str, Any]) -
         if logger is not None:
             loggers.append(logger)
     return loggers
+
+
+class Trackers(Callback):
+    """The run's trackers as one callback; each tracker's run ends exactly once: finished
+    by :meth:`finish` with the results, or failed when training fails or is interrupted."""
+
+    def __init__(self, loggers: list[Logger], config: dict[str, Any], metric: str) -> None:
+        self.loggers = loggers
+        self.config = config
+        self.metric = metric
+        self.open = bool(loggers)
+
+    def on_start(self, state: TrainState) -> None:
+        for logger in self.loggers:
+            logger.log_hparams(self.config)
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        for logger in self.loggers:
+            logger.log_epoch(record, self.metric)
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        if outcome.interrupted:
+            self._close(failed=True)
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self._close(failed=True)
+
+    def finish(self, results: dict[str, Any]) -> None:
+        """The final results, then the trackers' runs end as finished."""
+        if self.open:
+            for logger in self.loggers:
+                logger.log_results(results)
+        self._close(failed=False)
+
+    def _close(self, failed: bool) -> None:
+        if self.open:
+            self.open = False
+            for logger in self.loggers:
+                logger.close(failed=failed)

@@ -17,6 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gnnexp.records import EpochRecord
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.state import TrainState
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -31,8 +33,8 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
-class EpochTable:
-    """Prints one aligned row per logged epoch; a context manager around training."""
+class EpochTable(Callback):
+    """Prints one aligned row per logged epoch, with a progress bar on a terminal."""
 
     def __init__(self, console: Console, metric: str, max_epochs: int, log_every: int = 1) -> None:
         self.console = console
@@ -98,6 +100,22 @@ class EpochTable:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    def on_start(self, state: TrainState) -> None:
+        self.__enter__()
+
+    def on_batch(self, done: int, total: int) -> None:
+        self.batch(done, total)
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        stopper = state.stopper
+        self.add(record, "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}")
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        self.__exit__()
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self.__exit__()
 
 
 def key_value_panel(title: str, rows: dict[str, Any], style: str = "blue") -> Panel:

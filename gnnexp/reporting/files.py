@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gnnexp.records import EpochRecord
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.state import TrainState
 
 RESULTS_FILE = "results.json"
 FAILURE_FILE = "failed.json"
@@ -47,7 +49,7 @@ def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | No
         pass
 
 
-class MetricsCSV:
+class MetricsCSV(Callback):
     """``metrics.csv``: one row per epoch, flushed as it is written."""
 
     def __init__(self, path: Path, metric: str, append: bool = False) -> None:
@@ -78,3 +80,12 @@ class MetricsCSV:
 
     def close(self) -> None:
         self.file.close()
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        self.write(record)
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        self.close()
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self.close()

@@ -15,7 +15,12 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gnnexp.training.callbacks import Callback, FitOutcome
+
+if TYPE_CHECKING:
+    from gnnexp.training.state import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +92,20 @@ class Painter:
             log.warning("curves.png not drawn: %s", err)
 
 
-PAINTER = Painter()
+class Curves(Callback):
+    """Draws curves.png when training ends, successfully or not."""
+
+    def __init__(self, painter: Painter, metrics: Path, out: Path, metric: str, title: str) -> None:
+        self.painter, self.metrics, self.out, self.metric, self.title = painter, metrics, out, metric, title
+
+    def _draw(self, state: TrainState) -> None:
+        self.painter.draw(self.metrics, self.out, self.metric, state.stopper.best_epoch, self.title)
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        self._draw(state)
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self._draw(state)
 
 
 def main() -> None:

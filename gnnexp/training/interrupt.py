@@ -6,22 +6,28 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from gnnexp.records import EpochRecord
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.state import TrainState
 
-class StopOnSignal:
-    """Context manager: the first SIGINT/SIGTERM asks the loop to stop after this epoch.
 
-    Call the object to ask whether a stop was requested. A second signal exits at once
-    (status 128 + signal): every file gnnexp writes is replaced atomically or flushed row
-    by row, so nothing already written is left half-done.
+class StopOnSignal(Callback):
+    """The first SIGINT/SIGTERM asks the loop to stop after this epoch.
+
+    A second signal exits at once (status 128 + signal): every file gnnexp writes is
+    replaced atomically or flushed row by row, so nothing already written is left half-done.
+    ``agree`` turns this process's answer into every process's (DDP ranks stop together).
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, agree: Callable[[bool], bool] = bool) -> None:
         self.signum: int | None = None
+        self.agree = agree
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopOnSignal:
@@ -37,6 +43,19 @@ class StopOnSignal:
 
     def __call__(self) -> bool:
         return self.signum is not None
+
+    def on_start(self, state: TrainState) -> None:
+        self.__enter__()
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if self.agree(self()):
+            state.stop = True
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        self.__exit__()
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self.__exit__()
 
     @property
     def exit_code(self) -> int:

@@ -1,16 +1,16 @@
 """The training loop: train an epoch, evaluate, step the schedule, stop early.
 
-Persistence (tables, CSV, checkpoints) happens in the ``on_epoch_end`` callback, so the loop
-itself is only the optimisation every GNN paper describes, plus two guards: a non-finite
-loss or gradient stops the run (or skips the step), and a stop request (Ctrl-C) ends it
-cleanly after the current epoch.
+Everything a run leaves behind (tables, CSV, checkpoints, trackers, curves) and reacts to
+(signals) is a callback (``gnnexp.training.callbacks``), so the loop itself is only the
+optimisation every GNN paper describes, plus two guards: a non-finite loss or gradient
+stops the run (or skips the step), and a stop request ends it cleanly after the epoch.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass
 from typing import cast
 
@@ -18,9 +18,10 @@ import torch
 
 from gnnexp.records import EpochRecord
 from gnnexp.tasks.base import Task
-from gnnexp.training.early_stopping import EarlyStopping
-from gnnexp.training.optim import LRSchedule, current_lr
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.optim import current_lr
 from gnnexp.training.precision import FULL, Precision
+from gnnexp.training.state import TrainState
 
 
 class NonFiniteError(RuntimeError):
@@ -29,12 +30,6 @@ class NonFiniteError(RuntimeError):
     def __init__(self, what: str, epoch: int = 0) -> None:
         self.what, self.epoch = what, epoch
         super().__init__(f"the {what} became non-finite at epoch {epoch}")
-
-
-@dataclass
-class FitOutcome:
-    last_epoch: int
-    interrupted: bool = False
 
 
 def _grad_norm(model: torch.nn.Module, clip: float | None) -> torch.Tensor:
@@ -99,43 +94,69 @@ def evaluate(
         return task.evaluate(model, splits)
 
 
+@dataclass(frozen=True)
+class FitSettings:
+    """How the loop trains (the trainer's settings the loop itself reads)."""
+
+    max_epochs: int
+    eval_every: int = 1
+    grad_clip: float | None = None
+    skip_nonfinite: bool = False
+
+
 def fit(
-    model: torch.nn.Module,
-    task: Task,
-    optimizer: torch.optim.Optimizer,
-    schedule: LRSchedule,
-    stopper: EarlyStopping,
-    max_epochs: int,
-    eval_every: int = 1,
-    grad_clip: float | None = None,
-    skip_nonfinite: bool = False,
-    precision: Precision = FULL,
-    start_epoch: int = 1,
-    on_batch: Callable[[int, int], None] | None = None,
-    on_epoch_end: Callable[[EpochRecord], None] = lambda record: None,
-    stop_requested: Callable[[], bool] = lambda: False,
+    state: TrainState, task: Task, settings: FitSettings, callbacks: Sequence[Callback] = ()
 ) -> FitOutcome:
-    """Train until ``max_epochs``, early stopping (``stopper`` watches the validation
-    results) or a stop request."""
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, max_epochs + 1):
-        started = time.perf_counter()
-        lr = current_lr(optimizer)
-        try:
-            train_loss, skipped = train_epoch(
-                model, task, optimizer, grad_clip, skip_nonfinite, precision, on_batch
-            )
-        except NonFiniteError as err:
-            raise NonFiniteError(err.what, epoch) from None
-        val = None
-        if epoch % eval_every == 0 or epoch == max_epochs:
-            val = evaluate(model, task, ("val",), precision)["val"]
-        is_best = val is not None and stopper.update(val, epoch)
-        schedule.step(None if val is None else stopper.value(val))
-        elapsed = time.perf_counter() - started
-        on_epoch_end(EpochRecord(epoch, train_loss, val, lr, elapsed, is_best, skipped))
-        if stop_requested():
-            return FitOutcome(epoch, interrupted=epoch < max_epochs and not stopper.should_stop)
-        if stopper.should_stop:
-            break
-    return FitOutcome(epoch)
+    """Train from ``state.epoch + 1`` until ``max_epochs``, early stopping (the stopper
+    watches the validation results) or a stop request (a callback sets ``state.stop``)."""
+    for callback in callbacks:
+        callback.on_start(state)
+
+    def on_batch(done: int, total: int) -> None:
+        for callback in callbacks:
+            callback.on_batch(done, total)
+
+    try:
+        for epoch in range(state.epoch + 1, settings.max_epochs + 1):
+            record = _epoch(state, task, settings, epoch, on_batch)
+            state.epoch = epoch
+            state.skipped_steps += record.skipped_steps
+            for callback in callbacks:
+                callback.on_epoch_end(state, record)
+            if state.stop or state.stopper.should_stop:
+                break
+    except BaseException as err:
+        for callback in callbacks:
+            callback.on_exception(state, err)
+        raise
+    interrupted = state.stop and state.epoch < settings.max_epochs and not state.stopper.should_stop
+    outcome = FitOutcome(state.epoch, interrupted)
+    for callback in callbacks:
+        callback.on_end(state, outcome)
+    return outcome
+
+
+def _epoch(
+    state: TrainState, task: Task, settings: FitSettings, epoch: int, on_batch: Callable[[int, int], None]
+) -> EpochRecord:
+    """Train one epoch, evaluate it when due, and step the stopper and the LR schedule."""
+    started = time.perf_counter()
+    lr = current_lr(state.optimizer)
+    try:
+        train_loss, skipped = train_epoch(
+            state.trained,
+            task,
+            state.optimizer,
+            settings.grad_clip,
+            settings.skip_nonfinite,
+            state.precision,
+            on_batch,
+        )
+    except NonFiniteError as err:
+        raise NonFiniteError(err.what, epoch) from None
+    val = None
+    if epoch % settings.eval_every == 0 or epoch == settings.max_epochs:
+        val = evaluate(state.trained, task, ("val",), state.precision)["val"]
+    is_best = val is not None and state.stopper.update(val, epoch)
+    state.schedule.step(None if val is None else state.stopper.value(val))
+    return EpochRecord(epoch, train_loss, val, lr, time.perf_counter() - started, is_best, skipped)

@@ -1,21 +1,18 @@
-"""What each epoch leaves behind: a table row, a CSV row and checkpoints."""
+"""Checkpoints as a callback: ``best.pt`` and ``last.pt`` kept current as training goes."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from gnnexp import __version__
 from gnnexp.checkpoint import save_checkpoint
-from gnnexp.loggers import Logger
 from gnnexp.records import EpochRecord
-from gnnexp.reporting.console import EpochTable
-from gnnexp.reporting.files import MetricsCSV
-from gnnexp.seeding import rng_state
+from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.state import TrainState
 
 BEST = Path("checkpoints/best.pt")
 LAST = Path("checkpoints/last.pt")
@@ -32,76 +29,64 @@ def frozen(obj: Any) -> Any:
     return obj
 
 
-class Recorder:
-    """Writes ``metrics.csv`` and the table, and keeps ``best.pt`` and ``last.pt`` current.
+class Checkpoints(Callback):
+    """Keeps ``best.pt`` and ``last.pt`` current, and the best weights in memory.
 
-    The best weights are also kept in memory, so the final test evaluation uses exactly
-    the weights of the best validation epoch. Writing best.pt costs a few milliseconds, more
-    than a whole epoch of a small model, so a new best is written at once unless the last
-    write is younger than ``checkpoint.best_min_interval_s``; then it waits (frozen in
-    memory) for the next epoch end after that interval, and :meth:`flush` writes it when
+    The final test evaluation uses exactly the weights of the best validation epoch. Writing
+    best.pt costs a few milliseconds, more than a whole epoch of a small model, so a new best
+    is written at once unless the last write is younger than ``best_min_interval_s``; then it
+    waits (frozen in memory) for the next epoch end after that interval, and is written when
     training ends, is interrupted or fails.
     """
 
     def __init__(
         self,
         out_dir: Path,
-        cfg: DictConfig,
-        table: EpochTable,
-        csv: MetricsCSV,
-        parts: dict[str, Any],
+        config: dict[str, Any],
+        settings: Any,
+        monitor: str,
         fold: int | None = None,
-        loggers: list[Logger] | None = None,
         shape: dict[str, int | None] | None = None,
+        best_weights: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.out_dir = out_dir
-        self.cfg = cfg
-        self.table = table
-        self.csv = csv
-        self.parts = parts  # model, optimizer, schedule, stopper, precision
+        self.config = config
         self.fold = fold
         self.shape = shape or {"in_channels": None, "out_channels": None}
-        self.loggers = loggers or []
-        self.metric = table.metric
-        self.skipped_steps = 0
-        self.config = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
+        self.monitor = monitor
         # Plain copies: OmegaConf attribute access costs microseconds, every epoch.
-        checkpoint = cfg.trainer.checkpoint
-        self.save_best, self.save_last_too = bool(checkpoint.save_best), bool(checkpoint.save_last)
-        self.every_n_epochs = int(checkpoint.every_n_epochs)
-        self.best_interval = float(checkpoint.best_min_interval_s)
-        self.monitor = str(cfg.trainer.monitor)
-        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.save_best, self.save_last = bool(settings.save_best), bool(settings.save_last)
+        self.every_n_epochs = int(settings.every_n_epochs)
+        self.best_interval = float(settings.best_min_interval_s)
+        self.best_weights = best_weights
         self._pending_best: dict[str, Any] | None = None
         self._best_written = -float("inf")
 
-    def snapshot(self, epoch: int, metrics: dict[str, float] | None, copy: bool = False) -> dict[str, Any]:
-        """Everything needed to evaluate, or to resume training after ``epoch``.
+    def snapshot(
+        self, state: TrainState, metrics: dict[str, float] | None, copy: bool = False
+    ) -> dict[str, Any]:
+        """Everything needed to evaluate, or to resume training after ``state.epoch``.
 
         ``copy`` detaches the training state from later updates (for a deferred write).
         """
-        p = self.parts
-        keep = frozen if copy else (lambda state: state)
-        weights = self.best_weights if copy and self.best_weights is not None else p["model"].state_dict()
+        parts = state.parts()
+        if copy:
+            parts = {k: v if k in ("early_stopping", "rng") else frozen(v) for k, v in parts.items()}
+            if self.best_weights is not None:
+                parts["model"] = self.best_weights
         return {
-            "epoch": epoch,
-            "model": weights,
-            "optimizer": keep(p["optimizer"].state_dict()),
-            "scheduler": keep(p["schedule"].state_dict()),
-            "early_stopping": p["stopper"].state_dict(),
-            "scaler": keep(p["precision"].state_dict()),
+            **parts,
             "metrics": dict(metrics) if metrics else metrics,
-            "monitor": {"name": self.monitor, "mode": p["stopper"].mode},
+            "monitor": {"name": self.monitor, "mode": state.stopper.mode},
             "config": self.config,
-            "rng": rng_state(),
             "fold": self.fold,
             "shape": self.shape,
             "gnnexp_version": __version__,
         }
 
-    def save_last(self, epoch: int) -> None:
-        if self.save_last_too:
-            save_checkpoint(self.out_dir / LAST, self.snapshot(epoch, None))
+    def write_last(self, state: TrainState) -> None:
+        if self.save_last:
+            save_checkpoint(self.out_dir / LAST, self.snapshot(state, None))
 
     def flush(self) -> None:
         """Write a best checkpoint that is still waiting for its interval."""
@@ -110,20 +95,20 @@ class Recorder:
             self._pending_best = None
             self._best_written = time.monotonic()
 
-    def on_epoch_end(self, record: EpochRecord) -> None:
-        self.csv.write(record)
-        for logger in self.loggers:
-            logger.log_epoch(record, self.metric)
-        self.skipped_steps += record.skipped_steps
-        stopper = self.parts["stopper"]
-        best = "" if stopper.best is None else f"best {stopper.best:.4f} @ {stopper.best_epoch}"
-        self.table.add(record, best_text=best)
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
         due = time.monotonic() - self._best_written >= self.best_interval
         if record.is_best:
-            self.best_weights = frozen(self.parts["model"].state_dict())
+            self.best_weights = frozen(state.model.state_dict())
             if self.save_best:
-                self._pending_best = self.snapshot(record.epoch, record.val, copy=not due)
+                self._pending_best = self.snapshot(state, record.val, copy=not due)
         if due:
             self.flush()
         if self.every_n_epochs and record.epoch % self.every_n_epochs == 0:
-            self.save_last(record.epoch)
+            self.write_last(state)
+
+    def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
+        self.flush()
+        self.write_last(state)
+
+    def on_exception(self, state: TrainState, error: BaseException) -> None:
+        self.flush()  # the best weights so far survive a failed run

@@ -1,0 +1,89 @@
+"""k-fold cross-validation on top of single fits: one fit per fold, then mean ± std."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from gnnexp.experiment import Experiment, build_experiment
+from gnnexp.fitting import FitResult, fit_and_test
+from gnnexp.reporting.painter import Painter
+from gnnexp.training.distributed import Dist
+
+
+def mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = dicts[0].keys()
+    mean = {k: statistics.fmean(d[k] for d in dicts) for k in keys}
+    std = {k: statistics.stdev([d[k] for d in dicts]) if len(dicts) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+def folds_table(results: list[FitResult], metric: str) -> Table:
+    table = Table(title="cross-validation", title_justify="left")
+    for column in ("fold", "best epoch", f"val {metric}", f"test {metric}"):
+        table.add_column(column, justify="right")
+    for i, r in enumerate(results):
+        table.add_row(str(i), str(r.best_epoch), f"{r.val[metric]:.4f}", f"{r.test[metric]:.4f}")
+    val_mean, val_std = mean_std([r.val for r in results])
+    test_mean, test_std = mean_std([r.test for r in results])
+    table.add_row(
+        "mean ± std",
+        "",
+        f"{val_mean[metric]:.4f} ± {val_std[metric]:.4f}",
+        f"{test_mean[metric]:.4f} ± {test_std[metric]:.4f}",
+        style="bold",
+    )
+    return table
+
+
+def cross_validate(
+    first: Experiment,
+    out_dir: Path,
+    console: Console,
+    dist: Dist,
+    meta: dict[str, Any],
+    painter: Painter | None,
+) -> tuple[dict[str, float], dict[str, float], float, dict[str, Any]]:
+    """Train every fold (``first`` is fold 0's experiment), each in ``out_dir/fold_<i>``.
+
+    Returns the mean validation and test metrics, the mean best monitored value, and what
+    results.json records about the folds.
+    """
+    cfg = first.cfg
+    folds = int(cfg.trainer.folds)
+    results = []
+    for fold in range(folds):
+        console.rule(f"fold {fold + 1} of {folds}")
+        experiment = (
+            first
+            if fold == 0
+            else build_experiment(cfg, fold, dist, first.device, first.data, seed=cfg.seed + dist.rank)
+        )
+        results.append(
+            fit_and_test(
+                experiment,
+                out_dir / f"fold_{fold}",
+                console,
+                fold=fold,
+                intro=fold == 0,
+                meta=meta,
+                painter=painter,
+            )
+        )
+    metric = first.task.metric
+    console.print(folds_table(results, metric))
+    val, val_std = mean_std([r.val for r in results])
+    test, test_std = mean_std([r.test for r in results])
+    summary: dict[str, Any] = {
+        "folds": [{"fold": i, **asdict(r)} for i, r in enumerate(results)],
+        "val_std": val_std,
+        "test_std": test_std,
+        "num_params": results[0].num_params,
+        "train_time_s": sum(r.train_time_s for r in results),
+    }
+    return val, test, statistics.fmean(r.best_value for r in results), summary

@@ -1,0 +1,234 @@
+"""One fit of one experiment: state and callbacks set up, the loop, the final test.
+
+``gnnexp.run`` calls this once for a run, or once per fold (``gnnexp.crossval``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from gnnexp.checkpoint import load_checkpoint
+from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
+from gnnexp.errors import GnnexpError, TrainingError
+from gnnexp.experiment import Experiment
+from gnnexp.loggers import build_loggers
+from gnnexp.loggers.base import Trackers
+from gnnexp.models.build import count_parameters
+from gnnexp.reporting.console import EpochTable, key_value_panel
+from gnnexp.reporting.files import FAILURE_FILE, METRICS_FILE, MetricsCSV, write_failure
+from gnnexp.reporting.painter import Curves, Painter
+from gnnexp.resume import check_same_model, differences, truncate_metrics
+from gnnexp.training.callbacks import Callback
+from gnnexp.training.distributed import SINGLE, Dist
+from gnnexp.training.early_stopping import build_stopper
+from gnnexp.training.interrupt import StopOnSignal
+from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
+from gnnexp.training.optim import LRSchedule, build_optimizer
+from gnnexp.training.precision import Precision
+from gnnexp.training.recorder import BEST, LAST, Checkpoints
+from gnnexp.training.state import TrainState
+
+
+class Diverged(TrainingError):
+    """A non-finite loss or gradient stopped training; the best checkpoint is kept."""
+
+    def __init__(self, problem: str, fix: str, epoch: int) -> None:
+        super().__init__(problem, fix)
+        self.epoch = epoch
+
+
+class Interrupted(GnnexpError):
+    """Ctrl-C or SIGTERM stopped training after an epoch; last.pt and failed.json say where."""
+
+    def __init__(self, epoch: int, exit_code: int, hint: str) -> None:
+        super().__init__(f"interrupted after epoch {epoch}", hint)
+        self.epoch = epoch
+        self.exit_code = exit_code
+
+
+@dataclass
+class FitResult:
+    """What one training (one fold) produced."""
+
+    best_epoch: int
+    best_value: float
+    epochs_run: int
+    stopped_early: bool
+    val: dict[str, float]
+    test: dict[str, float]
+    num_params: int
+    train_time_s: float
+    skipped_steps: int = 0
+
+
+def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:
+    """Optimizer, LR schedule, early stopping and precision around the experiment's model;
+    DDP and/or torch.compile wrap the module that trains, whose parameter names stay."""
+    cfg, model, device = experiment.cfg, experiment.model, experiment.device
+    trained = model
+    if dist.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.trainer.compile:
+        trained = torch.compile(trained)  # type: ignore[assignment]
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    mode, metric = monitor_mode(cfg), metric_name(cfg)
+    t = cfg.trainer
+    return TrainState(
+        model=model,
+        trained=trained,
+        optimizer=optimizer,
+        schedule=LRSchedule(optimizer, cfg.scheduler, t.max_epochs, mode),
+        stopper=build_stopper(t.monitor, mode, t.patience, t.min_delta, metric, METRIC_MODES[metric]),
+        precision=Precision(t.precision, device),
+    )
+
+
+def _resume(
+    state: TrainState, checkpoint: dict[str, Any], cfg: DictConfig, out_dir: Path, console: Console
+) -> None:
+    """Continue from ``checkpoint``: same model shape, its state restored, metrics.csv cut back."""
+    current = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
+    check_same_model(checkpoint["config"], current, state.model.state_dict(), checkpoint["model"])
+    changed = differences(checkpoint["config"], current, ignore=("trainer.resume",))
+    if changed:
+        console.print(f"[yellow]resuming with changed settings:[/yellow] {'; '.join(changed)}")
+    state.restore(checkpoint)
+    truncate_metrics(out_dir / METRICS_FILE, state.epoch)
+    console.print(f"resuming after epoch {state.epoch} from {cfg.trainer.resume}")
+
+
+def _callbacks(
+    experiment: Experiment,
+    out_dir: Path,
+    console: Console,
+    fold: int | None,
+    resume: dict[str, Any] | None,
+    dist: Dist,
+    meta: dict[str, Any],
+    painter: Painter | None,
+) -> tuple[list[Callback], Checkpoints, Trackers]:
+    cfg, task = experiment.cfg, experiment.task
+    config = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
+    # What the weights expect (gnnexp predict checks a new dataset against it).
+    shape = {"in_channels": task.in_channels, "out_channels": getattr(task, "out_channels", None)}
+    best_weights = None
+    if resume is not None:  # the best weights so far sit next to the checkpoint resumed from
+        best = Path(cfg.trainer.resume).with_name(BEST.name)
+        best_weights = load_checkpoint(best)["model"] if best.is_file() else None
+    checkpoints = Checkpoints(
+        out_dir, config, cfg.trainer.checkpoint, str(cfg.trainer.monitor), fold, shape, best_weights
+    )
+    trackers = Trackers(build_loggers(cfg.get("logger"), out_dir, meta), config, task.metric)
+    callbacks: list[Callback] = [
+        MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None),
+        trackers,
+        EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every),
+        checkpoints,
+        StopOnSignal(dist.any),  # every rank stops together
+    ]
+    if cfg.trainer.curves and dist.is_main:
+        title = f"{cfg.model.name} on {cfg.dataset.name}"
+        callbacks.append(
+            Curves(painter or Painter(), out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title)
+        )
+    return callbacks, checkpoints, trackers
+
+
+def fit_and_test(
+    experiment: Experiment,
+    out_dir: Path,
+    console: Console,
+    fold: int | None = None,
+    resume: dict[str, Any] | None = None,
+    intro: bool = True,
+    dist: Dist = SINGLE,
+    meta: dict[str, Any] | None = None,
+    painter: Painter | None = None,
+) -> FitResult:
+    """Train the experiment's fresh model (or continue ``resume``), then test the best weights once.
+
+    ``intro`` prints the panel that describes model, data and output first.
+    """
+    cfg, task, model = experiment.cfg, experiment.task, experiment.model
+    if intro:
+        console.print(
+            key_value_panel(
+                f"gnnexp train: {cfg.model.name} on {cfg.dataset.name} ({cfg.task.kind} task)",
+                {
+                    "model": f"{model!r}, {count_parameters(model):,} parameters",
+                    **task.describe(),
+                    "device": str(experiment.device),
+                    "output": str(out_dir.parent if fold is not None else out_dir),
+                },
+            )
+        )
+    state = training_state(experiment, dist)
+    if resume is not None:
+        _resume(state, resume, cfg, out_dir, console)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    callbacks, checkpoints, trackers = _callbacks(
+        experiment, out_dir, console, fold, resume, dist, meta or {}, painter
+    )
+    t = cfg.trainer
+    settings = FitSettings(t.max_epochs, t.eval_every, t.grad_clip, t.nonfinite == "skip")
+    started = time.perf_counter()
+    try:
+        outcome = fit(state, task, settings, callbacks)
+    except NonFiniteError as err:
+        stopper = state.stopper
+        kept = (
+            f"checkpoints/best.pt (epoch {stopper.best_epoch}) is kept"
+            if stopper.best is not None
+            else "no checkpoint was saved"
+        )
+        raise Diverged(
+            f"Training diverged: {err}; {kept}.",
+            "lower optimizer.lr, set trainer.grad_clip=1.0, or trainer.nonfinite=skip to skip such steps.",
+            err.epoch,
+        ) from None
+    if outcome.interrupted:
+        _interrupted(out_dir, outcome.last_epoch, callbacks, console)
+
+    if checkpoints.best_weights is None:  # a resumed run whose best.pt is gone
+        raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
+    model.load_state_dict(checkpoints.best_weights)
+    final = evaluate(state.trained, task, ("val", "test"), state.precision)
+    trackers.finish({"val": final["val"], "test": final["test"], "best_epoch": state.stopper.best_epoch})
+    return FitResult(
+        best_epoch=state.stopper.best_epoch,
+        best_value=float(state.stopper.best) if state.stopper.best is not None else float("nan"),
+        epochs_run=outcome.last_epoch,
+        stopped_early=outcome.last_epoch < t.max_epochs,
+        val=final["val"],
+        test=final["test"],
+        num_params=count_parameters(model),
+        train_time_s=time.perf_counter() - started,
+        skipped_steps=state.skipped_steps,
+    )
+
+
+def _interrupted(out_dir: Path, epoch: int, callbacks: list[Callback], console: Console) -> None:
+    """Record the interruption, say how to resume, and stop with 128 + the signal's number."""
+    signals = next(c for c in callbacks if isinstance(c, StopOnSignal))
+    hint = f"gnnexp train trainer.resume={out_dir}"
+    error = Interrupted(epoch, signals.exit_code, hint)
+    write_failure(out_dir, error, {"status": "interrupted", "epoch": epoch, "resume": hint})
+    console.print(
+        key_value_panel(
+            "interrupted", {"last epoch": epoch, "checkpoint": str(out_dir / LAST)}, style="yellow"
+        )
+    )
+    console.print(f"Resume with: {hint}", soft_wrap=True, highlight=False)  # one line, to copy
+    raise error
+
+
+__all__ = ["FAILURE_FILE", "Diverged", "FitResult", "Interrupted", "fit_and_test", "training_state"]
