@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 from omegaconf import DictConfig
@@ -37,7 +37,11 @@ def job_meta() -> tuple[Path, bool, dict[str, Any]]:
 
     hc = HydraConfig.get()
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
-    meta = {"choices": choices, "overrides": list(hc.overrides.task), "job_num": hc.job.get("num")}
+    meta = {
+        "choices": choices,
+        "overrides": list(hc.overrides.task),
+        "job_num": cast(Any, hc.job).get("num"),
+    }  # a DictConfig at run time
     return Path(hc.runtime.output_dir), hc.mode == RunMode.MULTIRUN, meta
 
 
@@ -104,7 +108,7 @@ def friendly_errors() -> Iterator[None]:
             report(err)
             sys.exit(err.exit_code)
         except Exception as err:
-            friendly = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
+            friendly: GnnexpError | None = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
             if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
                 friendly = GnnexpError(
                     f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",
@@ -120,7 +124,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     finally:
-        hydra_utils.run_and_report = original
+        hydra_utils.run_and_report = original  # type: ignore[assignment]
 
 
 def _reraise(err: BaseException) -> None:

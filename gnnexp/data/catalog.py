@@ -101,9 +101,9 @@ class Files(DatasetSpec):
     undirected: bool = option(True, doc="add the reverse of every edge")
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.sources import files
+        from gnnexp.data.files import load_files
 
-        return files(cfg, data_dir)
+        return load_files(cfg, data_dir)
 
 
 @component("dataset", "synthetic")

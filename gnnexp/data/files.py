@@ -1,4 +1,4 @@
-"""A user's graph from plain files, with errors that name the file and the row."""
+"""A user's graph from plain files (``dataset=files``), with errors that name the file and the row."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch import Tensor
 
-from gnnexp.errors import DataError
+from gnnexp.data.sources import GraphData, node_level
+from gnnexp.errors import ConfigError, DataError
 
 
 def _path(value: str, what: str) -> Path:
@@ -121,3 +123,30 @@ def check_edges(edges: Tensor, num_nodes: int, value: str) -> None:
             f"but the labels file has {num_nodes} nodes.",
             "use 0-based node ids below the number of labels.",
         )
+
+
+def load_files(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """A user's graph: ``edges`` CSV, ``labels`` and optional ``features`` (CSV or .npy)."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce, to_undirected
+
+    regression = cfg.target == "regression"
+    if cfg.labels is not None:
+        labels = read_labels(cfg.labels, regression=regression)
+        num_nodes = labels.numel()
+        x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
+    else:  # unlabelled (for predictions): the features say how many nodes there are
+        if not cfg.features:
+            raise ConfigError(
+                "dataset.labels=null needs dataset.features to count the nodes.", "give dataset.features=..."
+            )
+        x = read_features(cfg.features, None)
+        num_nodes = x.size(0)
+        labels = torch.zeros(num_nodes, dtype=torch.float if regression else torch.long)
+    edges = read_edges(cfg.edges)
+    check_edges(edges, num_nodes, cfg.edges)
+    edges = (
+        to_undirected(edges, num_nodes=num_nodes) if cfg.undirected else coalesce(edges, num_nodes=num_nodes)
+    )
+    graph = Data(x=x, edge_index=edges, y=labels, num_nodes=num_nodes)
+    return node_level(cfg, graph, x.size(1))

@@ -73,7 +73,7 @@ def _output_width(y: torch.Tensor, regression: bool) -> int:
     return int(y.max()) + 1
 
 
-def _node_level(cfg: DictConfig, graph: Any, num_features: int) -> GraphData:
+def node_level(cfg: DictConfig, graph: Any, num_features: int) -> GraphData:
     """Wrap one graph, adding seeded random masks when it brings none."""
     regression = cfg.target == "regression"
     if regression:
@@ -142,7 +142,7 @@ def planetoid(cfg: DictConfig, data_dir: Path) -> GraphData:
         raw_dir,
         expected,
     )
-    return _node_level(cfg, dataset[0], dataset.num_features)
+    return node_level(cfg, dataset[0], dataset.num_features)
 
 
 def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -194,36 +194,7 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
             f"{cls.__name__} holds {len(dataset)} graphs, not one graph with node labels.",
             "set dataset.level=graph (and task=graph) for graph-level labels.",
         )
-    return _node_level(cfg, dataset[0], dataset.num_features)
-
-
-def files(cfg: DictConfig, data_dir: Path) -> GraphData:
-    """A user's graph: ``edges`` CSV, ``labels`` and optional ``features`` (CSV or .npy)."""
-    from torch_geometric.data import Data
-    from torch_geometric.utils import coalesce, to_undirected
-
-    from gnnexp.data.files import check_edges, read_edges, read_features, read_labels
-
-    regression = cfg.target == "regression"
-    if cfg.labels is not None:
-        labels = read_labels(cfg.labels, regression=regression)
-        num_nodes = labels.numel()
-        x = read_features(cfg.features, num_nodes) if cfg.features else torch.ones(num_nodes, 1)
-    else:  # unlabelled (for predictions): the features say how many nodes there are
-        if not cfg.features:
-            raise ConfigError(
-                "dataset.labels=null needs dataset.features to count the nodes.", "give dataset.features=..."
-            )
-        x = read_features(cfg.features, None)
-        num_nodes = x.size(0)
-        labels = torch.zeros(num_nodes, dtype=torch.float if regression else torch.long)
-    edges = read_edges(cfg.edges)
-    check_edges(edges, num_nodes, cfg.edges)
-    edges = (
-        to_undirected(edges, num_nodes=num_nodes) if cfg.undirected else coalesce(edges, num_nodes=num_nodes)
-    )
-    graph = Data(x=x, edge_index=edges, y=labels, num_nodes=num_nodes)
-    return _node_level(cfg, graph, x.size(1))
+    return node_level(cfg, dataset[0], dataset.num_features)
 
 
 def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -241,7 +212,7 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     )
     if cfg.target == "regression":
         graph.y = node_regression_target(graph, cfg.data_seed)
-    return _node_level(cfg, graph, cfg.num_features)
+    return node_level(cfg, graph, cfg.num_features)
 
 
 def synthetic_graphs(cfg: DictConfig, data_dir: Path) -> GraphData:

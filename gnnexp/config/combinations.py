@@ -1,0 +1,122 @@
+"""Settings that make no sense together, each checked where types and ranges cannot see it.
+
+Single settings are checked against their declarations (``gnnexp.config.validate``); what
+is left here are the combinations: a task that does not fit the dataset's labels, a metric
+that does not fit the task, sampling without seed nodes, and so on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from gnnexp.config.components import declared
+from gnnexp.errors import ConfigError, did_you_mean
+from gnnexp.metrics import METRICS
+from gnnexp.tasks.kinds import levels_of_tasks
+
+_SKIP = object()
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
+
+
+def metric_name(cfg: DictConfig) -> str:
+    """The run's main metric: the task's, or else the dataset's."""
+    return str(cfg.task.get("metric") or cfg.dataset.metric)
+
+
+def monitor_names(cfg: DictConfig) -> tuple[str, ...]:
+    """Values that ``trainer.monitor`` may name."""
+    return ("val_loss", "val_metric", f"val_{metric_name(cfg)}", "val_loss_and_metric")
+
+
+def _check_ratios(cfg: DictConfig) -> None:
+    for first, second in (
+        ("dataset.train_ratio", "dataset.val_ratio"),
+        ("task.val_ratio", "task.test_ratio"),
+    ):
+        a, b = _get(cfg, first), _get(cfg, second)
+        if a is not _SKIP and b is not _SKIP and a + b >= 1:
+            raise ConfigError(
+                f"{first} + {second} = {a + b:g} leaves nothing for the remaining split.",
+                f"make them sum to less than 1, e.g. {first}={min(a, 0.6)} {second}={min(b, 0.2)}.",
+            )
+
+
+def _check_settings_together(cfg: DictConfig) -> None:
+    monitors = monitor_names(cfg)
+    if cfg.trainer.monitor not in monitors:
+        raise ConfigError(
+            f"trainer.monitor={cfg.trainer.monitor} is not a value this run produces "
+            f"({', '.join(monitors)}).{did_you_mean(cfg.trainer.monitor, monitors)}",
+            "use trainer.monitor=val_loss or trainer.monitor=val_metric.",
+        )
+    kind, level = cfg.task.kind, cfg.dataset.level
+    allowed = levels_of_tasks().get(level, ())
+    if kind not in allowed:
+        raise ConfigError(
+            f"task={kind} does not apply to dataset={cfg.dataset.name}, whose labels "
+            f"belong to each {level} (it supports task={'/'.join(allowed)}).",
+            f"use task={allowed[0]} or another dataset.",
+        )
+    metric = metric_name(cfg)
+    regression = cfg.dataset.target == "regression" and kind != "link"
+    task_metrics = declared("task")[kind].metrics
+    if task_metrics is not None and metric not in task_metrics:
+        raise ConfigError(
+            f"metric '{metric}' does not apply to task={kind}.",
+            " or ".join(f"task.metric={m}" for m in task_metrics).join(("use ", ".")),
+        )
+    if regression != METRICS[metric].regression:
+        wanted = " or ".join(n for n, m in METRICS.items() if m.regression == regression)
+        raise ConfigError(
+            f"metric '{metric}' does not fit a {'regression' if regression else 'classification'} target.",
+            f"use a metric among {wanted} (dataset.metric=... or task.metric=...).",
+        )
+    if cfg.task.loss != "auto" and (cfg.task.loss == "cross_entropy") == regression:
+        raise ConfigError(
+            f"task.loss={cfg.task.loss} does not fit a {'regression' if regression else 'classification'} target.",
+            "use task.loss=auto.",
+        )
+    if cfg.loader.kind == "neighbor":
+        if kind != "node":
+            raise ConfigError(
+                f"loader=neighbor samples neighbourhoods of seed nodes, which task={kind} does not have"
+                + (" (graph datasets are mini-batched by whole graphs)." if kind == "graph" else "."),
+                "use loader=full"
+                + (" and task.batch_size=... for graph batches." if kind == "graph" else "."),
+            )
+        hops = len(cfg.loader.num_neighbors)
+        if hops != cfg.model.num_layers:
+            raise ConfigError(
+                f"loader.num_neighbors has {hops} hops but model.num_layers={cfg.model.num_layers}: "
+                "each layer needs one hop of sampled neighbours.",
+                f"give {cfg.model.num_layers} fan-outs (e.g. loader.num_neighbors=[{','.join(['10'] * cfg.model.num_layers)}]) "
+                f"or set model.num_layers={hops}.",
+            )
+    if cfg.trainer.strategy == "ddp" and (kind != "node" or cfg.loader.kind != "neighbor"):
+        raise ConfigError(
+            "trainer.strategy=ddp splits the training seed nodes across processes, so it needs "
+            f"task=node with loader=neighbor (got task={kind}, loader={cfg.loader.kind}).",
+            "add loader=neighbor (node tasks), or use trainer.strategy=single.",
+        )
+    if cfg.trainer.get("resume") and cfg.trainer.folds is not None:
+        raise ConfigError(
+            "trainer.resume does not support cross-validation runs (trainer.folds).",
+            "re-run the cross-validation, or resume a single-split run.",
+        )
+    if cfg.trainer.folds is not None and kind != "graph":
+        raise ConfigError(
+            f"trainer.folds={cfg.trainer.folds} applies to graph classification; task={kind} on "
+            f"dataset={cfg.dataset.name} uses the dataset's fixed (or generated) split.",
+            "drop trainer.folds, or run several seeds with -m seed=0,1,2,...",
+        )
+
+
+def check_combinations(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` for the first pair of settings that contradict each other."""
+    _check_ratios(cfg)
+    _check_settings_together(cfg)
