@@ -24,7 +24,7 @@ from gnnexp.models.build import count_parameters
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, METRICS_FILE, MetricsCSV, write_failure
 from gnnexp.reporting.painter import Curves, Painter
-from gnnexp.resume import check_same_model, differences, truncate_metrics
+from gnnexp.resume import check_same_data, check_same_model, differences, truncate_metrics
 from gnnexp.training.callbacks import Callback
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
@@ -98,6 +98,7 @@ def _resume(
     """Continue from ``checkpoint``: same model shape, its state restored, metrics.csv cut back."""
     current = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     check_same_model(checkpoint["config"], current, state.model.state_dict(), checkpoint["model"])
+    check_same_data(checkpoint["config"], current)
     changed = differences(checkpoint["config"], current, ignore=("trainer.resume",))
     if changed:
         console.print(f"[yellow]resuming with changed settings:[/yellow] {'; '.join(changed)}")

@@ -29,11 +29,7 @@ class ValidateConfig(Callback):
 
 class SweepSummary(Callback):
     """At the end of a multirun: write summary.md/.json into the sweep dir, print the table,
-    and note how many jobs failed (the CLI's exit status reports them)."""
-
-    failed: int = 0
-    total: int = 0
-    sweep_dir: str = ""
+    and, when jobs did not complete, say so and end ``gnnexp train -m`` with status 1."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from pathlib import Path
@@ -46,5 +42,12 @@ class SweepSummary(Callback):
         (sweep_dir / "summary.md").write_text(to_markdown(rows))
         (sweep_dir / "summary.json").write_text(to_json(rows))
         failed = sum(job.status != "completed" for job in jobs)
-        SweepSummary.failed, SweepSummary.total, SweepSummary.sweep_dir = failed, len(jobs), str(sweep_dir)
         wide_console().print(to_table(rows, f"sweep {sweep_dir}: {len(jobs)} jobs, {failed} not completed"))
+        if failed:
+            report(
+                f"{failed} of {len(jobs)} jobs did not complete; "
+                f"their errors are in failed.json and {sweep_dir}/summary.md."
+            )
+            # Hydra turns a callback's exceptions into warnings; an exit status is the one
+            # way to tell the shell (and CI) that the sweep is incomplete.
+            raise SystemExit(1)

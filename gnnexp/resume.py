@@ -104,7 +104,7 @@ def truncate_metrics(path: Path, last_epoch: int) -> None:
     os.replace(tmp, path)
 
 
-def resume_args(args: list[str]) -> list[str]:
+def resume_args(args: list[str], trusted: bool = False) -> list[str]:
     """Rewrite ``gnnexp train`` arguments that ask to resume a run.
 
     The original run's overrides come first (so ``trainer.resume=latest`` alone continues
@@ -123,7 +123,36 @@ def resume_args(args: list[str]) -> list[str]:
         extra += [f"hydra.run.dir={run_dir}", "hydra.output_subdir=.hydra/resume"]
     given = {_key(a) for a in rest}
     kept = [o for o in original_overrides(run_dir) if _key(o) not in given]  # the user's new value wins
+    if not trusted:
+        _refuse_code(kept, run_dir)
     return [*kept, *rest, *extra]
+
+
+def _refuse_code(overrides: list[str], run_dir: Path) -> None:
+    """The run's own overrides are read from a file: code they name is not imported."""
+    for override in overrides:
+        key = _key(override)
+        if key.endswith("_target_") or key == "imports":
+            raise ConfigError(
+                f"{run_dir}/.hydra/overrides.yaml names code to import ({override}); gnnexp does not "
+                "import code named only inside a file.",
+                f"if you trust this run, repeat it on the command line ({override}) or add --trust-config.",
+            )
+
+
+# Settings that decide which data a run trains and is evaluated on: a resumed run that
+# changed them would continue on another split, and its numbers would mean nothing.
+DATA_SETTINGS = ("dataset.", "task.val_ratio", "task.test_ratio", "task.split_seed", "trainer.folds")
+
+
+def check_same_data(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Refuse to resume with any data or split setting changed, naming them."""
+    changed = [d for d in differences(old, new) if d.startswith(DATA_SETTINGS)]
+    if changed:
+        raise ConfigError(
+            f"Resuming with other data or split settings would continue on another split: {'; '.join(changed)}.",
+            "resume with the run's own data settings, or start a new run.",
+        )
 
 
 def _key(override: str) -> str:

@@ -18,7 +18,6 @@ from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, report
-from gnnexp.hydra_callbacks import SweepSummary
 from gnnexp.paths import config_dir
 from gnnexp.reporting.painter import Painter
 
@@ -220,18 +219,14 @@ def main(args: list[str]) -> int:
             ]
         import_modules(imports_from(args))
         register_schemas()  # again: the user's modules may have declared components
-        sys.argv = ["gnnexp train", *hydra_order(resume_args(args))]
-        SweepSummary.failed = SweepSummary.total = 0
+        # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).
+        trusted = "--trust-config" in args
+        args = [a for a in args if a != "--trust-config"]
+        sys.argv = ["gnnexp train", *hydra_order(resume_args(args, trusted))]
         if wants_curves(args):
             PAINTER.start()  # matplotlib loads on the other core while torch is imported
         with friendly_errors(), hide_schemas():
             train_app()
-        if SweepSummary.failed:
-            report(
-                f"{SweepSummary.failed} of {SweepSummary.total} jobs did not complete; "
-                f"their errors are in failed.json and {SweepSummary.sweep_dir}/summary.md."
-            )
-            return 1
     except GnnexpError as err:
         report(err)
         return err.exit_code

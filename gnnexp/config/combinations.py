@@ -54,6 +54,22 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"({', '.join(monitors)}).{did_you_mean(cfg.trainer.monitor, monitors)}",
             "use trainer.monitor=val_loss or trainer.monitor=val_metric.",
         )
+    mode, monitor = str(cfg.trainer.mode), str(cfg.trainer.monitor)
+    if mode != "auto":
+        natural = "min" if monitor in ("val_loss", "val_loss_and_metric") else METRICS[metric_name(cfg)].mode
+        if mode != natural:
+            raise ConfigError(
+                f"trainer.mode={mode} contradicts trainer.monitor={monitor}, which improves when it "
+                f"{'falls' if natural == 'min' else 'rises'}: the best epoch would be the worst.",
+                f"use trainer.mode=auto (or trainer.mode={natural}).",
+            )
+    warmup = _get(cfg, "scheduler.warmup_epochs")
+    if warmup is not _SKIP and warmup >= cfg.trainer.max_epochs:
+        raise ConfigError(
+            f"scheduler.warmup_epochs={warmup} is not shorter than trainer.max_epochs={cfg.trainer.max_epochs}: "
+            "the schedule would never start.",
+            f"use fewer warm-up epochs, e.g. scheduler.warmup_epochs={max(cfg.trainer.max_epochs // 10, 0)}.",
+        )
     kind, level = cfg.task.kind, cfg.dataset.level
     allowed = levels_of_tasks().get(level, ())
     if kind not in allowed:

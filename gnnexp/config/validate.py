@@ -23,7 +23,7 @@ from gnnexp.config.components import (
     non_finite,
     settings,
 )
-from gnnexp.config.schema import Config, DeviceConfig, TrainerConfig
+from gnnexp.config.schema import CheckpointConfig, Config, DeviceConfig, TrainerConfig
 from gnnexp.errors import ConfigError, did_you_mean
 from gnnexp.metrics import METRICS
 
@@ -101,12 +101,20 @@ def component_class(group: str, node: Any) -> type:
 
 
 def _check_declared(cfg: DictConfig) -> None:
+    _check_known_keys("", cfg, Config, "the config")
     for name, default, meta, kind in settings(Config):
         value = _get(cfg, name)
         if meta and value is not _SKIP:
             _check_value(name, value, meta, kind, default)
     for node, cls in FIXED_NODES.items():
         if _get(cfg, node) is not _SKIP:
+            _check_known_keys(node, cfg[node], cls, node)
+            _check_known_keys(
+                f"{node}.checkpoint",
+                cfg[node].get("checkpoint") or {},
+                CheckpointConfig,
+                "the checkpoint settings",
+            )
             check_settings(f"{node}.", cfg[node], cls)
     for group in GROUPS:
         node = _get(cfg, group)
@@ -114,8 +122,24 @@ def _check_declared(cfg: DictConfig) -> None:
             continue
         if group == "logger":
             _check_loggers(node)
-        else:
-            check_settings(f"{group}.", node, component_class(group, node))
+            continue
+        cls = component_class(group, node)
+        if not (group == "model" and node.get("_target_")):
+            _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group][0])}")
+        check_settings(f"{group}.", node, cls)
+
+
+def _check_known_keys(prefix: str, node: Any, cls: type, owner: str) -> None:
+    """A key no declaration has (added with ``+``, or in a file) would silently do nothing."""
+    known = [f.name for f in dataclasses.fields(cls)] + (["hydra"] if not prefix else [])
+    for key in node:
+        if key not in known:
+            shown = [k for k in known if not k.startswith("_") and k != "hydra"]
+            where = f"{prefix}.{key}" if prefix else str(key)
+            raise ConfigError(
+                f"{where} is not a setting of {owner} ({', '.join(shown)}).{did_you_mean(str(key), shown)}",
+                f"remove {where} (gnnexp list shows the groups, gnnexp list GROUP OPTION the settings).",
+            )
 
 
 def _check_loggers(node: Any) -> None:
