@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gnnexp.atomic import target_of
 from gnnexp.errors import CheckpointError
 
 FORMAT = "gnnexp-checkpoint/1"
@@ -52,6 +53,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
     A process that dies mid-write leaves the previous file intact, never a partial one.
     """
+    path = target_of(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**state, "format": FORMAT}
     payload["checksum"] = checksum(payload)

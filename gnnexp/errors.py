@@ -30,6 +30,10 @@ class CheckpointError(GnnexpError):
     """A checkpoint file is missing, truncated, corrupted or not one of ours."""
 
 
+class OutputError(GnnexpError):
+    """A file or directory cannot be written (permissions, read-only or full disk, not a file)."""
+
+
 class TrainingError(GnnexpError):
     """Training cannot go on (for instance a non-finite loss)."""
 

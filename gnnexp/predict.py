@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from gnnexp.atomic import atomic_file
 from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import CheckpointError
@@ -93,8 +94,7 @@ def predict(
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with atomic_file(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)

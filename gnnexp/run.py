@@ -27,7 +27,7 @@ from gnnexp.config.validate import monitor_mode
 from gnnexp.crossval import cross_validate
 from gnnexp.data.sources import load_dataset
 from gnnexp.device import resolve_device
-from gnnexp.errors import GnnexpError
+from gnnexp.errors import GnnexpError, OutputError
 from gnnexp.experiment import Experiment, build_experiment, checked
 from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
@@ -37,10 +37,6 @@ from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
 from gnnexp.training.recorder import BEST
-
-
-class OutputError(GnnexpError):
-    """The run directory cannot be written (permissions, read-only or full disk)."""
 
 
 def check_writable(out_dir: Path) -> None:

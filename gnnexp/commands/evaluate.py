@@ -76,6 +76,10 @@ def _evaluate(options: argparse.Namespace) -> int:
 
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]
+    if not splits:
+        raise GnnexpError(
+            f"--split {options.split!r} names no split.", "use train, val and/or test, e.g. --split val,test."
+        )
     if bad:
         raise GnnexpError(f"--split {','.join(bad)} is not a split.", "use train, val and/or test.")
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))

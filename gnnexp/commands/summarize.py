@@ -7,6 +7,7 @@ import contextlib
 import sys
 from pathlib import Path
 
+from gnnexp.atomic import atomic_file, write_text
 from gnnexp.errors import GnnexpError, reporting
 from gnnexp.paths import existing_dirs
 from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
@@ -37,7 +38,7 @@ def _summarize(options: argparse.Namespace) -> int:
     if options.format != "table":
         text = FORMATS[options.format](rows)
         if options.out:
-            options.out.write_text(text)
+            write_text(options.out, text)
         else:
             sys.stdout.write(text)
         return 0
@@ -45,7 +46,7 @@ def _summarize(options: argparse.Namespace) -> int:
     unfinished = sum(r.unfinished for r in rows)
     title = f"{len(jobs)} jobs, {len(rows)} configurations"
     title += (f", {failed} failed" if failed else "") + (f", {unfinished} unfinished" if unfinished else "")
-    with open(options.out, "w") if options.out else contextlib.nullcontext() as stream:
+    with atomic_file(options.out) if options.out else contextlib.nullcontext() as stream:
         console = wide_console(stream)
         console.print(to_table(rows, title))
         for row in rows:

@@ -97,6 +97,7 @@ class Config:
     seed: int = option(0, doc="seed of weights, dropout and sampling", ge=0)
     data_dir: str = option("data", doc="where datasets live")
     # The user's modules that register components of their own (see README: Adding a model).
+    overwrite: bool = option(False, doc="let a new run replace the finished run in its hydra.run.dir")
     imports: list[str] = option(
         doc="modules to import first (they register your own components)", factory=list
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
 import traceback
 from pathlib import Path
 from typing import Any
 
+from gnnexp.atomic import write_json
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
 from gnnexp.training.state import TrainState
@@ -19,17 +18,8 @@ METRICS_FILE = "metrics.csv"
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary file, flush it to disk, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write JSON whole or not at all (see ``gnnexp.atomic``)."""
+    write_json(path, obj)
 
 
 def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | None = None) -> None:

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gnnexp.atomic import atomic_file
+from gnnexp.errors import OutputError
+
 # Colours of a qualitative palette (tab10), cycled over runs.
 COLOURS = [
     "#1f77b4",
@@ -71,7 +74,7 @@ def plot_run(metrics_csv: Path, out: Path, metric: str, best_epoch: int | None, 
     metric_ax.annotate(f"best epoch {best_epoch}", xy=(0.02, 0.04), xycoords="axes fraction", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.savefig(out)
+    save_figure(figure, out)
     return out
 
 
@@ -118,5 +121,18 @@ def plot_groups(
     metric_ax.legend(loc="lower right", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.savefig(out)
+    save_figure(figure, out)
     return out
+
+
+def save_figure(figure: Any, out: Path) -> None:
+    """Save as the extension of ``out`` says (png, pdf, svg...), whole or not at all."""
+    fmt = out.suffix.lstrip(".").lower()
+    supported = figure.canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise OutputError(
+            f"{out} has an extension matplotlib cannot write ({fmt or 'none'}).",
+            f"use one of: {', '.join(sorted(supported))} (e.g. --out curves.png).",
+        )
+    with atomic_file(out, "wb") as file:
+        figure.savefig(file, format=fmt)
