@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from gnnexp.experiment import Experiment
 from gnnexp.loggers import build_loggers
 from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
+from gnnexp.records import EpochRecord
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, METRICS_FILE, MetricsCSV, write_failure
 from gnnexp.reporting.painter import Curves, Painter
@@ -66,6 +68,35 @@ class FitResult:
     num_params: int
     train_time_s: float
     skipped_steps: int = 0
+    learned: bool = True  # false: the training loss never fell and the first epoch stayed best
+
+
+class LossWatch(Callback):
+    """Whether training learns anything: the loss of the first epoch against the lowest since."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.lowest = math.inf
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if self.first is None:
+            self.first = record.train_loss
+        if math.isfinite(record.train_loss):
+            self.lowest = min(self.lowest, record.train_loss)
+
+    def learned(self, best_epoch: int, first_epoch: int) -> bool:
+        if self.first is None or not math.isfinite(self.first) or best_epoch > first_epoch:
+            return True
+        return self.lowest < self.first * (1 - STALL_TOLERANCE)
+
+
+# A loss that never falls by 1% of its first value while the first epoch stays the best
+# one: the model learned nothing (a learning rate far too small or too large, mostly).
+STALL_TOLERANCE = 0.01
+NOT_LEARNING = (
+    "the training loss never fell and the first epoch stayed the best: the model learned nothing; "
+    "try another optimizer.lr (too small or too large) or optimizer (e.g. optimizer=adam)"
+)
 
 
 def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:
@@ -176,6 +207,8 @@ def fit_and_test(
     if resume is not None:
         _resume(state, resume, cfg, out_dir, console)
     out_dir.mkdir(parents=True, exist_ok=True)
+    watch = LossWatch()
+    first_epoch = state.epoch + 1
     callbacks, checkpoints, trackers = _callbacks(
         experiment, out_dir, console, fold, resume, dist, meta or {}, painter
     )
@@ -183,7 +216,7 @@ def fit_and_test(
     settings = FitSettings(t.max_epochs, t.eval_every, t.grad_clip, t.nonfinite == "skip")
     started = time.perf_counter()
     try:
-        outcome = fit(state, task, settings, callbacks)
+        outcome = fit(state, task, settings, [watch, *callbacks])
     except NonFiniteError as err:
         stopper = state.stopper
         kept = (
@@ -214,6 +247,7 @@ def fit_and_test(
         num_params=count_parameters(model),
         train_time_s=time.perf_counter() - started,
         skipped_steps=state.skipped_steps,
+        learned=watch.learned(state.stopper.best_epoch, first_epoch),
     )
 
 

@@ -29,7 +29,7 @@ from gnnexp.data.sources import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, OutputError
 from gnnexp.experiment import Experiment, build_experiment, checked
-from gnnexp.fitting import Diverged, fit_and_test
+from gnnexp.fitting import NOT_LEARNING, Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE, write_json_atomic
@@ -160,6 +160,10 @@ def _train_and_report(
         "gnnexp_version": __version__,
         **meta,
     }
+    learned = [summary["learned"]] if "learned" in summary else [f["learned"] for f in summary["folds"]]
+    results["learned"] = all(learned)
+    if not results["learned"]:
+        results["warning"] = NOT_LEARNING
     write_json_atomic(out_dir / RESULTS_FILE, results)
     (out_dir / FAILURE_FILE).unlink(missing_ok=True)  # left by an interruption this run resumed
     rows = {
@@ -174,7 +178,9 @@ def _train_and_report(
         rows["checkpoint"] = str(out_dir / BEST)
     rows["results"] = str(out_dir / RESULTS_FILE)
     rows["wall time"] = f"{results['wall_time_s']:.2f} s"
-    console.print(key_value_panel("result", rows, style="green"))
+    if not results["learned"]:
+        rows["warning"] = NOT_LEARNING
+    console.print(key_value_panel("result", rows, style="green" if results["learned"] else "yellow"))
     return float(best_value)
 
 

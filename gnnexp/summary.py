@@ -33,6 +33,7 @@ class Job:
     val: float | None = None
     test: float | None = None
     error: str | None = None
+    learned: bool = True
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Row:
     failed: int = 0
     unfinished: int = 0
     errors: list[str] = field(default_factory=list)
+    not_learned: int = 0
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -74,6 +76,7 @@ def read_job(path: Path) -> Job:
             metric,
             results["val"].get(metric),
             results["test"].get(metric),
+            learned=results.get("learned", True) is not False,
         )
     failure = _read_json(path / "failed.json")
     if failure is not None:
@@ -128,6 +131,9 @@ def summarize(jobs: list[Job]) -> list[Row]:
         if job.status == "completed" and job.val is not None and job.test is not None:
             val.append(job.val)
             test.append(job.test)
+            if not job.learned:
+                row.not_learned += 1
+                row.errors.append(f"{job.path.name}: completed, but learned nothing (see its results.json)")
         elif job.status == "unfinished":
             row.unfinished += 1
         else:
@@ -178,7 +184,7 @@ def to_markdown(rows: list[Row]) -> str:
         f"- {config}: {error}" for row, config in zip(rows, varying, strict=True) for error in row.errors
     ]
     if errors:
-        lines += ["", "Jobs that did not complete:", "", *errors]
+        lines += ["", "Jobs that did not complete, or learned nothing:", "", *errors]
     return "\n".join(lines) + "\n"
 
 

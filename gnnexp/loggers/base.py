@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
 from gnnexp.config.components import declared
 from gnnexp.errors import ConfigError
-from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
-from gnnexp.training.state import TrainState
+
+if TYPE_CHECKING:
+    from gnnexp.records import EpochRecord
+    from gnnexp.training.state import TrainState
 
 
 class Logger:
