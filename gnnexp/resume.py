@@ -48,7 +48,15 @@ def original_overrides(run_dir: Path) -> list[str]:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
-    overrides = yaml.safe_load(path.read_text()) or []
+    try:
+        overrides = yaml.safe_load(path.read_text()) or []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise CheckpointError(
+            f"{path} cannot be read back ({type(err).__name__}); the run's own overrides are unknown.",
+            "repair or delete that file, then repeat the run's overrides on the command line.",
+        ) from err
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise CheckpointError(f"{path} is not a list of overrides.", "repair or delete that file.")
     return [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith(("trainer.resume", "hydra."))]
 
 

@@ -52,39 +52,65 @@ class Row:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The file's object; None when it is missing, unreadable or not a JSON object (a damaged
+    file is reported as the job's state, never as a crash of the summary)."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _number(split: Any, metric: Any) -> float | None:
+    value = split.get(metric) if isinstance(split, dict) and isinstance(metric, str) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _list(value: Any, default: list[str]) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else default
+
+
+def _read_overrides(path: Path) -> list[str]:
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else []
+    except (OSError, ValueError, yaml.YAMLError):
+        return ["(unreadable .hydra/overrides.yaml)"]
+    return [str(o) for o in data] if isinstance(data, list) else ["(unreadable .hydra/overrides.yaml)"]
 
 
 def read_job(path: Path) -> Job:
     """The outcome of the job in ``path``."""
-    overrides_file = path / ".hydra" / "overrides.yaml"
-    overrides = (yaml.safe_load(overrides_file.read_text()) or []) if overrides_file.is_file() else []
+    overrides = _read_overrides(path / ".hydra" / "overrides.yaml")
     results = _read_json(path / "results.json")
     if results is not None:
-        metric = results.get("metric")
+        metric = results.get("metric") if isinstance(results.get("metric"), str) else None
         if results.get("status") != "completed":
             return Job(
-                path, "failed", results.get("overrides", overrides), metric, error=results.get("error")
+                path,
+                "failed",
+                _list(results.get("overrides"), overrides),
+                None,
+                error=str(results.get("error")),
             )
+        val, test = _number(results.get("val"), metric), _number(results.get("test"), metric)
+        if val is None or test is None:
+            return Job(path, "failed", overrides, None, error="results.json is damaged (no val/test metric)")
         return Job(
             path,
             "completed",
-            results.get("overrides", overrides),
+            _list(results.get("overrides"), overrides),
             metric,
-            results["val"].get(metric),
-            results["test"].get(metric),
+            val,
+            test,
             learned=results.get("learned", True) is not False,
         )
     failure = _read_json(path / "failed.json")
     if failure is not None:
         return Job(
             path,
-            failure.get("status", "failed"),
-            failure.get("overrides", overrides),
-            error=failure.get("error"),
+            str(failure.get("status", "failed")),
+            _list(failure.get("overrides"), overrides),
+            error=str(failure.get("error")),
         )
     return Job(path, "unfinished", overrides)
 

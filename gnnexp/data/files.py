@@ -21,36 +21,99 @@ def _path(value: str, what: str) -> Path:
     return path
 
 
+def _unreadable(path: Path, what: str, err: Exception) -> DataError:
+    if isinstance(err, PermissionError):
+        return DataError(
+            f"The {what} file {path} cannot be read: permission denied.", f"make {path} readable (chmod)."
+        )
+    if isinstance(err, UnicodeDecodeError):
+        return DataError(
+            f"The {what} file {path} is not a text CSV (byte {err.start} is not UTF-8).",
+            "give a CSV text file, or a .npy array saved with numpy.save.",
+        )
+    return DataError(
+        f"The {what} file {path} cannot be read ({type(err).__name__}: {err}).", f"check dataset.{what}=..."
+    )
+
+
+def _numeric(cells: list[str]) -> bool:
+    try:
+        [float(cell) for cell in cells]
+    except ValueError:
+        return False
+    return bool(cells)
+
+
 def _read_csv(path: Path, what: str) -> tuple[list[str], np.ndarray]:
     """Header and a float matrix; a non-numeric cell is reported with its row number."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise DataError(f"The {what} file {path} is empty.", "give it a header row and one row per item.")
-        rows = []
-        for row in reader:
-            if not row:
-                continue
-            try:
-                rows.append([float(cell) for cell in row])
-            except ValueError:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
                 raise DataError(
-                    f"{path} row {reader.line_num}: {row!r} is not numeric.",
-                    f"fix that row of the {what} file (the first row is the header).",
-                ) from None
-            if len(rows[-1]) != len(header):
-                raise DataError(
-                    f"{path} row {reader.line_num} has {len(rows[-1])} columns, the header {len(header)}.",
-                    f"give every row of the {what} file the header's columns.",
+                    f"The {what} file {path} is empty.", "give it a header row and one row per item."
                 )
+            if _numeric(header):
+                raise DataError(
+                    f"{path} row 1: {header!r} looks like data, but the first row of a CSV is its header.",
+                    f"add a header row to the {what} file (e.g. 'source,target' for edges).",
+                )
+            if not any(cell.strip() for cell in header):
+                raise DataError(
+                    f"{path} has no columns in its header row.", f"give the {what} file a header row."
+                )
+            rows = []
+            for row in reader:
+                if not row:
+                    continue
+                try:
+                    rows.append([float(cell) for cell in row])
+                except ValueError:
+                    raise DataError(
+                        f"{path} row {reader.line_num}: {row!r} is not numeric.",
+                        f"fix that row of the {what} file (the first row is the header).",
+                    ) from None
+                if len(rows[-1]) != len(header):
+                    raise DataError(
+                        f"{path} row {reader.line_num} has {len(rows[-1])} columns, the header {len(header)}.",
+                        f"give every row of the {what} file the header's columns.",
+                    )
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise _unreadable(path, what, err) from err
     return header, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(header))
+
+
+def _read_npy(path: Path, what: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except PermissionError as err:
+        raise _unreadable(path, what, err) from err
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(
+            f"The {what} file {path} is not a readable .npy array ({err}).",
+            "save it with numpy.save from a numeric array (pickled objects are not read).",
+        ) from err
+    if not isinstance(array, np.ndarray) or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise DataError(f"The {what} file {path} holds {kind} values, not numbers.", "save a numeric array.")
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise DataError(
+            f"The {what} file {path} holds no rows (shape {array.shape}).", "save one row per node."
+        )
+    table = array.reshape(len(array), -1) if array.ndim != 2 else array
+    if table.shape[1] == 0:
+        raise DataError(
+            f"The {what} file {path} has no columns (shape {array.shape}).", "save at least one column."
+        )
+    return table.astype(np.float64)
 
 
 def _read_matrix(path: Path, what: str) -> np.ndarray:
     if path.suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-        return array.reshape(len(array), -1) if array.ndim != 2 else array
+        return _read_npy(path, what)
     return _read_csv(path, what)[1]
 
 
@@ -63,7 +126,9 @@ def read_edges(value: str) -> Tensor:
             f"{path} has columns {header}; an edge list needs exactly two (source,target).",
             "write the edges file as 'source,target' followed by one edge per row.",
         )
-    bad = np.nonzero((table != np.floor(table)) | (table < 0))[0]
+    with np.errstate(invalid="ignore"):
+        wrong = ~np.isfinite(table) | (table != np.floor(table)) | (table < 0) | (table >= 2**62)
+    bad = np.nonzero(wrong.any(axis=1))[0]
     if bad.size:
         raise DataError(
             f"{path} row {bad[0] + 2}: {table[bad[0]].tolist()} are not non-negative integer node ids.",
@@ -81,9 +146,11 @@ def read_labels(value: str, regression: bool) -> Tensor:
             f"{path} has {table.shape[1]} columns; labels need one.", "keep a single label column."
         )
     labels = table[:, 0]
-    if np.isnan(labels).any():
-        row = int(np.nonzero(np.isnan(labels))[0][0])
-        raise DataError(f"{path} row {row + 2}: the label is NaN.", "give every node a label.")
+    if not np.isfinite(labels).all():
+        row = int(np.nonzero(~np.isfinite(labels))[0][0])
+        raise DataError(
+            f"{path} row {row + 2}: the label is {labels[row]}.", "give every node a finite label."
+        )
     if regression:
         return torch.from_numpy(labels.astype(np.float32))
     if (labels != np.floor(labels)).any() or (labels < 0).any():
@@ -91,6 +158,13 @@ def read_labels(value: str, regression: bool) -> Tensor:
         raise DataError(
             f"{path} row {row + 2}: class label {labels[row]} is not a non-negative integer.",
             "use 0-based integer classes, or dataset.target=regression for real values.",
+        )
+    if labels.max() >= len(labels):
+        row = int(labels.argmax())
+        raise DataError(
+            f"{path} row {row + 2}: class {int(labels[row])} is not below the number of nodes ({len(labels)}); "
+            "the output layer would need a unit per class id.",
+            "number the classes 0, 1, 2, ... (or use dataset.target=regression for values).",
         )
     return torch.from_numpy(labels.astype(np.int64))
 
@@ -104,11 +178,11 @@ def read_features(value: str, num_nodes: int | None) -> Tensor:
             f"{path} has {table.shape[0]} rows but the labels file has {num_nodes} nodes.",
             "give one feature row per node, in node-id order.",
         )
-    nan_rows = np.nonzero(np.isnan(table).any(axis=1))[0]
-    if nan_rows.size:
+    bad_rows = np.nonzero(~np.isfinite(table).all(axis=1))[0]
+    if bad_rows.size:
         raise DataError(
-            f"{path} row {nan_rows[0] + 1}: features contain NaN (node {nan_rows[0]}).",
-            "fill or drop the missing values before training.",
+            f"{path} row {bad_rows[0] + 1}: features of node {bad_rows[0]} are not finite (NaN or infinite).",
+            "fill or drop the missing or infinite values of the features file before training.",
         )
     return torch.from_numpy(table.astype(np.float32))
 

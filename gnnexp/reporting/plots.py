@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnexp.atomic import atomic_file
-from gnnexp.errors import OutputError
+from gnnexp.errors import DataError, OutputError
 
 # Colours of a qualitative palette (tab10), cycled over runs.
 COLOURS = [
@@ -28,12 +28,28 @@ COLOURS = [
 
 def read_metrics(path: Path) -> dict[str, list[float]]:
     """Columns of a metrics.csv as floats (NaN where a value is missing)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(
+            f"{path} cannot be read ({type(err).__name__}: {err}).", "give runs written by gnnexp train."
+        ) from err
     columns: dict[str, list[float]] = {}
-    for row in rows:
+    for number, row in enumerate(rows, start=2):
         for key, value in row.items():
-            columns.setdefault(key, []).append(float(value) if value not in ("", None) else math.nan)
+            try:
+                columns.setdefault(str(key), []).append(float(value) if value not in ("", None) else math.nan)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"{path} row {number}: {key}={value!r} is not a number; the file is damaged.",
+                    "remove that run from the plot, or re-run it.",
+                ) from None
+    if "epoch" not in columns:
+        raise DataError(
+            f"{path} has no epoch column: it is not a gnnexp metrics.csv.",
+            "give runs written by gnnexp train.",
+        )
     return columns
 
 
