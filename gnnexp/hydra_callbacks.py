@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
@@ -21,7 +22,6 @@ class ValidateConfig(Callback):
         self.lock: RunDirLock | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from pathlib import Path
 
         from gnnexp.config.validate import validate
         from gnnexp.device import resolve_device
@@ -31,7 +31,10 @@ class ValidateConfig(Callback):
             validate(config)
             resolve_device(config.device.type)
             run_dir = Path(str(config.hydra.run.dir))
-            check_reusable(run_dir, config.trainer.get("resume"), bool(config.get("overwrite")))
+            resume = config.trainer.get("resume")
+            check_reusable(run_dir, resume, bool(config.get("overwrite")))
+            if resume:  # before Hydra writes into the run's directory
+                _check_resumable(config, Path(str(resume)))
             self.lock = RunDirLock(run_dir)
             self.lock.acquire()
         except GnnexpError as err:
@@ -51,7 +54,6 @@ class SweepSummary(Callback):
     and, when jobs did not complete, say so and end ``gnnexp train -m`` with status 1."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from pathlib import Path
 
         from gnnexp.atomic import write_text
         from gnnexp.summary import find_jobs, summarize, to_json, to_markdown, to_table, wide_console
@@ -71,3 +73,16 @@ class SweepSummary(Callback):
             # Hydra turns a callback's exceptions into warnings; an exit status is the one
             # way to tell the shell (and CI) that the sweep is incomplete.
             raise SystemExit(1)
+
+
+def _check_resumable(config: DictConfig, checkpoint: Path) -> None:
+    """The checkpoint to resume is readable and was trained on the same data and split."""
+    from omegaconf import OmegaConf
+
+    from gnnexp.checkpoint import load_checkpoint
+    from gnnexp.resume import check_same_data
+
+    state = load_checkpoint(checkpoint)
+    current = {str(k): OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
+               for k in config if k != "hydra"}  # fmt: skip
+    check_same_data(state.get("config") or {}, current)

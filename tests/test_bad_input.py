@@ -283,4 +283,4 @@ def test_files_with_nan_features_name_the_row(gnnexp, tmp_path):
     np.save(tmp_path / "x.npy", x)
     result = gnnexp(*args, f"dataset.features={tmp_path / 'x.npy'}", "trainer.max_epochs=1")
     assert result.code == 2
-    assert "x.npy row 8: features contain NaN (node 7)" in result.err
+    assert "x.npy row 8: features of node 7 are not finite" in result.err

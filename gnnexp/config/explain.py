@@ -67,7 +67,7 @@ def _unknown_key(cause: Exception) -> ConfigError:
         return ConfigError(problem + f" Did you mean '{prefix}{guess}'?", f"use {prefix}{guess}=...")
     return ConfigError(
         problem + f" Valid keys: {', '.join(keys)}.",
-        f"use one of those, or +{full_key}=... to add a new key on purpose.",
+        "use one of those (gnnexp list GROUP OPTION shows what each option declares).",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import traceback
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | None = None) -> None:
-    """Record why a job failed (never named like a result); best effort."""
+    """Record why a job failed (never named like a result); best effort. A directory that
+    holds a completed run keeps its record: the failure belongs to this invocation only."""
+    if _completed(out_dir):
+        return
     record = {
         "status": "failed",
         "error": str(error),
@@ -37,6 +41,13 @@ def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | No
         write_json_atomic(out_dir / FAILURE_FILE, record)
     except OSError:
         pass
+
+
+def _completed(out_dir: Path) -> bool:
+    try:
+        return json.loads((out_dir / RESULTS_FILE).read_text()).get("status") == "completed"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class MetricsCSV(Callback):

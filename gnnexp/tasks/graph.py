@@ -23,6 +23,24 @@ def graph_labels(graphs: Any, regression: bool) -> Tensor:
     return torch.cat([g.y.view(-1)[:1].float() if regression else g.y.view(-1)[:1] for g in graphs])
 
 
+def _check_folds(labels: Tensor, folds: int, name: str, regression: bool) -> None:
+    """Every fold needs graphs of every class to test on: refused before any training."""
+    if regression:
+        if folds > labels.numel():
+            raise DataError(
+                f"trainer.folds={folds} exceeds the {labels.numel()} graphs of {name}.", "use fewer folds."
+            )
+        return
+    counts = torch.bincount(labels.long())
+    smallest = int(counts[counts > 0].min())
+    if folds > smallest:
+        raise DataError(
+            f"trainer.folds={folds} exceeds the {smallest} graphs of {name}'s smallest class: "
+            "some folds would hold none of it.",
+            f"use trainer.folds={max(3, smallest)} or fewer.",
+        )
+
+
 class GraphTask:
     """Loss over training graphs; metrics over validation/test graphs."""
 
@@ -40,6 +58,7 @@ class GraphTask:
         if fold is None:
             split = stratified_split(labels, t.val_ratio, t.test_ratio, t.split_seed)
         else:
+            _check_folds(labels, int(cfg.trainer.folds), data.name, self.objective.regression)
             split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
         self.indices = dict(zip(("train", "val", "test"), split, strict=True))
         for name, index in self.indices.items():
