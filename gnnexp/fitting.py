@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from gnnexp.experiment import Experiment
 from gnnexp.loggers import build_loggers
 from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
-from gnnexp.records import EpochRecord
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, METRICS_FILE, MetricsCSV, write_failure
 from gnnexp.reporting.painter import Curves, Painter
@@ -31,6 +29,7 @@ from gnnexp.training.callbacks import Callback
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
+from gnnexp.training.learning import LossWatch
 from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
 from gnnexp.training.precision import Precision
@@ -69,34 +68,6 @@ class FitResult:
     train_time_s: float
     skipped_steps: int = 0
     learned: bool = True  # false: the training loss never fell and the first epoch stayed best
-
-
-class LossWatch(Callback):
-    """Whether training learns anything: the loss of the first epoch against the lowest since."""
-
-    def __init__(self) -> None:
-        self.first: float | None = None
-        self.lowest = math.inf
-
-    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if self.first is None:
-            self.first = record.train_loss
-        if math.isfinite(record.train_loss):
-            self.lowest = min(self.lowest, record.train_loss)
-
-    def learned(self, best_epoch: int, first_epoch: int) -> bool:
-        if self.first is None or not math.isfinite(self.first) or best_epoch > first_epoch:
-            return True
-        return self.lowest < self.first * (1 - STALL_TOLERANCE)
-
-
-# A loss that never falls by 1% of its first value while the first epoch stays the best
-# one: the model learned nothing (a learning rate far too small or too large, mostly).
-STALL_TOLERANCE = 0.01
-NOT_LEARNING = (
-    "the training loss never fell and the first epoch stayed the best: the model learned nothing; "
-    "try another optimizer.lr (too small or too large) or optimizer (e.g. optimizer=adam)"
-)
 
 
 def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:

@@ -29,13 +29,14 @@ from gnnexp.data.sources import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, OutputError
 from gnnexp.experiment import Experiment, build_experiment, checked
-from gnnexp.fitting import NOT_LEARNING, Diverged, fit_and_test
+from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE, write_json_atomic
 from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
+from gnnexp.training.learning import NOT_LEARNING
 from gnnexp.training.recorder import BEST
 
 

@@ -4,6 +4,8 @@ checks, ``gnnexp list`` and the README derive from the declarations; files are d
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 
 import pytest
@@ -227,3 +229,74 @@ def test_trainer_deterministic_sets_torchs_mode(gnnexp, flag):
     assert result.code == 0, result.err
     assert torch.are_deterministic_algorithms_enabled() is flag
     torch.use_deterministic_algorithms(False)
+
+
+BUILT_IN_MODEL = '''
+
+
+@component("model", "graphconv")
+class GraphConv(GNNSpec):
+    """GraphConv (Morris et al. 2019): higher-order WL message passing."""
+
+    aggr: str = option("add", doc="neighbour aggregation", choices=("add", "mean", "max"))
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import GraphConv as Conv
+
+        return Conv(in_channels, out_channels, aggr=self.aggr)
+'''
+
+BUILT_IN_LOGGER = '''
+
+
+@component("logger", "lines")
+class Lines(LoggerSpec):
+    """Each epoch's training loss as a line of a text file."""
+
+    file: str = option("losses.txt", doc="file in the run dir")
+
+    def build(self, out_dir: Path, meta: dict[str, Any]) -> Logger | None:
+        from gnnexp.loggers.base import Logger
+
+        class Writer(Logger):
+            def log_epoch(self, record: Any, metric: str) -> None:
+                with open(out_dir / self_file, "a") as f:
+                    f.write(f"{record.epoch} {record.train_loss}\\n")
+
+        self_file = self.file
+        return Writer()
+'''
+
+
+def test_a_built_in_model_and_logger_are_one_class_and_one_yaml_each(tmp_path):
+    """In a copy of the package: a class appended to the architectures' and trackers' modules,
+    one option file each, and nothing else touched."""
+    import subprocess
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO / "gnnexp", copy / "gnnexp", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "conf", copy / "conf")
+    with open(copy / "gnnexp" / "models" / "archs.py", "a") as f:
+        f.write(BUILT_IN_MODEL)
+    with open(copy / "gnnexp" / "loggers" / "kinds.py", "a") as f:
+        f.write(BUILT_IN_LOGGER)
+    (copy / "conf" / "model" / "graphconv.yaml").write_text(
+        "# GraphConv (Morris et al. 2019)\ndefaults:\n  - base_graphconv\n  - _self_\nhidden_channels: 16\n"
+    )
+    (copy / "conf" / "logger" / "lines.yaml").write_text("# losses as text\nlines:\n  file: losses.txt\n")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "gnnexp", "train", *FAST, "model=graphconv", "model.aggr=mean"]
+    done = subprocess.run(
+        [*command, "logger=[csv,lines]", f"hydra.run.dir={run}"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "results.json").read_text())["model"] == "graphconv"
+    assert len((run / "losses.txt").read_text().splitlines()) == 8
+    listed = subprocess.run(
+        [sys.executable, "-m", "gnnexp", "list", "model", "graphconv"],
+        capture_output=True, text=True, env={**env, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert (
+        listed.returncode == 0 and "model.aggr" in listed.stdout and "one of add, mean, max" in listed.stdout
+    )

@@ -252,7 +252,12 @@ CASES = [
     ),
     Case("wrong type", T, ["model.num_layers=two"], ["model.num_layers=two"]),
     Case("folds on node task", T, ["trainer.folds=3"], ["applies to graph classification"]),
-    Case("too many folds", T, ["dataset=mutag", "trainer.folds=100", "trainer.max_epochs=1"], ["trainer.folds=100 exceeds the 63 graphs of mutag's smallest class"]),
+    Case(
+        "too many folds",
+        T,
+        ["dataset=mutag", "trainer.folds=100", "trainer.max_epochs=1"],
+        ["trainer.folds=100 exceeds the 63 graphs of mutag's smallest class"],
+    ),
     Case("neighbour loader on graphs", T, ["dataset=mutag", "loader=neighbor"], ["loader=neighbor samples"]),
     # A user's files, read by dataset=files.
     Case(

@@ -1,0 +1,40 @@
+"""Whether a run learned anything, watched as a callback."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from gnnexp.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from gnnexp.records import EpochRecord
+    from gnnexp.training.state import TrainState
+
+
+class LossWatch(Callback):
+    """Whether training learns anything: the loss of the first epoch against the lowest since."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.lowest = math.inf
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if self.first is None:
+            self.first = record.train_loss
+        if math.isfinite(record.train_loss):
+            self.lowest = min(self.lowest, record.train_loss)
+
+    def learned(self, best_epoch: int, first_epoch: int) -> bool:
+        if self.first is None or not math.isfinite(self.first) or best_epoch > first_epoch:
+            return True
+        return self.lowest < self.first * (1 - STALL_TOLERANCE)
+
+
+# A loss that never falls by 1% of its first value while the first epoch stays the best
+# one: the model learned nothing (a learning rate far too small or too large, mostly).
+STALL_TOLERANCE = 0.01
+NOT_LEARNING = (
+    "the training loss never fell and the first epoch stayed the best: the model learned nothing; "
+    "try another optimizer.lr (too small or too large) or optimizer (e.g. optimizer=adam)"
+)
