@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     if command in COMMANDS:
         # Each command's module is imported only when it runs: list and --help stay fast.
-        return importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest)
+        try:
+            return int(importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest))
+        except SystemExit as exit_:  # a command's argument parser: --help (0) or a usage error (2)
+            return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     sys.stderr.write(
         f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
         f"Commands: {', '.join(COMMANDS)}.\n"

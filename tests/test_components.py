@@ -288,14 +288,18 @@ def test_a_built_in_model_and_logger_are_one_class_and_one_yaml_each(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "gnnexp", "train", *FAST, "model=graphconv", "model.aggr=mean"]
     done = subprocess.run(
-        [*command, "logger=[csv,lines]", f"hydra.run.dir={run}"], capture_output=True, text=True, env=env
+        [*command, "logger=[csv,lines]", f"hydra.run.dir={run}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,  # python -m puts the working directory before PYTHONPATH
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((run / "results.json").read_text())["model"] == "graphconv"
     assert len((run / "losses.txt").read_text().splitlines()) == 8
     listed = subprocess.run(
         [sys.executable, "-m", "gnnexp", "list", "model", "graphconv"],
-        capture_output=True, text=True, env={**env, "COLUMNS": "200"},
+        capture_output=True, text=True, env={**env, "COLUMNS": "200"}, cwd=tmp_path,
     )  # fmt: skip
     assert (
         listed.returncode == 0 and "model.aggr" in listed.stdout and "one of add, mean, max" in listed.stdout

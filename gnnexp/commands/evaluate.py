@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gnnexp.commands.args import Parser
 from gnnexp.errors import CheckpointError, GnnexpError, reporting
 from gnnexp.paths import resolve_path
 
@@ -30,7 +31,7 @@ def resolve_checkpoint(path: Path, name: str = "best.pt") -> Path:
 
 
 def parse(args: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="gnnexp eval", usage=USAGE, description=__doc__)
+    parser = Parser(prog="gnnexp eval", usage=USAGE, description=__doc__)
     parser.add_argument(
         "path", type=Path, help="a run directory (uses checkpoints/best.pt) or a checkpoint file"
     )

@@ -6,12 +6,12 @@ neither Hydra's composition nor torch, and answers in a fraction of a second.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import yaml
 
+from gnnexp.commands.args import Parser
 from gnnexp.config.components import SCHEMA_PREFIX
 from gnnexp.errors import did_you_mean
 from gnnexp.paths import config_dir
@@ -69,7 +69,7 @@ def main(args: list[str]) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    parser = argparse.ArgumentParser(prog="gnnexp list", description=__doc__.splitlines()[0])
+    parser = Parser(prog="gnnexp list", description=__doc__.splitlines()[0])
     parser.add_argument("group", nargs="?", help="only this group (e.g. model)")
     parser.add_argument("option", nargs="?", help="the settings of one option (e.g. gnnexp list model gat)")
     parser.add_argument(

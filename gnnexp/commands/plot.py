@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting
 
 
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gnnexp plot",
         description="Overlay the training curves of runs or sweeps: one line per configuration, "
         "with a band of ± one standard deviation over its seeds.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gnnexp.commands.args import Parser
 from gnnexp.commands.evaluate import TRUST_HELP
 from gnnexp.errors import reporting
 
@@ -12,7 +13,7 @@ USAGE = "gnnexp predict RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--
 
 
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gnnexp predict",
         usage=USAGE,
         description="Apply a trained model to its own dataset or to another (e.g. your files: dataset=files "

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 from gnnexp.atomic import atomic_file, write_text
+from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting
 from gnnexp.paths import existing_dirs
 from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
 
 
 def main(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gnnexp summarize",
         description="Group the jobs of sweeps (or single runs) by their overrides without the seed, "
         "and report mean ± std of the validation and test metric, best first.",
