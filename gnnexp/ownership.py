@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from gnnexp.errors import GnnexpError
+from gnnexp.errors import GnnexpError, OutputError
 
 LOCK_FILE = ".gnnexp.lock"
 # What a run leaves behind: a directory holding any of these holds an earlier run.
@@ -46,8 +46,14 @@ class RunDirLock:
         self.file: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+")  # noqa: SIM115 (held open for the whole run)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            file = open(self.path, "a+")  # noqa: SIM115 (held open for the whole run)
+        except OSError as err:
+            raise OutputError(
+                f"Cannot write to the output directory {self.path.parent} ({err.strerror or err}).",
+                "choose a writable place with hydra.run.dir=... (or hydra.sweep.dir=... for -m).",
+            ) from err
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -163,8 +163,7 @@ def _train_and_report(
     }
     learned = [summary["learned"]] if "learned" in summary else [f["learned"] for f in summary["folds"]]
     results["learned"] = all(learned)
-    if not results["learned"]:
-        results["warning"] = NOT_LEARNING
+    results["warning"] = None if results["learned"] else NOT_LEARNING
     write_json_atomic(out_dir / RESULTS_FILE, results)
     (out_dir / FAILURE_FILE).unlink(missing_ok=True)  # left by an interruption this run resumed
     rows = {

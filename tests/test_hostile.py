@@ -132,6 +132,14 @@ def _code_in_overrides(d: Path) -> None:
     (d / ".hydra" / "overrides.yaml").write_text("- model._target_=os.system\n")
 
 
+def _broken_yaml(tmp: Path, run: Path) -> list[str]:
+    (tmp / "conf" / "model").mkdir(parents=True)
+    (tmp / "conf" / "model" / "broken.yaml").write_text(
+        "defaults:\n  - base_gcn\n  - _self_\nhidden_channels: [8\n"
+    )
+    return ["--config-dir", str(tmp / "conf"), "model=broken"]
+
+
 # ----------------------------------------------------------------- the cases
 
 T = "train"
@@ -264,6 +272,7 @@ CASES = [
         ["trainer.folds=100 exceeds the 63 graphs of mutag's smallest class"],
     ),
     Case("neighbour loader on graphs", T, ["dataset=mutag", "loader=neighbor"], ["loader=neighbor samples"]),
+    Case("broken yaml in a config dir", T, [], ["broken.yaml line 5 is not valid YAML"], setup=_broken_yaml),
     # A user's files, read by dataset=files.
     Case(
         "binary edges",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from gnnexp.config.components import SCHEMA_PREFIX
 from gnnexp.errors import ConfigError, closest, did_you_mean
 
@@ -97,6 +99,12 @@ def explain(ex: BaseException) -> ConfigError | None:
 
     if isinstance(ex, MissingConfigException):
         return _missing_option(ex)
+    broken = next((e for e in (ex, ex.__cause__, ex.__context__) if isinstance(e, yaml.YAMLError)), None)
+    if broken is not None:
+        mark = getattr(broken, "problem_mark", None)
+        where = f"{mark.name} line {mark.line + 1}" if mark is not None else "a config file"
+        problem = getattr(broken, "problem", None) or _first_line(str(broken))
+        return ConfigError(f"{where} is not valid YAML ({problem}).", "fix that line of the file.")
     cause = ex.__cause__ if ex.__cause__ is not None else ex
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and getattr(cause, "key", None):
         return _unknown_key(cause)

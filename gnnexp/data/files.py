@@ -95,7 +95,8 @@ def _read_npy(path: Path, what: str) -> np.ndarray:
             "save it with numpy.save from a numeric array (pickled objects are not read).",
         ) from err
     if not isinstance(array, np.ndarray) or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+        (np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.complexfloating))
+        or array.dtype == np.bool_
     ):
         kind = getattr(array, "dtype", type(array).__name__)
         raise DataError(f"The {what} file {path} holds {kind} values, not numbers.", "save a numeric array.")
@@ -145,6 +146,10 @@ def read_labels(value: str, regression: bool) -> Tensor:
         raise DataError(
             f"{path} has {table.shape[1]} columns; labels need one.", "keep a single label column."
         )
+    if table.shape[0] == 0:
+        raise DataError(
+            f"The labels file {path} holds no rows.", "give one label per node, row i for node i."
+        )
     labels = table[:, 0]
     if not np.isfinite(labels).all():
         row = int(np.nonzero(~np.isfinite(labels))[0][0])
@@ -173,6 +178,10 @@ def read_features(value: str, num_nodes: int | None) -> Tensor:
     """``[num_nodes, F]`` float features; NaN or a wrong row count is an error."""
     path = _path(value, "features")
     table = _read_matrix(path, "features")
+    if table.shape[0] == 0 or table.shape[1] == 0:
+        raise DataError(
+            f"The features file {path} holds no values (shape {table.shape}).", "give one row per node."
+        )
     if num_nodes is not None and table.shape[0] != num_nodes:
         raise DataError(
             f"{path} has {table.shape[0]} rows but the labels file has {num_nodes} nodes.",

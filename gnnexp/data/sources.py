@@ -107,6 +107,13 @@ def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected
         return make()
     except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        denied = _denied(err)
+        if denied is not None:
+            where = raw_dir.parent if raw_dir is not None else "the data directory"
+            raise DataError(
+                f"PyG cannot write its processed files under {where}: {denied}.",
+                f"make {where} writable, or copy the data to a writable place and point GNNEXP_DATA_DIR there.",
+            ) from err
         if raw_dir is None:
             raise DataError(
                 f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs."
@@ -120,10 +127,28 @@ def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected
                 f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
                 f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
             ) from err
+        processed = raw_dir.parent / "processed"
+        cached = processed.is_dir() and any(not p.name.startswith("pre_") for p in processed.iterdir())
+        if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
+            raise DataError(
+                f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
+                f"{processed} may be stale or damaged.",
+                f"delete {processed} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
+            ) from err
         raise DataError(
             f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
             f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
         ) from err
+
+
+def _denied(err: BaseException) -> str | None:
+    """'permission denied' or 'read-only file system' when that is why loading failed."""
+    import errno
+
+    for e in (err, err.__cause__, err.__context__):
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return "read-only file system" if e.errno == errno.EROFS else "permission denied"
+    return None
 
 
 def planetoid(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -185,7 +210,11 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
         import torch_geometric.transforms as T
 
         kwargs.setdefault("transform", T.NormalizeFeatures())
-    raw_dir = Path(kwargs["root"]) / "raw" if "root" in kwargs else None
+    # PyG's named datasets (Amazon's Photo, Coauthor's CS...) keep their files in
+    # root/<name>/raw, the others in root/raw.
+    raw_dir = None
+    if "root" in kwargs:
+        raw_dir = Path(kwargs["root"]) / (str(kwargs["name"]) if "name" in kwargs else "") / "raw"
     dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [])
     if cfg.level == "graph":
         return _graph_level(cfg, dataset)
