@@ -140,6 +140,17 @@ def _broken_yaml(tmp: Path, run: Path) -> list[str]:
     return ["--config-dir", str(tmp / "conf"), "model=broken"]
 
 
+def _damaged_cache(tmp: Path, run: Path) -> list[str]:
+    from torch_geometric.datasets import Planetoid
+
+    source = Path(os.environ["GNNEXP_DATA_DIR"]) / "Planetoid" / "Cora" / "raw"
+    shutil.copytree(source, tmp / "data" / "Planetoid" / "Cora" / "raw")
+    Planetoid(str(tmp / "data" / "Planetoid"), "Cora")  # builds the processed cache
+    for cached in (tmp / "data" / "Planetoid" / "Cora" / "processed").glob("data*.pt"):
+        cached.write_bytes(b"not a torch file")
+    return [f"data_dir={tmp / 'data'}"]
+
+
 # ----------------------------------------------------------------- the cases
 
 T = "train"
@@ -273,6 +284,13 @@ CASES = [
     ),
     Case("neighbour loader on graphs", T, ["dataset=mutag", "loader=neighbor"], ["loader=neighbor samples"]),
     Case("broken yaml in a config dir", T, [], ["broken.yaml line 5 is not valid YAML"], setup=_broken_yaml),
+    Case(
+        "damaged processed cache",
+        T,
+        ["trainer.max_epochs=1"],
+        ["processed cache", "may be stale or damaged", "delete"],
+        setup=_damaged_cache,
+    ),
     # A user's files, read by dataset=files.
     Case(
         "binary edges",
