@@ -3,7 +3,9 @@
 A job is a directory with Hydra's ``.hydra/`` folder. Its outcome is ``results.json``
 (completed, or failed if training diverged), else ``failed.json`` (failed or interrupted),
 else nothing yet (unfinished: still running, or killed). Jobs are grouped by their
-overrides without the seed, so the seeds of one configuration become one row.
+overrides without the seed, so the seeds of one configuration become one row. (Over 250
+lines on purpose: how a job's files are read back and how its status is shown are one
+meaning of "status", kept in one module.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The loading code behind the dataset sources declared in ``gnnexp.data.catalog``.
 
 Loaded datasets are cached per process, so consecutive jobs of a multirun reuse them
-instead of re-reading files.
+instead of re-reading files. (Over 250 lines on purpose: every PyG-backed source shares the
+one error translation in ``_pyg_load``, which should not be read in pieces.)
 """
 
 from __future__ import annotations
