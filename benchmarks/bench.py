@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -345,6 +346,9 @@ def report(results: dict[str, Any]) -> list[tuple[str, bool]]:
 
 
 def main() -> int:
+    # As the CLI does (gnnexp.cli): torch's notes on CSR tensors built from valid ones are noise.
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 seeds, Cora only, a 200k-node sampling graph")
