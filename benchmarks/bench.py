@@ -223,8 +223,9 @@ def startup_section(repeats: int) -> dict[str, Any]:
                 "train",
                 "trainer.max_epochs=1",
                 f"hydra.run.dir={out}/one",
+                "overwrite=true",  # the same directory on every repeat, on purpose
             ],
-            "gnnexp train (200 epochs)": [gnnexp, "train", f"hydra.run.dir={out}/full"],
+            "gnnexp train (200 epochs)": [gnnexp, "train", f"hydra.run.dir={out}/full", "overwrite=true"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeats):  # interleaved
