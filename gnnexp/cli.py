@@ -43,6 +43,10 @@ COMMANDS = {
 }
 
 
+# Commands that load torch.
+TORCH_COMMANDS = ("train", "eval", "predict")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -57,9 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     if command in COMMANDS:
         # Each command's module is imported only when it runs: list and --help stay fast.
         try:
+            if command in TORCH_COMMANDS:
+                # torch's C initialisation imports numpy and takes any error there, a Ctrl-C
+                # included, for "numpy is missing": imported first, a Ctrl-C stays a Ctrl-C.
+                import numpy  # noqa: F401
             return int(importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest))
         except SystemExit as exit_:  # a command's argument parser: --help (0) or a usage error (2)
             return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except KeyboardInterrupt:  # Ctrl-C while a command loads (torch, configs): nothing to save
+            sys.stderr.write("\ngnnexp: interrupted.\n")
+            return 130
     sys.stderr.write(
         f"gnnexp: error: unknown command '{command}'.{did_you_mean(command, COMMANDS)} "
         f"Commands: {', '.join(COMMANDS)}.\n"

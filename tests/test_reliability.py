@@ -235,3 +235,18 @@ def test_checkpoint_loading_never_runs_code_from_the_file(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.8, 1.6])
+def test_ctrl_c_at_start_up_stops_with_130(tmp_path, delay):
+    """Ctrl-C while torch imports and configs compose: status 130, no traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=400", "trainer.patience=null",
+         f"hydra.run.dir={tmp_path / 'run'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in out + err
