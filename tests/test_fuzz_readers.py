@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from gnnexp.errors import GnnexpError
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _load(edges: Path, labels: Path, features: Path | None = None) -> None:
@@ -63,22 +63,15 @@ csv_text = st.lists(st.lists(cells, min_size=0, max_size=4).map(",".join), max_s
 
 
 @SETTINGS
-@given(data=st.binary(max_size=200), which=st.sampled_from(["edges", "labels", "features"]))
-def test_random_bytes_in_any_file(data, which):
+@given(
+    content=st.one_of(st.binary(max_size=200), csv_text.map(str.encode)),
+    which=st.sampled_from(["edges", "labels", "features"]),
+)
+def test_random_bytes_or_csv_text_in_any_file(content, which):
     with tempfile.TemporaryDirectory() as tmp:
         edges, labels = _good(Path(tmp))
         target = {"edges": edges, "labels": labels, "features": Path(tmp) / "x.csv"}[which]
-        target.write_bytes(data)
-        _load(edges, labels, target if which == "features" else None)
-
-
-@SETTINGS
-@given(text=csv_text, which=st.sampled_from(["edges", "labels", "features"]))
-def test_random_csv_text_in_any_file(text, which):
-    with tempfile.TemporaryDirectory() as tmp:
-        edges, labels = _good(Path(tmp))
-        target = {"edges": edges, "labels": labels, "features": Path(tmp) / "x.csv"}[which]
-        target.write_text(text)
+        target.write_bytes(content)
         _load(edges, labels, target if which == "features" else None)
 
 

@@ -76,16 +76,14 @@ def _said(out):
     return " ".join(out.split())
 
 
+GCN_MLP_BY_TWO_SEEDS = [("gcn", 0), ("gcn", 1), ("mlp", 0), ("mlp", 1)]
+
+
 def test_grid_of_two_by_two_and_its_summary(gnnexp):
     result = gnnexp("-m", *FAST, "trainer.max_epochs=3", "model=gcn,mlp", "seed=0,1")
     assert result.code == 0, result.err
     jobs = _completed_jobs(result.run_dir, 4)
-    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == [
-        ("gcn", 0),
-        ("gcn", 1),
-        ("mlp", 0),
-        ("mlp", 1),
-    ]
+    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == GCN_MLP_BY_TWO_SEEDS
     rows = {r.config: r for r in summarize(find_jobs([result.run_dir]))}
     for model in ("gcn", "mlp"):
         accs = [j["test"]["accuracy"] for j in jobs.values() if j["model"] == model]
@@ -229,12 +227,7 @@ def test_joblib_launcher_with_two_workers(gnnexp):
     )
     assert result.code == 0, result.err
     jobs = _completed_jobs(result.run_dir, 4)
-    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == [
-        ("gcn", 0),
-        ("gcn", 1),
-        ("mlp", 0),
-        ("mlp", 1),
-    ]
+    assert sorted((j["model"], j["seed"]) for j in jobs.values()) == GCN_MLP_BY_TWO_SEEDS
     assert sorted(j["job_num"] for j in jobs.values()) == [0, 1, 2, 3]
     rows = _check_summary(result.run_dir, jobs)
     assert [row["n"] for row in rows.values()] == [2, 2]
