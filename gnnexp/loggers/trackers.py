@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gnnexp.atomic import write_text
 from gnnexp.errors import ConfigError
 from gnnexp.loggers.base import Logger
 from gnnexp.records import EpochRecord
@@ -101,7 +102,7 @@ class MLflowLogger(Logger):
         run = self.client.create_run(experiment_id, run_name=name, tags={"gnnexp.run_dir": str(out_dir)})
         self.run_id = run.info.run_id
         self.tracking_uri = uri
-        (out_dir / "mlflow_run.txt").write_text(f"{uri}\n{self.run_id}\n")
+        write_text(out_dir / "mlflow_run.txt", f"{uri}\n{self.run_id}\n")
 
     def log_hparams(self, config: dict[str, Any]) -> None:
         from mlflow.entities import Param
