@@ -14,13 +14,22 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.config.components import declared
 from gnnexp.errors import ConfigError, did_you_mean
 from gnnexp.metrics import METRICS
-from gnnexp.tasks.kinds import levels_of_tasks
 
 _SKIP = object()
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
+
+
+def levels_of_tasks() -> dict[str, tuple[str, ...]]:
+    """Dataset level -> the task kinds that apply to it (from the declared task kinds, which
+    the registry loads by name: this layer imports none of them)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, cls in declared("task").items():
+        for level in cls.levels:
+            out[level] = (*out.get(level, ()), name)
+    return out
 
 
 def metric_name(cfg: DictConfig) -> str:

@@ -14,7 +14,7 @@ from gnnexp.config.components import declared
 from gnnexp.config.validate import metric_name
 from gnnexp.data.sources import GraphData
 from gnnexp.metrics import METRICS
-from gnnexp.training.distributed import SINGLE, Dist
+from gnnexp.ranks import SINGLE, Dist
 
 
 class Task(Protocol):

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from gnnexp.data.sources import GraphData
+    from gnnexp.ranks import Dist
     from gnnexp.tasks.base import Task
-    from gnnexp.training.distributed import Dist
 
 LOSSES = ("auto", "cross_entropy", "mse", "mae")
 
@@ -126,14 +126,3 @@ class LinkTaskSpec(TaskSpec):
 
         encoder = build_model(cfg, in_channels, cfg.hidden_channels, layout)
         return LinkModel(encoder, cfg.hidden_channels, self.decoder)
-
-
-def levels_of_tasks() -> dict[str, tuple[str, ...]]:
-    """Dataset level -> the task kinds that apply to it."""
-    from gnnexp.config.components import declared
-
-    out: dict[str, tuple[str, ...]] = {}
-    for name, cls in declared("task").items():
-        for level in cls.levels:
-            out[level] = (*out.get(level, ()), name)
-    return out

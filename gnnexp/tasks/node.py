@@ -17,8 +17,8 @@ from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.models import fast
 from gnnexp.models.build import model_spec
+from gnnexp.ranks import SINGLE, Dist, shard
 from gnnexp.tasks.base import Objective, layouts_allowed
-from gnnexp.training.distributed import SINGLE, Dist, shard
 
 SPLITS = ("train", "val", "test")
 
