@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from gnnexp import __version__
+from gnnexp.atomic import write_json
 from gnnexp.checkpoint import load_checkpoint
 from gnnexp.config.validate import monitor_mode
 from gnnexp.crossval import cross_validate
@@ -32,7 +33,7 @@ from gnnexp.experiment import Experiment, build_experiment, checked
 from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import key_value_panel
-from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE, write_json_atomic
+from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE
 from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
@@ -114,7 +115,7 @@ def _failures_recorded(out_dir: Path, metric: str, meta: dict[str, Any]) -> Iter
         yield
     except Diverged as err:
         failure = {"status": "failed", "error": str(err), "failed_epoch": err.epoch, "metric": metric, **meta}
-        write_json_atomic(out_dir / RESULTS_FILE, failure)
+        write_json(out_dir / RESULTS_FILE, failure)
         raise
     except OSError as err:
         raise _output_error(err, out_dir) from err
@@ -164,7 +165,7 @@ def _train_and_report(
     learned = [summary["learned"]] if "learned" in summary else [f["learned"] for f in summary["folds"]]
     results["learned"] = all(learned)
     results["warning"] = None if results["learned"] else NOT_LEARNING
-    write_json_atomic(out_dir / RESULTS_FILE, results)
+    write_json(out_dir / RESULTS_FILE, results)
     (out_dir / FAILURE_FILE).unlink(missing_ok=True)  # left by an interruption this run resumed
     rows = {
         "best epoch": f"{best_epoch} of {summary['epochs_run']}"

@@ -73,7 +73,7 @@ def _evaluate(options: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from gnnexp.reporting.files import write_json_atomic
+    from gnnexp.atomic import write_json
 
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]
@@ -88,7 +88,7 @@ def _evaluate(options: argparse.Namespace) -> int:
     result = evaluate_checkpoint(checkpoint, options.overrides, splits, options.trust_config)
     result["wall_time_s"] = time.perf_counter() - started
     out = options.out or run_dir_of(checkpoint) / "eval.json"
-    write_json_atomic(out, result)
+    write_json(out, result)
     table = Table(title=f"epoch {result['epoch']} of {checkpoint}", title_justify="left")
     names = list(next(iter(result["metrics"].values())))
     table.add_column("split")

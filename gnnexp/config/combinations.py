@@ -18,7 +18,8 @@ from gnnexp.metrics import METRICS
 _SKIP = object()
 
 
-def _get(cfg: DictConfig, key: str) -> Any:
+def get(cfg: Any, key: str) -> Any:
+    """``cfg``'s value at the dotted ``key``, or ``_SKIP`` when it has none (never raises)."""
     return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
 
 
@@ -30,6 +31,14 @@ def levels_of_tasks() -> dict[str, tuple[str, ...]]:
         for level in cls.levels:
             out[level] = (*out.get(level, ()), name)
     return out
+
+
+def natural_mode(monitor: str, metric: str) -> str:
+    """``min`` or ``max``: how ``trainer.monitor`` improves (``val_loss_and_metric`` reports
+    the loss); an unknown metric counts as one to maximise."""
+    if monitor in ("val_loss", "val_loss_and_metric"):
+        return "min"
+    return METRICS[metric].mode if metric in METRICS else "max"
 
 
 def metric_name(cfg: DictConfig) -> str:
@@ -47,7 +56,7 @@ def _check_ratios(cfg: DictConfig) -> None:
         ("dataset.train_ratio", "dataset.val_ratio"),
         ("task.val_ratio", "task.test_ratio"),
     ):
-        a, b = _get(cfg, first), _get(cfg, second)
+        a, b = get(cfg, first), get(cfg, second)
         if a is not _SKIP and b is not _SKIP and a + b >= 1:
             raise ConfigError(
                 f"{first} + {second} = {a + b:g} leaves nothing for the remaining split.",
@@ -65,14 +74,14 @@ def _check_settings_together(cfg: DictConfig) -> None:
         )
     mode, monitor = str(cfg.trainer.mode), str(cfg.trainer.monitor)
     if mode != "auto":
-        natural = "min" if monitor in ("val_loss", "val_loss_and_metric") else METRICS[metric_name(cfg)].mode
+        natural = natural_mode(monitor, metric_name(cfg))
         if mode != natural:
             raise ConfigError(
                 f"trainer.mode={mode} contradicts trainer.monitor={monitor}, which improves when it "
                 f"{'falls' if natural == 'min' else 'rises'}: the best epoch would be the worst.",
                 f"use trainer.mode=auto (or trainer.mode={natural}).",
             )
-    warmup = _get(cfg, "scheduler.warmup_epochs")
+    warmup = get(cfg, "scheduler.warmup_epochs")
     if warmup is not _SKIP and warmup >= cfg.trainer.max_epochs:
         raise ConfigError(
             f"scheduler.warmup_epochs={warmup} is not shorter than trainer.max_epochs={cfg.trainer.max_epochs}: "

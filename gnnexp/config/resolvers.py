@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from gnnexp.config.validate import METRIC_MODES
+from gnnexp.config.combinations import natural_mode
 
 
 def fresh_dir(parent: str, name: str) -> str:
@@ -33,7 +33,7 @@ def fresh_dir(parent: str, name: str) -> str:
 def direction(monitor: str, mode: str, metric: str) -> str:
     """``minimize`` or ``maximize`` for a sweeper, from what ``trainer.monitor`` watches."""
     if mode == "auto":
-        mode = "min" if monitor in ("val_loss", "val_loss_and_metric") else METRIC_MODES.get(metric, "max")
+        mode = natural_mode(monitor, metric)
     return "minimize" if mode == "min" else "maximize"
 
 

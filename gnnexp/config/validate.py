@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from gnnexp.config.combinations import check_combinations, metric_name
+from gnnexp.config.combinations import _SKIP, check_combinations, get, metric_name, natural_mode
 from gnnexp.config.components import (
     GROUPS,
     accepts,
@@ -30,14 +30,9 @@ from gnnexp.metrics import METRICS
 # Whether a larger value of each metric is better (from the metric declarations).
 METRIC_MODES = {name: metric.mode for name, metric in METRICS.items()}
 
-_SKIP = object()
 
 # Top-level nodes that are not components, with their schemas.
 FIXED_NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig}
-
-
-def _get(cfg: Any, key: str) -> Any:
-    return OmegaConf.select(cfg, key, default=_SKIP, throw_on_missing=False)
 
 
 def _example(default: Any) -> str:
@@ -71,7 +66,7 @@ def _check_value(key: str, value: Any, meta: dict[str, Any], kind: Any, default:
 def check_settings(prefix: str, node: Any, cls: type) -> None:
     """Every setting of ``node`` against what ``cls`` declares for it."""
     for name, default, meta, kind in settings(cls):
-        value = _get(node, name) if OmegaConf.is_config(node) else node.get(name, _SKIP)
+        value = get(node, name) if OmegaConf.is_config(node) else node.get(name, _SKIP)
         if value is _SKIP:
             continue
         if dataclasses.is_dataclass(default):
@@ -103,11 +98,11 @@ def component_class(group: str, node: Any) -> type:
 def _check_declared(cfg: DictConfig) -> None:
     _check_known_keys("", cfg, Config, "the config")
     for name, default, meta, kind in settings(Config):
-        value = _get(cfg, name)
+        value = get(cfg, name)
         if meta and value is not _SKIP:
             _check_value(name, value, meta, kind, default)
     for node, cls in FIXED_NODES.items():
-        if _get(cfg, node) is not _SKIP:
+        if get(cfg, node) is not _SKIP:
             _check_known_keys(node, cfg[node], cls, node)
             _check_known_keys(
                 f"{node}.checkpoint",
@@ -117,7 +112,7 @@ def _check_declared(cfg: DictConfig) -> None:
             )
             check_settings(f"{node}.", cfg[node], cls)
     for group in GROUPS:
-        node = _get(cfg, group)
+        node = get(cfg, group)
         if node is _SKIP or node is None:
             continue
         if group == "logger":
@@ -176,9 +171,7 @@ def monitor_mode(cfg: DictConfig) -> str:
     """``min`` or ``max``: the direction in which the monitored value improves."""
     if cfg.trainer.mode != "auto":
         return str(cfg.trainer.mode)
-    if cfg.trainer.monitor in ("val_loss", "val_loss_and_metric"):  # the latter reports the loss
-        return "min"
-    return METRIC_MODES[metric_name(cfg)]
+    return natural_mode(str(cfg.trainer.monitor), metric_name(cfg))
 
 
 def _check_missing(cfg: DictConfig) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gnnexp.config.components import declared
+from gnnexp.config.components import instance
 from gnnexp.config.trust import import_target
 from gnnexp.errors import ConfigError
 from gnnexp.models.archs import NOT_ARCHITECTURE, GNNSpec, ModelSpec
@@ -17,13 +17,10 @@ from gnnexp.models.layout import PLAIN, Layout
 
 def model_spec(cfg: DictConfig | dict[str, Any]) -> ModelSpec | None:
     """The declared architecture ``cfg`` names, with its settings; None for a ``_target_`` class."""
-    fields = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    assert isinstance(fields, dict)
-    if fields.get("_target_"):
+    if cfg.get("_target_"):
         return None
-    cls = declared("model")[str(fields["name"])]
-    known = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
-    return cls(**{str(k): v for k, v in fields.items() if k in known})
+    spec: ModelSpec = instance("model", cfg)
+    return spec
 
 
 def _target_kwargs(cfg: DictConfig, cls: type) -> dict[str, Any]:

@@ -18,11 +18,6 @@ FAILURE_FILE = "failed.json"
 METRICS_FILE = "metrics.csv"
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON whole or not at all (see ``gnnexp.atomic``)."""
-    write_json(path, obj)
-
-
 def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | None = None) -> None:
     """Record why a job failed (never named like a result); best effort. A directory that
     holds a completed run keeps its record: the failure belongs to this invocation only."""
@@ -38,7 +33,7 @@ def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | No
         record["traceback"] = "".join(traceback.format_exception(error))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out_dir / FAILURE_FILE, record)
+        write_json(out_dir / FAILURE_FILE, record)
     except OSError:
         pass
 
