@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
-import warnings
 
-from gnnexp.errors import did_you_mean
+from gnnexp.errors import did_you_mean, quiet_known_warnings
 
 USAGE = """\
 usage: gnnexp <command> [arguments]
@@ -54,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0
     command, rest = args[0], args[1:]
-    # torch flags CSR support as beta and notes that it skips invariant checks on every
-    # construction; gnnexp builds its CSR tensors from valid ones, so the notes are noise.
-    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+    quiet_known_warnings()
     if command in COMMANDS:
         # Each command's module is imported only when it runs: list and --help stay fast.
         try:

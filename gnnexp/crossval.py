@@ -12,8 +12,10 @@ from rich.table import Table
 
 from gnnexp.experiment import Experiment, build_experiment
 from gnnexp.fitting import FitResult, fit_and_test
+from gnnexp.paths import fold_dir
 from gnnexp.reporting.painter import Painter
 from gnnexp.training.distributed import Dist
+from gnnexp.training.threads import ThreadShare
 
 
 def mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -28,7 +30,7 @@ def folds_table(results: list[FitResult], metric: str) -> Table:
     for column in ("fold", "best epoch", f"val {metric}", f"test {metric}"):
         table.add_column(column, justify="right")
     for i, r in enumerate(results):
-        table.add_row(str(i), str(r.best_epoch), f"{r.val[metric]:.4f}", f"{r.test[metric]:.4f}")
+        table.add_row(str(i + 1), str(r.best_epoch), f"{r.val[metric]:.4f}", f"{r.test[metric]:.4f}")
     val_mean, val_std = mean_std([r.val for r in results])
     test_mean, test_std = mean_std([r.test for r in results])
     table.add_row(
@@ -48,8 +50,12 @@ def cross_validate(
     dist: Dist,
     meta: dict[str, Any],
     painter: Painter | None,
+    threads: ThreadShare | None = None,
 ) -> tuple[dict[str, float], dict[str, float], float, dict[str, Any]]:
-    """Train every fold (``first`` is fold 0's experiment), each in ``out_dir/fold_<i>``.
+    """Train every fold (``first`` is the first fold's experiment), each in ``out_dir/fold_<n>``.
+
+    Folds are numbered from 1 wherever a user sees them (headers, tables, directories,
+    results.json); ``fold`` below is the 0-based index the splitter and checkpoints use.
 
     Returns the mean validation and test metrics, the mean best monitored value, and what
     results.json records about the folds.
@@ -67,12 +73,13 @@ def cross_validate(
         results.append(
             fit_and_test(
                 experiment,
-                out_dir / f"fold_{fold}",
+                out_dir / fold_dir(fold),
                 console,
                 fold=fold,
                 intro=fold == 0,
                 meta=meta,
                 painter=painter,
+                threads=threads,
             )
         )
     metric = first.task.metric
@@ -80,7 +87,7 @@ def cross_validate(
     val, val_std = mean_std([r.val for r in results])
     test, test_std = mean_std([r.test for r in results])
     summary: dict[str, Any] = {
-        "folds": [{"fold": i, **asdict(r)} for i, r in enumerate(results)],
+        "folds": [{"fold": i + 1, **asdict(r)} for i, r in enumerate(results)],
         "val_std": val_std,
         "test_std": test_std,
         "num_params": results[0].num_params,

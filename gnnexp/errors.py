@@ -71,3 +71,14 @@ def reporting(body: Callable[[], int]) -> int:
             f"cannot write {err.filename or 'a file'} ({err.strerror or err}). Fix: choose a writable path (--out)."
         )
         return 2
+
+
+def quiet_known_warnings() -> None:
+    """Silence torch's notes that say nothing to a user, in every process that trains (the
+    CLI, and a parallel launcher's workers, which start without the CLI's filters)."""
+    import warnings
+
+    # torch flags CSR support as beta and notes that it skips invariant checks on every
+    # construction; gnnexp builds its CSR tensors from valid ones, so the notes are noise.
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")

@@ -35,6 +35,7 @@ from gnnexp.training.optim import LRSchedule, build_optimizer
 from gnnexp.training.precision import Precision
 from gnnexp.training.recorder import BEST, LAST, Checkpoints
 from gnnexp.training.state import TrainState
+from gnnexp.training.threads import ThreadShare
 
 
 class Diverged(TrainingError):
@@ -156,10 +157,12 @@ def fit_and_test(
     dist: Dist = SINGLE,
     meta: dict[str, Any] | None = None,
     painter: Painter | None = None,
+    threads: ThreadShare | None = None,
 ) -> FitResult:
     """Train the experiment's fresh model (or continue ``resume``), then test the best weights once.
 
-    ``intro`` prints the panel that describes model, data and output first.
+    ``intro`` prints the panel that describes model, data and output first. ``threads``, the
+    job's share of the cores, is kept up to date between epochs.
     """
     cfg, task, model = experiment.cfg, experiment.task, experiment.model
     if intro:
@@ -170,6 +173,7 @@ def fit_and_test(
                     "model": f"{model!r}, {count_parameters(model):,} parameters",
                     **task.describe(),
                     "device": str(experiment.device),
+                    **({"threads": threads.describe()} if threads is not None else {}),
                     "output": str(out_dir.parent if fold is not None else out_dir),
                 },
             )
@@ -187,7 +191,7 @@ def fit_and_test(
     settings = FitSettings(t.max_epochs, t.eval_every, t.grad_clip, t.nonfinite == "skip")
     started = time.perf_counter()
     try:
-        outcome = fit(state, task, settings, [watch, *callbacks])
+        outcome = fit(state, task, settings, [watch, *callbacks, *([threads] if threads else [])])
     except NonFiniteError as err:
         stopper = state.stopper
         kept = (

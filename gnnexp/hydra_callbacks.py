@@ -49,6 +49,35 @@ class ValidateConfig(Callback):
             self.lock = None
 
 
+class SweepView(Callback):
+    """While the jobs of a sweep run in parallel, one line per running job (gnnexp.sweep_view).
+
+    Listed after ``summary``: Hydra ends callbacks in reverse order, so the view is gone
+    before the summary table prints.
+    """
+
+    def __init__(self) -> None:
+        self.view: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Parallel launchers pickle Hydra's callbacks for each job; the view (a thread and
+        # the terminal) stays in the launching process.
+        return {"view": None}
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from gnnexp.sweep_view import SweepView as View
+        from gnnexp.sweep_view import jobs_at_once
+
+        if jobs_at_once(config.hydra) > 1:
+            self.view = View(Path(str(config.hydra.sweep.dir)))
+            self.view.start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.view is not None:
+            self.view.stop()
+            self.view = None
+
+
 class SweepSummary(Callback):
     """At the end of a multirun: write summary.md/.json into the sweep dir, print the table,
     and, when jobs did not complete, say so and end ``gnnexp train -m`` with status 1."""

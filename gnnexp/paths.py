@@ -55,3 +55,15 @@ def existing_dirs(values: list[Path], kind: str, hint: str) -> list[Path]:
     if missing:
         raise GnnexpError(f"not a directory: {', '.join(missing)}.", hint)
     return dirs
+
+
+def fold_dir(index: int) -> str:
+    """The directory of the fold with 0-based ``index``: fold_1 for the first (folds are
+    numbered from 1 wherever a user sees them)."""
+    return f"fold_{index + 1}"
+
+
+def fold_dirs(run_dir: Path) -> list[Path]:
+    """A cross-validated run's fold directories in fold order (fold_10 after fold_9)."""
+    found = [p for p in run_dir.glob("fold_*") if p.is_dir() and p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))

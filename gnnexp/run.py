@@ -39,6 +39,7 @@ from gnnexp.seeding import set_deterministic
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
 from gnnexp.training.learning import NOT_LEARNING
 from gnnexp.training.recorder import BEST
+from gnnexp.training.threads import ThreadShare
 
 
 def check_writable(out_dir: Path) -> None:
@@ -71,6 +72,7 @@ def train(
     console: Console | None = None,
     dist: Dist | None = None,
     painter: Painter | None = None,
+    jobs_at_once: int = 1,
 ) -> float:
     """Train as ``cfg`` says, writing everything into ``out_dir``.
 
@@ -78,6 +80,8 @@ def train(
     Hydra sweeper optimises. ``meta`` (config choices, overrides) goes into results.json.
     Under DDP, ``dist`` says which rank this process is (or torchrun's environment does),
     and only rank 0 writes into ``out_dir``. ``painter`` draws curves.png in a helper process.
+    ``jobs_at_once`` is how many jobs the launcher runs in parallel on this machine (each
+    takes its share of the cores, ``gnnexp.training.threads``).
     """
     started = time.perf_counter()
     meta = meta or {}
@@ -93,7 +97,12 @@ def train(
         dist = join_torchrun(device)
     dist = dist or SINGLE
     device = local_device(device, dist)
-    with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch:
+    threads = ThreadShare(
+        str(cfg.trainer.num_threads),
+        jobs_at_once * (dist.world_size if dist.active else 1),
+        int(cfg.loader.get("num_workers") or 0),
+    )
+    with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch, threads:
         if not dist.is_main:  # the other ranks train alike but keep their files to themselves
             out_dir, console = Path(scratch), Console(file=io.StringIO())
         console = console or Console()
@@ -105,7 +114,7 @@ def train(
             cfg, 0 if cfg.trainer.folds else None, dist, device, data, seed=cfg.seed + dist.rank
         )
         with _failures_recorded(out_dir, first.task.metric, meta):
-            return _train_and_report(out_dir, meta, console, started, first, resume, dist, painter)
+            return _train_and_report(out_dir, meta, console, started, first, resume, dist, painter, threads)
 
 
 @contextmanager
@@ -130,16 +139,19 @@ def _train_and_report(
     resume: dict[str, Any] | None,
     dist: Dist,
     painter: Painter | None,
+    threads: ThreadShare,
 ) -> float:
     """Train (once, or once per fold) and write results.json and the summary panel."""
     cfg = first.cfg
     folds = cfg.trainer.folds
     metric = first.task.metric
     if folds:
-        val, test, best_value, summary = cross_validate(first, out_dir, console, dist, meta, painter)
+        val, test, best_value, summary = cross_validate(first, out_dir, console, dist, meta, painter, threads)
         best_epoch = None
     else:
-        result = fit_and_test(first, out_dir, console, resume=resume, dist=dist, meta=meta, painter=painter)
+        result = fit_and_test(
+            first, out_dir, console, resume=resume, dist=dist, meta=meta, painter=painter, threads=threads
+        )
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch
@@ -158,6 +170,7 @@ def _train_and_report(
         **summary,
         "seed": cfg.seed,
         "wall_time_s": time.perf_counter() - started,
+        "threads": threads.record(),
         "checkpoint": None if folds or not cfg.trainer.checkpoint.save_best else str(BEST),
         "gnnexp_version": __version__,
         **meta,
@@ -179,6 +192,11 @@ def _train_and_report(
         rows["checkpoint"] = str(out_dir / BEST)
     rows["results"] = str(out_dir / RESULTS_FILE)
     rows["wall time"] = f"{results['wall_time_s']:.2f} s"
+    if threads.changes:
+        rows["threads"] = (
+            f"{threads.initial} at the start, {threads.threads} at the end "
+            "(shared with other jobs on this machine)"
+        )
     if not results["learned"]:
         rows["warning"] = NOT_LEARNING
     console.print(key_value_panel("result", rows, style="green" if results["learned"] else "yellow"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from gnnexp.commands.args import Parser
 from gnnexp.errors import CheckpointError, GnnexpError, reporting
-from gnnexp.paths import resolve_path
+from gnnexp.paths import fold_dirs, resolve_path
 
 TRUST_HELP = "import the classes and modules the stored config names (only for files you trust)"
 USAGE = "gnnexp eval RUN_DIR_OR_CHECKPOINT [key=value | group=option ...] [--split val,test] [--out FILE] [--trust-config]"
@@ -23,10 +23,8 @@ def resolve_checkpoint(path: Path, name: str = "best.pt") -> Path:
     candidate = path / "checkpoints" / name
     if candidate.is_file():
         return candidate
-    folds = sorted(path.glob("fold_*/checkpoints"))
-    hint = (
-        f"give one fold, e.g. {folds[0].parent}" if folds else "give a run directory written by gnnexp train"
-    )
+    folds = fold_dirs(path)
+    hint = f"give one fold, e.g. {folds[0]}" if folds else "give a run directory written by gnnexp train"
     raise CheckpointError(f"No checkpoint at {path} (looked for {candidate}).", hint + ".")
 
 

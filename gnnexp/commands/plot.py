@@ -23,7 +23,7 @@ def main(args: list[str]) -> int:
 
 
 def _plot(options: argparse.Namespace) -> int:
-    from gnnexp.paths import existing_dirs
+    from gnnexp.paths import existing_dirs, fold_dirs
     from gnnexp.reporting.plots import plot_groups, read_metrics
     from gnnexp.summary import Row, config_key, find_jobs, split_common
 
@@ -34,7 +34,7 @@ def _plot(options: argparse.Namespace) -> int:
         csvs = (
             [job.path / "metrics.csv"]
             if (job.path / "metrics.csv").is_file()
-            else sorted(job.path.glob("fold_*/metrics.csv"))
+            else [fold / "metrics.csv" for fold in fold_dirs(job.path) if (fold / "metrics.csv").is_file()]
         )
         for path in csvs:
             groups.setdefault(config_key(job.overrides), []).append(read_metrics(path))

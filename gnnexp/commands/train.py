@@ -17,9 +17,11 @@ from omegaconf import DictConfig
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
-from gnnexp.errors import GnnexpError, report
+from gnnexp.errors import GnnexpError, quiet_known_warnings, report
 from gnnexp.paths import config_dir
 from gnnexp.reporting.painter import Painter
+from gnnexp.sweep_view import CONSOLE_LOG, jobs_at_once
+from gnnexp.training.threads import USER_OMP
 
 log = logging.getLogger(__name__)
 # Draws curves.png in a helper process that this command starts before torch loads (see
@@ -29,8 +31,9 @@ register_schemas()
 register_resolvers()  # also in joblib/submitit workers, which import this module
 
 
-def job_meta() -> tuple[Path, bool, dict[str, Any]]:
-    """Output dir, whether this job is part of a multirun, and what results.json records."""
+def job_meta() -> tuple[Path, int, dict[str, Any]]:
+    """Output dir, how many jobs of this sweep run at once here (0: not a sweep), and what
+    results.json records."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -41,7 +44,8 @@ def job_meta() -> tuple[Path, bool, dict[str, Any]]:
         "overrides": list(hc.overrides.task),
         "job_num": cast(Any, hc.job).get("num"),
     }  # a DictConfig at run time
-    return Path(hc.runtime.output_dir), hc.mode == RunMode.MULTIRUN, meta
+    at_once = jobs_at_once(hc) if hc.mode == RunMode.MULTIRUN else 0
+    return Path(hc.runtime.output_dir), at_once, meta
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -49,10 +53,16 @@ def train_app(cfg: DictConfig) -> float | None:
     """One job: train and return the monitored value; a failure never ends a sweep."""
     from gnnexp.fitting import Interrupted
     from gnnexp.reporting.files import write_failure
+    from gnnexp.training.threads import JobsOnMachine
 
-    out_dir, multirun, meta = job_meta()
+    quiet_known_warnings()  # a joblib or submitit worker starts without the CLI's filters
+    out_dir, at_once, meta = job_meta()
+    multirun = at_once > 0
+    # Other jobs see this one before it spends seconds importing torch (training.threads).
+    machine = JobsOnMachine()
+    machine.join()
     try:
-        return _train(cfg, out_dir, meta)
+        return _train(cfg, out_dir, meta, at_once)
     except Interrupted as err:  # recorded, and the resume command printed, by the run itself
         raise SystemExit(err.exit_code) from None
     except GnnexpError as err:
@@ -68,11 +78,17 @@ def train_app(cfg: DictConfig) -> float | None:
             report(f"job {out_dir} failed with {type(err).__name__}: {err} (trace in failed.json)")
             return float("nan")
         raise
+    finally:
+        machine.leave()
 
 
-def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any]) -> float:
+def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int) -> float:
     """One job in this process, or, for ``trainer.strategy=ddp`` outside torchrun, in
-    ``trainer.num_processes`` processes launched here."""
+    ``trainer.num_processes`` processes launched here.
+
+    A job that runs beside others of its sweep (``at_once`` > 1) writes its table into its
+    own console.log: the sweep view (``gnnexp.reporting.sweep_view``) shows one line for it.
+    """
     from gnnexp.run import check_writable, train
     from gnnexp.training.distributed import under_torchrun
 
@@ -83,7 +99,14 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any]) -> float:
         checked(cfg)
         check_writable(out_dir)
         return launch(cfg, out_dir, meta)
-    return train(cfg, out_dir, meta, painter=PAINTER)
+    if at_once <= 1:
+        return train(cfg, out_dir, meta, painter=PAINTER, jobs_at_once=max(1, at_once))
+    from rich.console import Console
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / CONSOLE_LOG, "a", encoding="utf-8") as log_file:
+        console = Console(file=log_file, width=120, no_color=True)
+        return train(cfg, out_dir, meta, console=console, painter=PAINTER, jobs_at_once=at_once)
 
 
 @contextmanager
@@ -217,6 +240,8 @@ def main(args: list[str]) -> int:
                 f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
                 "hydra.output_subdir=null",
             ]
+        # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves.
+        os.environ.setdefault(USER_OMP, os.environ.get("OMP_NUM_THREADS", ""))
         import_modules(imports_from(args))
         register_schemas()  # again: the user's modules may have declared components
         # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).

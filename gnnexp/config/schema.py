@@ -31,6 +31,10 @@ class CheckpointConfig:
     )
 
 
+def _threads(value: str) -> bool:
+    return value == "auto" or (value.isdigit() and int(value) >= 1)
+
+
 def _folds(value: int) -> bool:
     return value >= 3  # one fold tests, the next validates: at least one more to train on
 
@@ -67,6 +71,11 @@ class TrainerConfig:
         "32", doc="32-bit, or mixed precision (bf16, or 16 with loss scaling)", choices=("32", "bf16", "16")
     )
     compile: bool = option(False, doc="torch.compile the model")
+    num_threads: str = option(
+        "auto",
+        doc="torch threads of this job: auto (its share of the cores, README: Parallel jobs) or a number",
+        rule=(_threads, "auto or an integer >= 1"),
+    )
     strategy: str = option("single", doc="one process, or DistributedDataParallel", choices=("single", "ddp"))
     num_processes: int = option(1, doc="processes the CLI launches for strategy=ddp", ge=1)
     curves: bool = option(True, doc="draw curves.png (losses, metric, LR by epoch) at the end")
