@@ -85,7 +85,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
 
         from gnnexp.atomic import write_text
-        from gnnexp.summary import find_jobs, summarize, to_json, to_markdown, to_table, wide_console
+        from gnnexp.summary import find_jobs, summarize, title, to_json, to_markdown, to_table, wide_console
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = find_jobs([sweep_dir])
@@ -93,7 +93,7 @@ class SweepSummary(Callback):
         write_text(sweep_dir / "summary.md", to_markdown(rows))
         write_text(sweep_dir / "summary.json", to_json(rows))
         failed = sum(job.status != "completed" for job in jobs)
-        wide_console().print(to_table(rows, f"sweep {sweep_dir}: {len(jobs)} jobs, {failed} not completed"))
+        wide_console().print(to_table(rows, f"sweep {sweep_dir}: {title(jobs, rows)}"))
         if failed:
             report(
                 f"{failed} of {len(jobs)} jobs did not complete; "

@@ -11,7 +11,16 @@ from gnnexp.atomic import atomic_file, write_text
 from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting
 from gnnexp.paths import existing_dirs
-from gnnexp.summary import FORMATS, find_jobs, summarize, to_table, wide_console
+from gnnexp.summary import (
+    FORMATS,
+    find_jobs,
+    seed_lines,
+    split_common,
+    summarize,
+    title,
+    to_table,
+    wide_console,
+)
 
 
 def main(args: list[str]) -> int:
@@ -23,6 +32,9 @@ def main(args: list[str]) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="sweep directories or run directories")
     parser.add_argument("--format", choices=["table", *FORMATS], default="table")
     parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
+    parser.add_argument(
+        "--seeds", action="store_true", help="also list each seed's validation and test value"
+    )
     options = parser.parse_args(args)
     return reporting(lambda: _summarize(options))
 
@@ -37,19 +49,19 @@ def _summarize(options: argparse.Namespace) -> int:
         )
     rows = summarize(jobs)
     if options.format != "table":
-        text = FORMATS[options.format](rows)
+        text = FORMATS[options.format](rows, options.seeds)
         if options.out:
             write_text(options.out, text)
         else:
             sys.stdout.write(text)
         return 0
-    failed = sum(r.failed for r in rows)
-    unfinished = sum(r.unfinished for r in rows)
-    title = f"{len(jobs)} jobs, {len(rows)} configurations"
-    title += (f", {failed} failed" if failed else "") + (f", {unfinished} unfinished" if unfinished else "")
     with atomic_file(options.out) if options.out else contextlib.nullcontext() as stream:
         console = wide_console(stream)
-        console.print(to_table(rows, title))
+        console.print(to_table(rows, title(jobs, rows)))
+        if options.seeds:
+            console.print("per seed:", highlight=False)
+            for line in seed_lines(rows, split_common(rows)[1]):
+                console.print(f"  {line}", soft_wrap=True, highlight=False)
         for row in rows:
             for error in row.errors:
                 console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
