@@ -119,6 +119,7 @@ class Metric:
     mode: str  # max: larger is better
     regression: bool
     binary: bool = False  # ranks scores of a positive class (usable for link prediction)
+    bounds: tuple[float, float] = (0.0, 1.0)  # the values it can take (plots keep bands inside)
 
     @property
     def description(self) -> str:
@@ -131,6 +132,15 @@ METRICS: dict[str, Metric] = {
     "f1_macro": Metric(f1_macro, "max", regression=False),
     "roc_auc": Metric(roc_auc, "max", regression=False, binary=True),
     "ap": Metric(average_precision, "max", regression=False, binary=True),
-    "mae": Metric(mae, "min", regression=True),
-    "rmse": Metric(rmse, "min", regression=True),
+    "mae": Metric(mae, "min", regression=True, bounds=(0.0, float("inf"))),
+    "rmse": Metric(rmse, "min", regression=True, bounds=(0.0, float("inf"))),
 }
+
+
+def value_range(name: str) -> tuple[float, float]:
+    """The values a recorded column can take: a metric's bounds, Hits@K in [0, 1], a loss >= 0."""
+    if name in METRICS:
+        return METRICS[name].bounds
+    if name.startswith("hits@"):
+        return (0.0, 1.0)
+    return (0.0, float("inf")) if name.endswith("loss") else (-float("inf"), float("inf"))
