@@ -144,10 +144,11 @@ def test_eval_reproduces_the_recorded_test_metric_exactly(gnnexp, args):
 
 def test_eval_of_a_cross_validation_fold(gnnexp):
     run = gnnexp("dataset=synthetic_graphs", "trainer.folds=3", "trainer.max_epochs=3")
-    fold = run.results["folds"][2]
-    result = gnnexp(str(run.run_dir / "fold_2"), "--split", "test", command="eval")
+    fold = run.results["folds"][2]  # the third fold, in fold_3
+    assert fold["fold"] == 3
+    result = gnnexp(str(run.run_dir / "fold_3"), "--split", "test", command="eval")
     assert result.code == 0, result.err
-    assert json.loads((run.run_dir / "fold_2" / "eval.json").read_text())["metrics"]["test"] == fold["test"]
+    assert json.loads((run.run_dir / "fold_3" / "eval.json").read_text())["metrics"]["test"] == fold["test"]
 
 
 def test_eval_with_another_feature_width_is_refused(gnnexp):

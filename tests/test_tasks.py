@@ -62,9 +62,15 @@ def test_cross_validation_reports_each_fold_and_mean(gnnexp):
     assert len(accs) == 3
     assert res["test"]["accuracy"] == pytest.approx(sum(accs) / 3)
     assert res["test_std"]["accuracy"] == pytest.approx(float(np.std(accs, ddof=1)))
-    for k in range(3):
+    # Folds are numbered from 1 in the headers, the table, the directories and results.json.
+    assert [f["fold"] for f in res["folds"]] == [1, 2, 3]
+    assert sorted(p.name for p in result.run_dir.glob("fold_*")) == ["fold_1", "fold_2", "fold_3"]
+    for k in (1, 2, 3):
         assert (result.run_dir / f"fold_{k}" / "metrics.csv").is_file()
         assert (result.run_dir / f"fold_{k}" / "checkpoints" / "best.pt").is_file()
+        assert f"fold {k} of 3" in result.out
+    table = result.out[result.out.index("cross-validation") :]
+    assert [line.split()[1] for line in table.splitlines() if line.startswith("│ ")][:3] == ["1", "2", "3"]
     assert "mean ± std" in result.out
 
 
