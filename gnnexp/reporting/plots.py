@@ -162,7 +162,10 @@ def _mean_std(series: Sequence[list[float]]) -> tuple[list[float], list[float], 
 def short_label(label: str, limit: int = 48) -> str:
     """An override label that fits a legend: ``model.hidden_channels=64`` -> ``hidden_channels=64``,
     then cut in the middle past ``limit`` characters."""
-    words = [w.rsplit(".", 1)[-1] if "=" in w and "." in w.split("=", 1)[0] else w for w in label.split()]
+    words = []
+    for word in label.split():
+        key, sep, value = word.partition("=")
+        words.append(key.rsplit(".", 1)[-1] + sep + value)
     text = " ".join(words)
     if len(text) <= limit:
         return text
