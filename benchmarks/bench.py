@@ -12,8 +12,12 @@ Sections (each printed as a table, then all targets as PASS/FAIL lines):
    torch_geometric"`` (medians of interleaved runs).
 4. options: ``trainer.compile`` and ``trainer.precision=bf16`` against the default, for
    an honest account of what they do on this machine.
+5. parallel: a 4-job sweep (GCN on Cora, 200 epochs, seeds 0-3) with the basic launcher,
+   ``submitit_local`` and joblib ``n_jobs=2``, and two single runs started at once against
+   one alone: whole-command wall time and each job's training time (``trainer.num_threads=auto``).
 
 Usage: python benchmarks/bench.py [--seeds N] [--quick] [--json FILE] [--device cpu|cuda]
+                                  [--sections loop,sampling,startup,options,parallel]
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from torch_geometric.nn import GATConv, GCNConv
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
+from gnnexp.errors import quiet_known_warnings
 from gnnexp.experiment import build_experiment
 from gnnexp.fitting import fit_and_test
 from gnnexp.paths import resolve_data_dir
@@ -255,11 +259,104 @@ def options_section(device: str) -> list[dict[str, Any]]:
     return rows
 
 
+# ----------------------------------------------------------------- parallel jobs
+
+
+def _train_times(root: Path) -> list[float]:
+    return [json.loads(p.read_text())["train_time_s"] for p in sorted(root.rglob("results.json"))]
+
+
+def parallel_section() -> dict[str, Any]:
+    """Sweeps through three launchers and two simultaneous runs, all with the default
+    ``trainer.num_threads=auto`` (each job takes its share of the cores)."""
+    gnnexp = str(Path(sys.executable).with_name("gnnexp"))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    common = ["trainer.curves=false"]
+    out: dict[str, Any] = {"sweeps": {}, "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        launchers = {
+            "basic (one after another)": [],
+            "submitit_local": ["hydra/launcher=submitit_local"],
+            "joblib n_jobs=2": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        }
+        for name, extra in launchers.items():
+            sweep = Path(tmp) / name.split()[0]
+            cmd = [gnnexp, "train", "-m", "seed=0,1,2,3", *extra, *common, f"hydra.sweep.dir={sweep}"]
+            wall = _time(cmd, env)
+            out["sweeps"][name] = {"wall_s": wall, "train_s": _train_times(sweep)}
+        alone = Path(tmp) / "alone"
+        wall = _time([gnnexp, "train", *common, f"hydra.run.dir={alone}"], env)
+        out["runs"]["one run alone"] = {"wall_s": wall, "train_s": _train_times(alone)}
+        started = time.perf_counter()
+        both = [
+            subprocess.Popen(
+                [gnnexp, "train", *common, f"hydra.run.dir={Path(tmp) / f'both{i}'}"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(2)
+        ]
+        for process in both:
+            process.wait()
+        out["runs"]["two runs at once"] = {
+            "wall_s": time.perf_counter() - started,
+            "train_s": [t for i in range(2) for t in _train_times(Path(tmp) / f"both{i}")],
+        }
+    return out
+
+
 # ----------------------------------------------------------------- report
 
 
 def report(results: dict[str, Any]) -> list[tuple[str, bool]]:
     checks: list[tuple[str, bool]] = []
+    if "loop" in results:
+        loop_report(results, checks)
+    if "sampling" in results:
+        sampling_report(results["sampling"])
+    if "startup" in results:
+        startup_report(results["startup"], checks)
+    if results.get("options"):
+        options_report(results["options"])
+    if "parallel" in results:
+        parallel_report(results["parallel"], checks)
+    for text, ok in checks:
+        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {text}")
+    return checks
+
+
+def parallel_report(p: dict[str, Any], checks: list[tuple[str, bool]]) -> None:
+    table = Table(title="parallel jobs: GCN on Cora, 200 epochs, trainer.num_threads=auto")
+    for column in ("how", "wall time", "training time per job"):
+        table.add_column(column, justify="right")
+    for group in ("sweeps", "runs"):
+        for name, r in p[group].items():
+            label = f"4-job sweep, {name}" if group == "sweeps" else name
+            times = r["train_s"]
+            spread = f"{min(times):.2f} s" if len(times) == 1 else f"{min(times):.2f}-{max(times):.2f} s"
+            table.add_row(label, f"{r['wall_s']:.1f} s", spread)
+    console.print(table)
+    basic = p["sweeps"]["basic (one after another)"]["wall_s"]
+    for name in ("submitit_local", "joblib n_jobs=2"):
+        wall = p["sweeps"][name]["wall_s"]
+        checks.append(
+            (
+                f"4-job sweep with {name} takes at most the basic launcher's time ({wall:.1f} s vs {basic:.1f} s)",
+                wall <= basic,
+            )
+        )
+    alone = p["runs"]["one run alone"]["train_s"][0]
+    worst = max(p["runs"]["two runs at once"]["train_s"])
+    checks.append(
+        (
+            f"two runs at once each train in at most 1.5x the time of one alone ({worst / alone:.2f}x)",
+            worst <= 1.5 * alone,
+        )
+    )
+
+
+def loop_report(results: dict[str, Any], checks: list[tuple[str, bool]]) -> None:
     table = Table(
         title=f"training loop, ms per epoch (median of {results['seeds']} seeds) and test accuracy (mean ± std)"
     )
@@ -294,21 +391,20 @@ def report(results: dict[str, Any]) -> list[tuple[str, bool]]:
             )
     console.print(table)
 
-    if "sampling" in results:
-        s = results["sampling"]
-        table = Table(
-            title=f"neighbour-sampled GraphSAGE training on {s['nodes']:,} nodes, {s['edges']:,} edges"
-        )
-        for column in ("sampler", "seed nodes / s", "time in sampling"):
-            table.add_column(column, justify="right")
-        for backend in ("torch", "pyg"):
-            if backend in s:
-                table.add_row(
-                    backend, f"{s[backend]['seeds_per_s']:,.0f}", f"{100 * s[backend]['sampling_share']:.0f}%"
-                )
-        console.print(table)
 
-    s = results["startup"]
+def sampling_report(s: dict[str, Any]) -> None:
+    table = Table(title=f"neighbour-sampled GraphSAGE training on {s['nodes']:,} nodes, {s['edges']:,} edges")
+    for column in ("sampler", "seed nodes / s", "time in sampling"):
+        table.add_column(column, justify="right")
+    for backend in ("torch", "pyg"):
+        if backend in s:
+            table.add_row(
+                backend, f"{s[backend]['seeds_per_s']:,.0f}", f"{100 * s[backend]['sampling_share']:.0f}%"
+            )
+    console.print(table)
+
+
+def startup_report(s: dict[str, Any], checks: list[tuple[str, bool]]) -> None:
     base = s["import torch_geometric"]
     table = Table(title="process wall time (median of interleaved runs)")
     for column in ("command", "seconds", "vs import torch_geometric"):
@@ -333,29 +429,31 @@ def report(results: dict[str, Any]) -> list[tuple[str, bool]]:
         (f"default run takes at most 1.5 s longer than import torch_geometric ({extra:+.2f} s)", extra <= 1.5)
     )
 
-    if results.get("options"):
-        table = Table(title="options on Cora (ms per epoch, seed 0)")
-        for column in ("model", "option", "ms / epoch", "test acc"):
-            table.add_column(column, justify="right")
-        for r in results["options"]:
-            table.add_row(r["model"], r["option"], f"{r['ms']:.2f}", f"{100 * r['acc']:.1f}")
-        console.print(table)
 
-    for text, ok in checks:
-        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {text}")
-    return checks
+def options_report(options: list[dict[str, Any]]) -> None:
+    table = Table(title="options on Cora (ms per epoch, seed 0)")
+    for column in ("model", "option", "ms / epoch", "test acc"):
+        table.add_column(column, justify="right")
+    for r in options:
+        table.add_row(r["model"], r["option"], f"{r['ms']:.2f}", f"{100 * r['acc']:.1f}")
+    console.print(table)
+
+
+SECTIONS = ("loop", "sampling", "startup", "options", "parallel")
 
 
 def main() -> int:
-    # As the CLI does (gnnexp.cli): torch's notes on CSR tensors built from valid ones are noise.
-    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+    quiet_known_warnings()  # as the CLI does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 seeds, Cora only, a 200k-node sampling graph")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+    )
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     seeds = 3 if args.quick else args.seeds
     pairs = [("cora", "gcn"), ("cora", "gat")] + (
         [] if args.quick else [("citeseer", "gcn"), ("citeseer", "gat")]
@@ -366,14 +464,21 @@ def main() -> int:
         "device": args.device,
         "seeds": seeds,
     }
-    console.rule("training loop")
-    results["loop"] = loop_section(seeds, args.device, pairs)
-    console.rule("neighbour sampling")
-    results["sampling"] = sampling_section(200_000 if args.quick else 1_000_000, 30)
-    console.rule("start-up")
-    results["startup"] = startup_section(3)
-    console.rule("options")
-    results["options"] = options_section(args.device)
+    if "loop" in sections:
+        console.rule("training loop")
+        results["loop"] = loop_section(seeds, args.device, pairs)
+    if "sampling" in sections:
+        console.rule("neighbour sampling")
+        results["sampling"] = sampling_section(200_000 if args.quick else 1_000_000, 30)
+    if "startup" in sections:
+        console.rule("start-up")
+        results["startup"] = startup_section(3)
+    if "options" in sections:
+        console.rule("options")
+        results["options"] = options_section(args.device)
+    if "parallel" in sections:
+        console.rule("parallel jobs")
+        results["parallel"] = parallel_section()
     console.rule(f"results ({results['machine']}, {results['date']})")
     checks = report(results)
     if args.json:
