@@ -129,7 +129,11 @@ def check_output(args: list[str], out: str, written: list[Path], cwd: Path, last
         problems.append("no mean ± std in the summary")
     if command == "summarize" and "--format" not in args and f"{last_sweep} jobs" not in out:
         problems.append(f"the summary does not count the latest sweep's {last_sweep} jobs")
-    if command == "summarize" and "markdown" in args and not re.search(r"\| config \|( metric \|)? n \| val", out):
+    if (
+        command == "summarize"
+        and "markdown" in args
+        and not re.search(r"\| config \|( metric \|)? n \| val", out)
+    ):
         problems.append("no markdown table")
     if command in ("--help", "list"):
         wanted = ["usage: gnnexp"] if command == "--help" else ["gcn", "gat", "sage"]
