@@ -111,3 +111,16 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
             "use the dataset and model settings the checkpoint was trained with (its feature width must match).",
         )
     model.load_state_dict(weights)
+
+
+def fold_index(state: dict[str, Any]) -> int | None:
+    """The 0-based fold a checkpoint's weights were trained on (its split), or None.
+
+    Checkpoints store ``fold_number`` from 1; those written before that stored ``fold``
+    from 0.
+    """
+    number = state.get("fold_number")
+    if isinstance(number, int) and number >= 1:
+        return number - 1
+    old = state.get("fold")
+    return old if isinstance(old, int) and old >= 0 else None

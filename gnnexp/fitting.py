@@ -21,8 +21,9 @@ from gnnexp.experiment import Experiment
 from gnnexp.loggers import build_loggers
 from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
+from gnnexp.paths import METRICS_FILE
 from gnnexp.reporting.console import EpochTable, key_value_panel
-from gnnexp.reporting.files import FAILURE_FILE, METRICS_FILE, MetricsCSV, write_failure
+from gnnexp.reporting.files import FAILURE_FILE, MetricsCSV, write_failure
 from gnnexp.reporting.painter import Curves, Painter
 from gnnexp.resume import check_same_data, check_same_model, differences, truncate_metrics
 from gnnexp.training.callbacks import Callback

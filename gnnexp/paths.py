@@ -6,6 +6,9 @@ from pathlib import Path
 
 from gnnexp.errors import GnnexpError
 
+# Each run's per-epoch table (written by gnnexp.reporting.files.MetricsCSV).
+METRICS_FILE = "metrics.csv"
+
 DATA_DIR_ENV = "GNNEXP_DATA_DIR"
 
 
@@ -63,7 +66,13 @@ def fold_dir(index: int) -> str:
     return f"fold_{index + 1}"
 
 
+def fold_number(path: Path) -> int | None:
+    """The fold a ``fold_<n>`` directory holds (1 for the first), None for any other path."""
+    prefix, _, number = path.name.partition("_")
+    return int(number) if prefix == "fold" and number.isdigit() else None
+
+
 def fold_dirs(run_dir: Path) -> list[Path]:
     """A cross-validated run's fold directories in fold order (fold_10 after fold_9)."""
-    found = [p for p in run_dir.glob("fold_*") if p.is_dir() and p.name[5:].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[5:]))
+    found = [p for p in run_dir.glob("fold_*") if p.is_dir() and fold_number(p) is not None]
+    return sorted(found, key=lambda p: fold_number(p) or 0)

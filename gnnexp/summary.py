@@ -328,14 +328,20 @@ def to_csv(rows: list[Row], seeds: bool = False) -> str:
             per_metric += r.tests.get(name) or [None, None]
         line = [r.config, r.metric, r.n, r.val_mean, r.val_std, r.test_mean, r.test_std, *per_metric]
         line += [r.epochs, r.time_s, r.params, r.failed, r.unfinished]
-        for each in r.seeds if seeds else [None]:
+        per_seed: list[dict[str, Any] | None] = list(r.seeds) if seeds and r.seeds else [None]
+        for each in per_seed:
             extra = [each["seed"], each["val"], each["test"]] if each else []
             writer.writerow(["" if v is None else clean(v) for v in [*line, *extra]])
     return out.getvalue()
 
 
 def to_json(rows: list[Row], seeds: bool = True) -> str:
-    return json.dumps([clean(asdict(r)) for r in rows], indent=2) + "\n"
+    """Every row as an object; ``seeds``: with each seed's values."""
+    drop = () if seeds else ("seeds",)
+    return (
+        json.dumps([{k: v for k, v in clean(asdict(r)).items() if k not in drop} for r in rows], indent=2)
+        + "\n"
+    )
 
 
 def wide_console(file: Any = None) -> Any:

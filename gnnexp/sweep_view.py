@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from gnnexp.paths import fold_dirs
+from gnnexp.paths import METRICS_FILE, fold_dirs, fold_number
 from gnnexp.summary import read_job
 from gnnexp.training.threads import launcher_parallelism, usable_cores
 
@@ -67,9 +67,9 @@ def _max_epochs(job: Path) -> int | None:
 def _last_and_best(metrics: Path) -> tuple[int, str]:
     """The last epoch in ``metrics`` and its best row so far, as text."""
     try:
-        with metrics.open(newline="") as f:
+        with metrics.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-    except (OSError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error):  # being written, or damaged: nothing yet
         return 0, ""
     last, best = 0, ""
     for row in rows:
@@ -78,11 +78,13 @@ def _last_and_best(metrics: Path) -> tuple[int, str]:
         except ValueError:
             continue
         if row.get("best") == "1":
-            value = next((k for k in row if k.startswith("val_") and k != "val_loss"), "val_loss")
-            try:
-                best = f"{value} {float(row[value]):.4f} @ {last}"
-            except (TypeError, ValueError):
-                best = f"val_loss {float(row.get('val_loss') or 'nan'):.4f} @ {last}"
+            metric = next((k for k in row if k and k.startswith("val_") and k != "val_loss"), "val_loss")
+            for column in (metric, "val_loss"):
+                try:
+                    best = f"{column} {float(row[column]):.4f} @ {last}"
+                    break
+                except (KeyError, TypeError, ValueError):
+                    continue
     return last, best
 
 
@@ -98,10 +100,10 @@ def read_line(job: Path, max_epochs: int | None = None) -> JobLine:
         max_epochs=max_epochs,
         log=job / CONSOLE_LOG,
     )
-    folds = [f for f in fold_dirs(job) if (f / "metrics.csv").is_file()]
-    metrics = folds[-1] / "metrics.csv" if folds else job / "metrics.csv"
+    folds = [f for f in fold_dirs(job) if (f / METRICS_FILE).is_file()]
+    metrics = folds[-1] / METRICS_FILE if folds else job / METRICS_FILE
     if folds:
-        line.fold = f"fold {folds[-1].name[5:]}, "
+        line.fold = f"fold {fold_number(folds[-1])}, "
     line.epoch, line.best = _last_and_best(metrics)
     return line
 
@@ -140,6 +142,7 @@ class SweepView:
         self.ended: set[Path] = set()
         self.failed = 0
         self.max_epochs: dict[Path, int | None] = {}
+        self.final: dict[Path, JobLine] = {}  # jobs that ended are not read again
 
     def start(self) -> None:
         if self.console.is_terminal:
@@ -152,23 +155,33 @@ class SweepView:
         self.stopped.set()
         if self.thread.is_alive():
             self.thread.join()
-        self.poll()
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
+        try:
+            self.poll()
+        finally:
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
 
     def _run(self) -> None:
         while not self.stopped.wait(POLL_S):
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # a view must never end the sweep; try again
+                continue
 
     def poll(self) -> None:
         lines = []
         for job in job_dirs(self.sweep_dir):
+            if job in self.final:
+                lines.append(self.final[job])
+                continue
             if job not in self.max_epochs:
                 self.max_epochs[job] = _max_epochs(job)
             line = read_line(job, self.max_epochs[job])
             lines.append(line)
             self._announce(job, line)
+            if line.status != "running":
+                self.final[job] = line
         if self.live is not None:
             self.live.update(render(lines, len(self.ended), self.failed))
 
@@ -194,7 +207,10 @@ def jobs_at_once(hydra_cfg: Any) -> int:
     from omegaconf import OmegaConf
 
     def plain(node: Any) -> dict[str, Any]:
-        value = OmegaConf.to_container(node) if node is not None else {}
+        try:
+            value = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+        except Exception:  # an unresolvable launcher setting: count one job
+            return {}
         return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
     return launcher_parallelism(

@@ -15,7 +15,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from gnnexp.reporting.plots import carried, groups_figure, run_figure, short_label
+from gnnexp.reporting.plots import groups_figure, run_figure, short_label
 from gnnexp.summary import find_jobs, summarize, to_csv, to_json
 from gnnexp.sweep_view import SweepView, read_line, render
 from gnnexp.training.threads import (
@@ -70,8 +70,10 @@ def test_launcher_parallelism_from_the_launcher_and_sweeper_config(monkeypatch):
         == 1
     )
     assert launcher_parallelism({"_target_": joblib, "n_jobs": 3}, {}, 8) == 3
-    assert launcher_parallelism({"_target_": joblib, "n_jobs": -1}, {}, 8) == 16  # joblib: all cores
-    assert launcher_parallelism({"_target_": joblib, "n_jobs": -2}, {}, 8) == 15
+    # joblib reads -1 as every usable core (affinity, quota), not the machine's 16
+    assert launcher_parallelism({"_target_": joblib, "n_jobs": -1}, {}, 8) == 8
+    assert launcher_parallelism({"_target_": joblib, "n_jobs": -2}, {}, 8) == 7
+    assert launcher_parallelism({"_target_": joblib, "n_jobs": None}, {}, 8) == 8
     local = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalSubmititLauncher"
     slurm = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmSubmititLauncher"
     assert launcher_parallelism({"_target_": local}, {}, 8) == 8  # the whole batch starts at once
@@ -135,6 +137,31 @@ def test_jobs_on_machine_counts_live_processes_and_clears_the_dead(tmp_path):
     assert JobsOnMachine(tmp_path / "no" / "such").count() == 1
 
 
+def test_a_reused_pid_and_an_unusable_registry(tmp_path, torch_threads, monkeypatch):
+    import gnnexp.training.threads as threads
+
+    machine = JobsOnMachine(tmp_path / "jobs")
+    machine.join()
+    parent = tmp_path / "jobs" / str(os.getppid())
+    parent.write_text("1")  # a start time the live process with that pid does not have
+    assert machine.count() == 1 and not parent.exists()  # a later process that took the pid
+    (tmp_path / "jobs" / "1").write_text("")  # pid 1: alive, another user's (or unknowable)
+    expected = 2 if os.getuid() == 0 else 1  # as root, kill(1, 0) succeeds
+    assert machine.count() == expected
+    machine.leave()
+    # No registry (a read-only temp dir): the launcher's count stays, nothing follows.
+    (tmp_path / "ro").write_text("a file where the directory should be")
+    monkeypatch.setattr(threads, "usable_cores", lambda env=None: (4, "CPU affinity"))
+    monkeypatch.setattr(threads, "RECHECK_S", 0.0)
+    from gnnexp.records import EpochRecord
+
+    with ThreadShare("auto", 4, 0, {}, JobsOnMachine(tmp_path / "ro" / "jobs")) as job:
+        job.on_epoch_end(
+            None, EpochRecord(epoch=3, train_loss=1.0, val=None, lr=0.1, time_s=0.0, is_best=False)
+        )  # type: ignore[arg-type]
+        assert job.threads == 1 and job.changes == []
+
+
 def test_a_running_job_gives_cores_back_when_another_starts(tmp_path, torch_threads, monkeypatch):
     import gnnexp.training.threads as threads
     from gnnexp.records import EpochRecord
@@ -161,6 +188,7 @@ def test_trainer_num_threads_reaches_torch_and_results(gnnexp, torch_threads):
     result = gnnexp(*FAST, "trainer.max_epochs=2", "trainer.num_threads=1")
     assert result.code == 0, result.err
     assert result.results["threads"] == {"count": 1, "rule": "trainer.num_threads", "changes": []}
+    assert torch.get_num_threads() == 1  # set in torch, not only recorded
     assert "threads" in result.out and "1 (trainer.num_threads)" in result.out
     bad = gnnexp(*FAST, "trainer.num_threads=0")
     assert bad.code == 2 and "trainer.num_threads=0 is invalid: it must be auto or an integer >= 1" in bad.err
@@ -207,6 +235,18 @@ def test_sweep_view_shows_one_line_per_running_job(tmp_path):
     assert "starting" in text  # the job that has no epoch yet
 
 
+def test_sweep_view_survives_damaged_files(tmp_path):
+    sweep = tmp_path / "sweep"
+    job = _job(sweep, 0, ["seed=0"], [(1, 0.5, 1)])
+    (job / "metrics.csv").write_bytes(b"epoch,val_loss,best\n\xff\xfe1,zz,1\n")
+    line = read_line(job, 50)
+    assert line.status == "running" and line.epoch == 0 and line.best == ""
+    (job / "metrics.csv").write_text(
+        "epoch,train_loss,val_loss,val_accuracy,lr,time_s,best\n1,1,0.9,oops,0.1,0.1,1\n"
+    )
+    assert read_line(job, 50).best == "val_loss 0.9000 @ 1"  # the metric is damaged: the loss
+
+
 def test_sweep_view_plain_lines_when_not_a_terminal(tmp_path):
     sweep = tmp_path / "sweep"
     job = _job(sweep, 0, ["seed=0"], [(1, 0.5, 1)], max_epochs=3)
@@ -220,6 +260,7 @@ def test_sweep_view_plain_lines_when_not_a_terminal(tmp_path):
         )
     )
     view.poll()
+    (job / "metrics.csv").unlink()  # an ended job is not read again
     view.poll()  # each end is said once
     assert out.getvalue().splitlines()[1:] == [
         f"[job 0] seed=0: completed after epoch 1/3, best val_accuracy 0.5000 @ 1 (table in {job}/console.log)"
@@ -254,7 +295,8 @@ def test_a_parallel_sweep_prints_job_lines_not_interleaved_tables(tmp_path):
         rows = [line for line in table.splitlines() if line.split() and line.split()[0].isdigit()]
         assert [int(r.split()[0]) for r in rows] == [1, 2, 3, 4, 5, 6]
         threads = json.loads((job / "results.json").read_text())["threads"]
-        assert threads["count"] == share(usable_cores()[0], 2) and "2 jobs at once" in threads["rule"]
+        at_once = int(threads["rule"].split(" / ")[1].split()[0])  # "auto: 2 cores (...) / 2 jobs at once"
+        assert at_once >= 2 and threads["count"] == share(usable_cores()[0], at_once)
     assert "train loss" not in done.stdout  # no epoch table reached the terminal
     assert "2 jobs, 1 configuration" in done.stdout
 
@@ -304,7 +346,16 @@ def test_summarize_shows_every_metric_epochs_time_params_and_seeds(tmp_path, gnn
     ):
         assert cell in row, cell
     assert "seed 0: val 0.8100 test 0.8067, seed 1: val 0.9100 test 0.9000" in table.out
+    failed = sweep / "2_task=link,seed=0,model=mlp"
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / ".hydra" / "overrides.yaml").write_text("- task=link\n- model=mlp\n- seed=0\n")
+    (failed / "failed.json").write_text(json.dumps({"status": "failed", "error": "boom"}))
     rows = summarize(find_jobs([sweep]))
+    assert [r.failed for r in rows] == [0, 1]
+    with_failed = to_csv(rows, seeds=True).splitlines()
+    assert len(with_failed) == 4 and with_failed[-1].startswith("model=mlp task=link,")  # kept, no seed
+    assert "seeds" not in json.loads(to_json(rows, seeds=False))[0]
+    rows = rows[:1]
     as_csv = to_csv(rows, seeds=True)
     assert "0.8066666722297668" not in as_csv and "0.8066667" in as_csv
     lines = as_csv.splitlines()
@@ -367,14 +418,10 @@ def test_group_bands_stay_in_range_and_early_stops_do_not_jump():
             assert ys.min() >= low_bound and ys.max() <= high_bound
     # model=mlp: a 10-epoch and a 4-epoch run; after epoch 4 the short one counts with its last value
     mlp = next(line for line in metric_ax.lines if line.get_label().startswith("model=mlp"))
-    expected = [
-        (a + b) / 2
-        for a, b in zip(
-            _data(10)["val_accuracy"],
-            carried([_data(10)["val_accuracy"], _data(4)["val_accuracy"]])[1],
-            strict=True,
-        )
-    ]
+    # the long run climbs 0.55, 0.60, ... (capped at 0.99); the short one stays at 0.70 after epoch 4
+    long_run = [0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90, 0.95, 0.99]
+    short_run = [0.55, 0.60, 0.65, 0.70, 0.70, 0.70, 0.70, 0.70, 0.70, 0.70]
+    expected = [(a + b) / 2 for a, b in zip(long_run, short_run, strict=True)]
     assert list(mlp.get_ydata()) == pytest.approx(expected)
     assert figure._suptitle.get_text() == "sweep title"
     (legend,) = figure.legends

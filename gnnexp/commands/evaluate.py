@@ -44,13 +44,13 @@ def evaluate_checkpoint(
     path: Path, overrides: list[str], splits: tuple[str, ...], trusted: bool = False
 ) -> dict[str, Any]:
     """Rebuild the run's model from its checkpoint and evaluate ``splits``."""
-    from gnnexp.checkpoint import load_checkpoint, load_weights
+    from gnnexp.checkpoint import fold_index, load_checkpoint, load_weights
     from gnnexp.experiment import build_experiment, stored_config
     from gnnexp.training.loop import evaluate
 
     state = load_checkpoint(path)
     cfg = stored_config(state, overrides, path, trusted)
-    experiment = build_experiment(cfg, fold=state.get("fold"))
+    experiment = build_experiment(cfg, fold=fold_index(state))
     load_weights(experiment.model, state["model"], path)
     metrics = evaluate(experiment.model, experiment.task, splits)
     return {"checkpoint": str(path), "epoch": state["epoch"], "overrides": overrides, "metrics": metrics}

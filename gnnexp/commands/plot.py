@@ -25,7 +25,7 @@ def main(args: list[str]) -> int:
 def _plot(options: argparse.Namespace) -> int:
     from gnnexp.paths import existing_dirs, fold_dirs
     from gnnexp.reporting.plots import plot_groups, read_metrics
-    from gnnexp.summary import Row, config_key, find_jobs, split_common
+    from gnnexp.summary import Row, config_key, find_jobs, plural, split_common
 
     dirs = existing_dirs(options.dirs, "any", "give run or sweep directories.")
     groups: dict[str, list[dict[str, list[float]]]] = {}
@@ -52,7 +52,8 @@ def _plot(options: argparse.Namespace) -> int:
     labelled = {label: groups[key] for key, label in zip(keys, varying, strict=True)}
     out = options.out or dirs[0] / "comparison.png"
     plot_groups(labelled, metric, out, title=" ".join(common))
-    print(f"{sum(len(v) for v in groups.values())} runs in {len(groups)} configurations plotted to {out}")
+    runs = sum(len(v) for v in groups.values())
+    print(f"{plural(runs, 'run')} in {plural(len(groups), 'configuration')} plotted to {out}")
     return 0
 
 

@@ -62,7 +62,7 @@ def train_app(cfg: DictConfig) -> float | None:
     machine = JobsOnMachine()
     machine.join()
     try:
-        return _train(cfg, out_dir, meta, at_once)
+        return _train(cfg, out_dir, meta, at_once, machine)
     except Interrupted as err:  # recorded, and the resume command printed, by the run itself
         raise SystemExit(err.exit_code) from None
     except GnnexpError as err:
@@ -82,12 +82,12 @@ def train_app(cfg: DictConfig) -> float | None:
         machine.leave()
 
 
-def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int) -> float:
+def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, machine: Any) -> float:
     """One job in this process, or, for ``trainer.strategy=ddp`` outside torchrun, in
     ``trainer.num_processes`` processes launched here.
 
     A job that runs beside others of its sweep (``at_once`` > 1) writes its table into its
-    own console.log: the sweep view (``gnnexp.reporting.sweep_view``) shows one line for it.
+    own console.log: the sweep view (``gnnexp.sweep_view``) shows one line for it.
     """
     from gnnexp.run import check_writable, train
     from gnnexp.training.distributed import under_torchrun
@@ -98,6 +98,7 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int) -
 
         checked(cfg)
         check_writable(out_dir)
+        machine.leave()  # this process only waits; its ranks count as the jobs
         return launch(cfg, out_dir, meta)
     if at_once <= 1:
         return train(cfg, out_dir, meta, painter=PAINTER, jobs_at_once=max(1, at_once))
@@ -240,8 +241,10 @@ def main(args: list[str]) -> int:
                 f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
                 "hydra.output_subdir=null",
             ]
-        # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves.
-        os.environ.setdefault(USER_OMP, os.environ.get("OMP_NUM_THREADS", ""))
+        # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves;
+        # torchrun sets it to 1 in its workers unless the user gave a value.
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        os.environ.setdefault(USER_OMP, "" if omp == "1" and "TORCHELASTIC_RUN_ID" in os.environ else omp)
         import_modules(imports_from(args))
         register_schemas()  # again: the user's modules may have declared components
         # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).

@@ -15,7 +15,6 @@ from gnnexp.training.state import TrainState
 
 RESULTS_FILE = "results.json"
 FAILURE_FILE = "failed.json"
-METRICS_FILE = "metrics.csv"
 
 
 def write_failure(out_dir: Path, error: BaseException, meta: dict[str, Any] | None = None) -> None:

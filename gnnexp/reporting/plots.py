@@ -113,12 +113,13 @@ def run_figure(data: dict[str, list[float]], metric: str, best_epoch: int | None
     """
     epochs = data["epoch"]
     fixed_lr = constant(data["lr"])
-    figure, axes = _figure(2 if fixed_lr is not None else 3)
+    figure, axes = _figure(2 if fixed_lr is not None else 3, legend_rows=1)
     loss_ax, metric_ax = axes[0], axes[1]
-    loss_ax.plot(epochs, data["train_loss"], label="train", color=COLOURS[0])
-    loss_ax.plot(*_points(epochs, data["val_loss"]), label="val", color=COLOURS[1])
+    loss_ax.plot(epochs, data["train_loss"], label="train loss", color=COLOURS[0])
+    loss_ax.plot(*_points(epochs, data["val_loss"]), label="validation", color=COLOURS[1])
     loss_ax.set_title("loss")
-    loss_ax.legend(loc="best", fontsize=8)
+    # Below the panels: a legend inside one can cover the curves.
+    figure.legend(loc="lower center", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.02))
     metric_ax.plot(*_points(epochs, data.get(f"val_{metric}", [math.nan] * len(epochs))), color=COLOURS[1])
     metric_ax.set_title(f"val {metric}")
     if fixed_lr is None:

@@ -79,7 +79,8 @@ class Checkpoints(Callback):
             "metrics": dict(metrics) if metrics else metrics,
             "monitor": {"name": self.monitor, "mode": state.stopper.mode},
             "config": self.config,
-            "fold": self.fold,
+            # Numbered from 1 as everywhere a user looks (fold_1/checkpoints holds fold 1).
+            "fold_number": None if self.fold is None else self.fold + 1,
             "shape": self.shape,
             "gnnexp_version": __version__,
         }

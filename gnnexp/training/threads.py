@@ -11,7 +11,7 @@ wait. Two jobs that each take every core slow each other down tens to hundreds o
 * jobs at once: what the launcher runs in parallel here (joblib's ``n_jobs``, every job of a
   ``submitit_local`` batch, the Optuna sweeper's batch), and, measured while the run goes,
   how many gnnexp jobs of this user are running on the machine (two runs started from two
-  terminals see each other). The share is re-read every couple of seconds, so a job that
+  terminals see each other). The share is re-read four times a second, so a job that
   started alone gives a core back when a second one starts, and takes it again when the
   other ends;
 * sampling workers (``loader.num_workers``) are processes of this job and count against it.
@@ -85,11 +85,12 @@ def usable_cores(
 
 
 def _joblib_jobs(n_jobs: Any, cores: int) -> int:
-    """joblib's reading of ``n_jobs``: -1 all cores, -2 all but one, ..."""
-    if n_jobs is None:
-        return 1
-    n = int(n_jobs)
-    return max(1, n if n > 0 else (os.cpu_count() or cores) + 1 + n)
+    """joblib's reading of ``n_jobs``: -1 all usable cores, -2 all but one, ..."""
+    try:
+        n = int(n_jobs)
+    except (TypeError, ValueError):  # None, or a value we cannot read: assume all cores
+        return cores
+    return max(1, n if n > 0 else cores + 1 + n)
 
 
 def launcher_parallelism(
@@ -120,11 +121,22 @@ def share(cores: int, jobs: int, workers: int = 0) -> int:
     return max(1, cores // max(1, jobs) - workers)
 
 
+def _started(pid: int) -> str:
+    """When process ``pid`` started (Linux: field 22 of /proc/<pid>/stat), "" where unknown:
+    tells a live job from a later process that reuses its pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 class JobsOnMachine:
     """The gnnexp jobs this user runs on this machine: one file per live process.
 
-    A file ``<pid>`` in a private temp directory (mode 0700) while a job trains; files of
-    processes that no longer exist are removed by whoever counts next.
+    A file ``<pid>`` (holding the process's start time) in a private temp directory (mode
+    0700) while a job trains; files of processes that no longer exist, or whose pid now
+    belongs to another process, are removed by whoever counts next.
     """
 
     def __init__(self, root: Path | None = None) -> None:
@@ -135,8 +147,9 @@ class JobsOnMachine:
         """Count this process from now on (again: harmless)."""
         with contextlib.suppress(OSError):  # no registry: each job counts only itself
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.mine = self.root / str(os.getpid())
-            self.mine.touch()
+            mine = self.root / str(os.getpid())
+            mine.write_text(_started(os.getpid()))
+            self.mine = mine
 
     def leave(self) -> None:
         if self.mine is not None:
@@ -152,15 +165,24 @@ class JobsOnMachine:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
-            try:
-                os.kill(int(entry.name), 0)
-            except ProcessLookupError:
+            if self._alive(entry):
+                alive += 1
+            else:
                 entry.unlink(missing_ok=True)
-                continue
-            except OSError:  # exists, owned by someone else
-                pass
-            alive += 1
         return max(1, alive)
+
+    @staticmethod
+    def _alive(entry: Path) -> bool:
+        pid = int(entry.name)
+        try:
+            os.kill(pid, 0)
+        except OSError:  # gone, or another user's process: not one of this user's jobs
+            return False
+        try:
+            recorded = entry.read_text().strip()
+        except OSError:
+            return False
+        return not recorded or recorded == _started(pid) or not _started(pid)
 
 
 @dataclass
@@ -224,8 +246,9 @@ class ThreadShare(Callback):
             self._follow(record.epoch)
 
     def _follow(self, epoch: int) -> None:
-        """Take the share that the jobs running now leave to this one."""
-        if self.fixed:
+        """Take the share that the jobs running now leave to this one (when the registry
+        works: without it only the launcher's count is known, and it stays)."""
+        if self.fixed or self.machine.mine is None:
             return
         self._checked = time.monotonic()
         threads = share(self.cores, self.machine.count(), self.workers)
