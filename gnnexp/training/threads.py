@@ -182,7 +182,9 @@ class JobsOnMachine:
             recorded = entry.read_text().strip()
         except OSError:
             return False
-        return not recorded or recorded == _started(pid) or not _started(pid)
+        started = _started(pid)
+        # Empty: written where start times are unknown (not Linux), or a stale older file.
+        return recorded == started if recorded else not started
 
 
 @dataclass
