@@ -85,7 +85,8 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
 
         from gnnexp.atomic import write_text
-        from gnnexp.summary import find_jobs, summarize, title, to_json, to_markdown, to_table, wide_console
+        from gnnexp.summary import find_jobs, summarize
+        from gnnexp.summary_tables import title, to_json, to_markdown, to_table, wide_console
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = find_jobs([sweep_dir])

@@ -122,7 +122,8 @@ def test_random_bytes_as_a_checkpoint(data):
 )  # fmt: skip
 def test_damaged_run_files_read_back_by_summarize_and_plot(results, overrides, metrics):
     from gnnexp.reporting.plots import read_metrics
-    from gnnexp.summary import find_jobs, summarize, to_markdown
+    from gnnexp.summary import find_jobs, summarize
+    from gnnexp.summary_tables import to_markdown
 
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "job"

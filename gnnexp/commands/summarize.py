@@ -11,16 +11,8 @@ from gnnexp.atomic import atomic_file, write_text
 from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting
 from gnnexp.paths import existing_dirs
-from gnnexp.summary import (
-    FORMATS,
-    find_jobs,
-    seed_lines,
-    split_common,
-    summarize,
-    title,
-    to_table,
-    wide_console,
-)
+from gnnexp.summary import find_jobs, split_common, summarize
+from gnnexp.summary_tables import FORMATS, seed_lines, title, to_table, wide_console
 
 
 def main(args: list[str]) -> int:
