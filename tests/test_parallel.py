@@ -16,12 +16,14 @@ import torch
 from rich.console import Console
 
 from gnnexp.reporting.plots import groups_figure, run_figure, short_label
-from gnnexp.summary import find_jobs, summarize, to_csv, to_json
+from gnnexp.summary import find_jobs, summarize
+from gnnexp.summary_tables import to_csv, to_json
 from gnnexp.sweep_view import SweepView, read_line, render
 from gnnexp.training.threads import (
     USER_OMP,
     JobsOnMachine,
     ThreadShare,
+    _started,
     launcher_parallelism,
     share,
     usable_cores,
@@ -128,7 +130,7 @@ def test_jobs_on_machine_counts_live_processes_and_clears_the_dead(tmp_path):
     machine.join()
     dead = _dead_pid()
     (tmp_path / "jobs" / str(dead)).touch()
-    (tmp_path / "jobs" / str(os.getppid())).touch()  # the process that runs the tests: alive
+    (tmp_path / "jobs" / str(os.getppid())).write_text(_started(os.getppid()))  # alive: the test runner
     (tmp_path / "jobs" / "notes.txt").touch()
     assert machine.count() == 2
     assert not (tmp_path / "jobs" / str(dead)).exists()
@@ -145,7 +147,7 @@ def test_a_reused_pid_and_an_unusable_registry(tmp_path, torch_threads, monkeypa
     parent = tmp_path / "jobs" / str(os.getppid())
     parent.write_text("1")  # a start time the live process with that pid does not have
     assert machine.count() == 1 and not parent.exists()  # a later process that took the pid
-    (tmp_path / "jobs" / "1").write_text("")  # pid 1: alive, another user's (or unknowable)
+    (tmp_path / "jobs" / "1").write_text(_started(1))  # pid 1: alive, another user's unless root
     expected = 2 if os.getuid() == 0 else 1  # as root, kill(1, 0) succeeds
     assert machine.count() == expected
     machine.leave()
@@ -171,7 +173,7 @@ def test_a_running_job_gives_cores_back_when_another_starts(tmp_path, torch_thre
     machine = JobsOnMachine(tmp_path / "jobs")
     with ThreadShare("auto", 1, 0, {}, machine) as job:
         assert job.threads == 4
-        (tmp_path / "jobs" / str(os.getppid())).touch()  # a second job starts
+        (tmp_path / "jobs" / str(os.getppid())).write_text(_started(os.getppid()))  # a second job starts
         job.on_epoch_end(
             None, EpochRecord(epoch=7, train_loss=1.0, val=None, lr=0.1, time_s=0.0, is_best=False)
         )  # type: ignore[arg-type]
