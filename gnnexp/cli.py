@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
+import os
+import signal
 import sys
 
+from gnnexp import early_interrupt
 from gnnexp.errors import did_you_mean, quiet_known_warnings
 
 USAGE = """\
@@ -57,11 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if command in COMMANDS:
         # Each command's module is imported only when it runs: list and --help stay fast.
         try:
-            if command in TORCH_COMMANDS:
-                # torch's C initialisation imports numpy and takes any error there, a Ctrl-C
-                # included, for "numpy is missing": imported first, a Ctrl-C stays a Ctrl-C.
-                import numpy  # noqa: F401
-            return int(importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest))
+            with early_interrupt.watch():
+                return _run_command(command, rest)
         except SystemExit as exit_:  # a command's argument parser: --help (0) or a usage error (2)
             return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         except KeyboardInterrupt:  # Ctrl-C while a command loads (torch, configs): nothing to save
@@ -74,9 +75,29 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _run_command(command: str, rest: list[str]) -> int:
+    if command in TORCH_COMMANDS:
+        # torch's C initialisation imports numpy and takes any error there, a Ctrl-C
+        # included, for "numpy is missing": imported first, a Ctrl-C stays a Ctrl-C.
+        import numpy  # noqa: F401
+    code = int(importlib.import_module(f"gnnexp.commands.{COMMANDS[command]}").main(rest))
+    if code == 0 and early_interrupt.received():  # a Ctrl-C some library swallowed
+        sys.stderr.write("\ngnnexp: interrupted.\n")
+        return 130
+    return code
+
+
 def run() -> None:
     """The console script: :func:`main`, then a quick exit."""
     code = main()
+    if code == 128 + signal.SIGINT:
+        # A KeyboardInterrupt raised inside C code that ran Python (as some imports do)
+        # makes the interpreter kill itself with SIGINT at exit even when the error was
+        # handled; the status must stay 130, so exit here once atexit has run.
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     # The interpreter's last garbage collection walks every object torch and PyG created
     # (~0.6 s on a small CPU); freezing them first skips that walk. atexit handlers and
     # file flushing still run as usual.

@@ -258,3 +258,42 @@ def test_ctrl_c_at_start_up_stops_with_130(tmp_path, delay):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in out + err
+
+
+def test_a_ctrl_c_swallowed_during_start_up_still_stops_the_run(capsys):
+    """Some C code clears a KeyboardInterrupt raised into it; the loop must still stop."""
+    from gnnexp import early_interrupt
+    from gnnexp.training.interrupt import StopOnSignal
+
+    with early_interrupt.watch():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here
+        except KeyboardInterrupt:
+            pass  # what the swallowing library does
+        stop = StopOnSignal()
+        with stop:
+            assert stop() and stop.exit_code == 130
+        assert not early_interrupt.received()  # taken by the loop, not counted twice
+    assert "SIGINT: finishing this epoch" in capsys.readouterr().err
+
+
+def test_a_command_that_ends_well_after_a_swallowed_ctrl_c_exits_130(monkeypatch, capsys):
+    import types
+
+    from gnnexp import cli
+
+    def swallowing_main(rest):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    monkeypatch.setitem(
+        sys.modules, "gnnexp.commands.list_configs", types.SimpleNamespace(main=swallowing_main)
+    )
+    assert cli.main(["list"]) == 130
+    assert capsys.readouterr().err.strip() == "gnnexp: interrupted."
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

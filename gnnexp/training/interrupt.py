@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from gnnexp import early_interrupt
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
 from gnnexp.training.state import TrainState
@@ -34,6 +35,8 @@ class StopOnSignal(Callback):
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
+            if early_interrupt.take():  # a Ctrl-C during start-up that a library swallowed
+                self._handle(signal.SIGINT, None)
         return self
 
     def __exit__(self, *exc: object) -> None:
