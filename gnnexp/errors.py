@@ -82,3 +82,5 @@ def quiet_known_warnings() -> None:
     # construction; gnnexp builds its CSR tensors from valid ones, so the notes are noise.
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+    # Optuna marks samplers, pruners and figures as "experimental" on every use.
+    warnings.filterwarnings("ignore", message=r".* is experimental \(supported from v")

@@ -34,6 +34,7 @@ from gnnexp.training.learning import LossWatch
 from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
 from gnnexp.training.precision import Precision
+from gnnexp.training.pruning import ReportToTrial
 from gnnexp.training.recorder import BEST, LAST, Checkpoints
 from gnnexp.training.state import TrainState
 from gnnexp.training.threads import ThreadShare
@@ -70,6 +71,7 @@ class FitResult:
     train_time_s: float
     skipped_steps: int = 0
     learned: bool = True  # false: the training loss never fell and the first epoch stayed best
+    pruned_epoch: int | None = None  # an Optuna trial its study's pruner stopped after this epoch
 
 
 def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:
@@ -140,12 +142,27 @@ def _callbacks(
         checkpoints,
         StopOnSignal(dist.any),  # every rank stops together
     ]
+    if cfg.trial.study is not None and fold is None and dist.is_main:
+        # Folds restart the epochs, which a pruner cannot compare: cross-validated trials run out.
+        callbacks.append(_report_to_trial(cfg))
     if cfg.trainer.curves and dist.is_main:
         title = f"{cfg.model.name} on {cfg.dataset.name}"
         callbacks.append(
             Curves(painter or Painter(), out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title)
         )
     return callbacks, checkpoints, trackers
+
+
+def _report_to_trial(cfg: DictConfig) -> ReportToTrial:
+    from gnnexp.studies import load_trial
+
+    t = cfg.trial
+    if t.storage is None or t.number is None:
+        raise GnnexpError(
+            "trial.study is set without trial.storage and trial.number.", "leave trial.* to the sweeper."
+        )
+    trial = load_trial(str(t.storage), str(t.study), int(t.number))
+    return ReportToTrial(trial, prune=len(trial.study.directions) == 1)
 
 
 def fit_and_test(
@@ -161,6 +178,9 @@ def fit_and_test(
     threads: ThreadShare | None = None,
 ) -> FitResult:
     """Train the experiment's fresh model (or continue ``resume``), then test the best weights once.
+
+    A trial of a hyperparameter search (``trial.study`` set) is not tested: the sweeper tests
+    only the best trial, once, so that no one chooses among trials by their test values.
 
     ``intro`` prints the panel that describes model, data and output first. ``threads``, the
     job's share of the cores, is kept up to date between epochs.
@@ -211,19 +231,23 @@ def fit_and_test(
     if checkpoints.best_weights is None:  # a resumed run whose best.pt is gone
         raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
     model.load_state_dict(checkpoints.best_weights)
-    final = evaluate(state.trained, task, ("val", "test"), state.precision)
+    tested = cfg.trial.study is None or fold is not None
+    final = evaluate(state.trained, task, ("val", "test") if tested else ("val",), state.precision)
+    final.setdefault("test", {})
     trackers.finish({"val": final["val"], "test": final["test"], "best_epoch": state.stopper.best_epoch})
+    pruning = next((c for c in callbacks if isinstance(c, ReportToTrial)), None)
     return FitResult(
         best_epoch=state.stopper.best_epoch,
         best_value=float(state.stopper.best) if state.stopper.best is not None else float("nan"),
         epochs_run=outcome.last_epoch,
-        stopped_early=outcome.last_epoch < t.max_epochs,
+        stopped_early=outcome.last_epoch < t.max_epochs and not outcome.pruned,
         val=final["val"],
         test=final["test"],
         num_params=count_parameters(model),
         train_time_s=time.perf_counter() - started,
         skipped_steps=state.skipped_steps,
         learned=watch.learned(state.stopper.best_epoch, first_epoch),
+        pruned_epoch=pruning.pruned_epoch if pruning is not None else None,
     )
 
 

@@ -85,15 +85,26 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
 
         from gnnexp.atomic import write_text
+        from gnnexp.search.outcome import print_study, read_study, real_failures, study_markdown
         from gnnexp.summary import find_jobs, summarize
         from gnnexp.summary_tables import title, to_json, to_markdown, to_table, wide_console
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        study = read_study(sweep_dir)
+        if study is not None:  # a search: its trials, best first (the sweeper wrote study.json)
+            write_text(sweep_dir / "summary.md", study_markdown(study))
+            print_study(study, wide_console(), sweep_dir)
+            if real_failures(study):
+                report(
+                    f"{real_failures(study)} trials failed; their errors are in failed.json of their runs."
+                )
+                raise SystemExit(1)
+            return
         jobs = find_jobs([sweep_dir])
         rows = summarize(jobs)
         write_text(sweep_dir / "summary.md", to_markdown(rows))
         write_text(sweep_dir / "summary.json", to_json(rows))
-        failed = sum(job.status != "completed" for job in jobs)
+        failed = sum(job.status not in ("completed", "pruned") for job in jobs)
         wide_console().print(to_table(rows, f"sweep {sweep_dir}: {title(jobs, rows)}"))
         if failed:
             report(

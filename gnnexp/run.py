@@ -156,8 +156,9 @@ def _train_and_report(
         summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch
 
+    pruned = summary.get("pruned_epoch") is not None
     results = {
-        "status": "completed",
+        "status": "pruned" if pruned else "completed",
         "task": cfg.task.kind,
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
@@ -172,6 +173,7 @@ def _train_and_report(
         "wall_time_s": time.perf_counter() - started,
         "threads": threads.record(),
         "checkpoint": None if folds or not cfg.trainer.checkpoint.save_best else str(BEST),
+        **({"trial": cfg.trial.number} if cfg.trial.study is not None else {}),
         "gnnexp_version": __version__,
         **meta,
     }
@@ -183,11 +185,15 @@ def _train_and_report(
     rows = {
         "best epoch": f"{best_epoch} of {summary['epochs_run']}"
         + (" (stopped early)" if summary["stopped_early"] else "")
+        + (" (pruned)" if pruned else "")
         if best_epoch is not None
         else f"per fold: {', '.join(str(f['best_epoch']) for f in summary['folds'])}",
         f"val {metric}": f"{val[metric]:.4f}" + (f" ± {summary['val_std'][metric]:.4f}" if folds else ""),
-        f"test {metric}": f"{test[metric]:.4f}" + (f" ± {summary['test_std'][metric]:.4f}" if folds else ""),
     }
+    if metric in test:  # a trial of a search is tested only if it turns out best
+        rows[f"test {metric}"] = f"{test[metric]:.4f}" + (
+            f" ± {summary['test_std'][metric]:.4f}" if folds else ""
+        )
     if results["checkpoint"]:
         rows["checkpoint"] = str(out_dir / BEST)
     rows["results"] = str(out_dir / RESULTS_FILE)

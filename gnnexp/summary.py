@@ -20,13 +20,13 @@ import yaml
 from gnnexp.config.validate import METRIC_MODES
 
 # Overrides that do not make a configuration different.
-IGNORED = ("seed", "hydra.", "trainer.resume", "trainer.log_every")
+IGNORED = ("seed", "hydra.", "trainer.resume", "trainer.log_every", "trial.")
 
 
 @dataclass
 class Job:
     path: Path
-    status: str  # completed, failed, interrupted or unfinished
+    status: str  # completed, pruned (a search's pruner stopped it), failed, interrupted or unfinished
     overrides: list[str]
     metric: str | None = None
     val: float | None = None
@@ -51,6 +51,7 @@ class Row:
     test_std: float | None = None
     failed: int = 0
     unfinished: int = 0
+    pruned: int = 0
     errors: list[str] = field(default_factory=list)
     not_learned: int = 0
     # Every test metric (name -> [mean, std]), epochs run and training time (means), parameters.
@@ -94,7 +95,8 @@ def read_job(path: Path) -> Job:
     results = _read_json(path / "results.json")
     if results is not None:
         metric = results.get("metric") if isinstance(results.get("metric"), str) else None
-        if results.get("status") != "completed":
+        status = results.get("status")
+        if status not in ("completed", "pruned"):
             return Job(
                 path,
                 "failed",
@@ -103,9 +105,10 @@ def read_job(path: Path) -> Job:
                 error=str(results.get("error")),
             )
         val, test = _number(results.get("val"), metric), _number(results.get("test"), metric)
-        if val is None or test is None:
+        # The trials of a search are not tested (gnnexp.fitting): their test values stay empty.
+        if val is None or (test is None and "trial" not in results):
             return Job(path, "failed", overrides, None, error="results.json is damaged (no val/test metric)")
-        tested: dict[str, Any] = results["test"]  # a dict: _number found the metric in it
+        tested: dict[str, Any] = results["test"] if isinstance(results.get("test"), dict) else {}
         tests = {str(k): v for k in tested if (v := _number(tested, k)) is not None and k != "loss"}
         folds = results.get("folds")
         runs = [f for f in folds if isinstance(f, dict)] if isinstance(folds, list) else [results]
@@ -113,7 +116,7 @@ def read_job(path: Path) -> Job:
         params, seed = _number(results, "num_params"), _number(results, "seed")
         return Job(
             path,
-            "completed",
+            str(status),
             _list(results.get("overrides"), overrides),
             metric,
             val,
@@ -176,15 +179,18 @@ def summarize(jobs: list[Job]) -> list[Row]:
         row = rows.setdefault(key, Row(key, job.metric))
         row.metric = row.metric or job.metric
         val, test = values.setdefault(key, ([], []))
-        if job.status == "completed" and job.val is not None and job.test is not None:
+        if job.status == "completed" and job.val is not None:
             val.append(job.val)
-            test.append(job.test)
+            if job.test is not None:
+                test.append(job.test)
             done.setdefault(key, []).append(job)
             if not job.learned:
                 row.not_learned += 1
                 row.errors.append(f"{job.path.name}: completed, but learned nothing (see its results.json)")
         elif job.status == "unfinished":
             row.unfinished += 1
+        elif job.status == "pruned":  # finished on purpose: neither failed nor in the means
+            row.pruned += 1
         else:
             row.failed += 1
             row.errors.append(f"{job.path.name}: {job.status}: {job.error or ''}".strip())

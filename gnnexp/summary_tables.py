@@ -12,7 +12,14 @@ from gnnexp.summary import Job, Row, split_common
 
 
 def _pm(mean: float | None, std: float | None) -> str:
-    return "" if mean is None else f"{mean:.4f} ± {(std or 0):.4f}"
+    """ "0.8100 ± 0.0050"; a single value (``std`` None) has no spread to show."""
+    if mean is None:
+        return ""
+    return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -32,6 +39,7 @@ def columns(rows: list[Row]) -> list[str]:
         *(f"test {name}" for name in others), "epochs", "train time", "params",
         *(["failed"] if any(row.failed for row in rows) else []),
         *(["unfinished"] if any(row.unfinished for row in rows) else []),
+        *(["pruned"] if any(row.pruned for row in rows) else []),
     ]  # fmt: skip
 
 
@@ -44,16 +52,17 @@ def _cells(row: Row, header: list[str]) -> list[str]:
         "config": row.config,
         "metric": row.metric or "",
         "n": str(row.n),
-        "val": _pm(row.val_mean, row.val_std),
-        "test": _pm(row.test_mean, row.test_std),
+        "val": _pm(row.val_mean, row.val_std if row.n > 1 else None),
+        "test": _pm(row.test_mean, row.test_std if row.n > 1 else None),
         "epochs": "" if row.epochs is None else f"{row.epochs:.0f}",
         "train time": _time(row.time_s),
         "params": "" if row.params is None else f"{row.params:,}",
         "failed": str(row.failed),
         "unfinished": str(row.unfinished),
+        "pruned": str(row.pruned),
     }
     for name, (mean, std) in row.tests.items():
-        cells[f"test {name}"] = _pm(mean, std)
+        cells[f"test {name}"] = _pm(mean, std if row.n > 1 else None)
     if row.metric:  # the shared metric's name in the header
         cells[f"val {row.metric}"], cells[f"test {row.metric}"] = cells["val"], cells["test"]
     return [cells.get(column, "") for column in header]
@@ -63,7 +72,9 @@ def seed_lines(rows: list[Row], varying: list[str]) -> list[str]:
     """Per configuration, each seed's validation and test value of the main metric."""
     lines = []
     for row, config in zip(rows, varying, strict=True):
-        values = ", ".join(f"seed {s['seed']}: val {s['val']:.4f} test {s['test']:.4f}" for s in row.seeds)
+        values = ", ".join(
+            f"seed {s['seed']}: val {_value(s['val'])} test {_value(s['test'])}" for s in row.seeds
+        )
         if values:
             lines.append(f"{config} ({row.metric}): {values}")
     return lines
@@ -151,7 +162,7 @@ def to_table(rows: list[Row], title: str) -> Any:
         if column == "config":  # folded only past 40 characters: overrides stay readable
             table.add_column(column, overflow="fold", min_width=min(30, widest))
         else:
-            table.add_column(column, justify="right", overflow="fold")
+            table.add_column(column, justify="right", no_wrap=True)  # never a number cut in two
     for row, config in zip(rows, varying, strict=True):
         style = "red" if row.n == 0 and row.failed else ("yellow" if row.failed or row.unfinished else None)
         table.add_row(config, *_cells(row, header)[1:], style=style)
@@ -162,10 +173,10 @@ def title(jobs: list[Job], rows: list[Row]) -> str:
     """ "4 jobs, 1 configuration, 1 failed"."""
     failed = sum(r.failed for r in rows)
     unfinished = sum(r.unfinished for r in rows)
+    pruned = sum(r.pruned for r in rows)
     text = f"{plural(len(jobs), 'job')}, {plural(len(rows), 'configuration')}"
-    return (
-        text + (f", {failed} failed" if failed else "") + (f", {unfinished} unfinished" if unfinished else "")
-    )
+    counts = {"pruned": pruned, "failed": failed, "unfinished": unfinished}
+    return text + "".join(f", {n} {what}" for what, n in counts.items() if n)
 
 
 FORMATS = {"markdown": to_markdown, "csv": to_csv, "json": to_json}

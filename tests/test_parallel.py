@@ -80,7 +80,14 @@ def test_launcher_parallelism_from_the_launcher_and_sweeper_config(monkeypatch):
     slurm = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmSubmititLauncher"
     assert launcher_parallelism({"_target_": local}, {}, 8) == 8  # the whole batch starts at once
     assert launcher_parallelism({"_target_": slurm}, {}, 8) == 1  # each job on its own allocation
-    assert launcher_parallelism({"_target_": joblib, "n_jobs": 4}, {"n_jobs": 2}, 8) == 2  # batches of 2
+    assert (
+        launcher_parallelism({"_target_": joblib, "n_jobs": 4}, {"max_batch_size": 2}, 8) == 2
+    )  # batches of 2
+    basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+    # gnnexp's Optuna sweeper: n_workers trials at once here, whatever the local launcher
+    assert launcher_parallelism({"_target_": basic}, {"n_workers": 3}, 8) == 3
+    assert launcher_parallelism({"_target_": local}, {"n_workers": 2}, 8) == 2
+    assert launcher_parallelism({"_target_": slurm}, {"n_workers": 4}, 8) == 1
     assert launcher_parallelism(None, None, 8) == 1
 
 

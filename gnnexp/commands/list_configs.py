@@ -124,11 +124,10 @@ def main(args: list[str]) -> int:
 def _component_of(group: str, option: str) -> type | None:
     """The declared class behind an option file (``dataset=cora`` -> the planetoid source)."""
     from gnnexp.config.components import GROUPS, lookup
+    from gnnexp.config.schema import NODES
 
-    if group in ("trainer", "device"):
-        from gnnexp.config.schema import DeviceConfig, TrainerConfig
-
-        return TrainerConfig if group == "trainer" else DeviceConfig
+    if group in NODES:
+        return NODES[group]
     if group not in GROUPS:
         return None
     if lookup(group, option) is not None:
@@ -191,7 +190,7 @@ def settings_markdown() -> str:
     """Every declared component and its settings, as the README's table (a test keeps the
     README equal to this). Settings every option of a group shares are listed once."""
     from gnnexp.config.components import GROUPS, base_of, declared, description, settings
-    from gnnexp.config.schema import Config, DeviceConfig, TrainerConfig
+    from gnnexp.config.schema import NODES, Config
 
     def cells(cls: type, skip: set[str]) -> str:
         out = []
@@ -210,6 +209,6 @@ def settings_markdown() -> str:
             lines.append(f"| `{group}=*` | every {group}: {description(base)} | {cells(base, set())} |")
         for name, cls in declared(group).items():
             lines.append(f"| `{group}={name}` | {description(cls)} | {cells(cls, shared)} |")
-    for label, cls in (("trainer", TrainerConfig), ("device", DeviceConfig), ("top level", Config)):
+    for label, cls in (*NODES.items(), ("top level", Config)):
         lines.append(f"| `{label}` | {description(cls)} | {cells(cls, set())} |")
     return "\n".join(line.replace("\n", " ") for line in lines) + "\n"

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import io
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from gnnexp.atomic import atomic_file, write_text
 from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting
 from gnnexp.paths import existing_dirs
+from gnnexp.search.outcome import print_study, read_study, study_markdown, study_rows
 from gnnexp.summary import find_jobs, split_common, summarize
 from gnnexp.summary_tables import FORMATS, seed_lines, title, to_table, wide_console
 
@@ -31,8 +36,34 @@ def main(args: list[str]) -> int:
     return reporting(lambda: _summarize(options))
 
 
+def _summarize_study(study: dict[str, Any], sweep_dir: Path, options: argparse.Namespace) -> int:
+    """A hyperparameter search: counts by state, the best trials, the best one's command."""
+    if options.format in ("table", "markdown"):
+        if options.format == "markdown":
+            text = study_markdown(study, top=len(study["trials"]))
+            write_text(options.out, text) if options.out else sys.stdout.write(text)
+            return 0
+        with atomic_file(options.out) if options.out else contextlib.nullcontext() as stream:
+            print_study(study, wide_console(stream), sweep_dir)
+        return 0
+    text = json.dumps(study, indent=2) + "\n" if options.format == "json" else _study_csv(study)
+    write_text(options.out, text) if options.out else sys.stdout.write(text)
+    return 0
+
+
+def _study_csv(study: dict[str, Any]) -> str:
+    header, rows = study_rows(study, top=len(study["trials"]))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def _summarize(options: argparse.Namespace) -> int:
     dirs = existing_dirs(options.dirs, "multirun", "give sweep or run directories.")
+    if len(dirs) == 1 and (study := read_study(dirs[0])) is not None:
+        return _summarize_study(study, dirs[0], options)
     jobs = find_jobs(dirs)
     if not jobs:
         raise GnnexpError(

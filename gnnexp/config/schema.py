@@ -84,6 +84,15 @@ class TrainerConfig:
 
 
 @dataclass
+class TrialConfig:
+    """The Optuna trial this run is (gnnexp's Optuna sweeper sets it; README: Sweeps)."""
+
+    study: str | None = option(None, doc="the study's name (null: the run is no trial)")
+    storage: str | None = option(None, doc="the study's storage: an RDB URL or a journal file")
+    number: int | None = option(None, doc="the trial's number in the study", ge=0)
+
+
+@dataclass
 class DeviceConfig:
     """Where the run computes."""
 
@@ -102,6 +111,7 @@ class Config:
     scheduler: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
+    trial: TrialConfig = field(default_factory=TrialConfig)
     logger: Any = None  # tracker name -> settings (logger=[csv,tensorboard,mlflow])
     seed: int = option(0, doc="seed of weights, dropout and sampling", ge=0)
     data_dir: str = option("data", doc="where datasets live")
@@ -110,6 +120,11 @@ class Config:
     imports: list[str] = option(
         doc="modules to import first (they register your own components)", factory=list
     )
+
+
+# Top-level nodes that are not components, with their schemas (validation, gnnexp list and
+# the README table read them from here).
+NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig, "trial": TrialConfig}
 
 
 def register_schemas() -> None:

@@ -23,16 +23,12 @@ from gnnexp.config.components import (
     non_finite,
     settings,
 )
-from gnnexp.config.schema import CheckpointConfig, Config, DeviceConfig, TrainerConfig
+from gnnexp.config.schema import NODES, CheckpointConfig, Config
 from gnnexp.errors import ConfigError, did_you_mean
 from gnnexp.metrics import METRICS
 
 # Whether a larger value of each metric is better (from the metric declarations).
 METRIC_MODES = {name: metric.mode for name, metric in METRICS.items()}
-
-
-# Top-level nodes that are not components, with their schemas.
-FIXED_NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig}
 
 
 def _example(default: Any) -> str:
@@ -101,7 +97,7 @@ def _check_declared(cfg: DictConfig) -> None:
         value = get(cfg, name)
         if meta and value is not _SKIP:
             _check_value(name, value, meta, kind, default)
-    for node, cls in FIXED_NODES.items():
+    for node, cls in NODES.items():
         if get(cfg, node) is not _SKIP:
             _check_known_keys(node, cfg[node], cls, node)
             _check_known_keys(

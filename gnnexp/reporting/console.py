@@ -113,6 +113,13 @@ class EpochTable(Callback):
 
     def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
         self.__exit__()
+        if outcome.pruned:
+            self.console.print(
+                f"pruned after epoch {outcome.last_epoch}: the study's pruner found this trial behind "
+                "the others at this epoch (best checkpoint kept)",
+                style="yellow",
+                highlight=False,
+            )
 
     def on_exception(self, state: TrainState, error: BaseException) -> None:
         self.__exit__()

@@ -15,12 +15,25 @@ if TYPE_CHECKING:  # torch-free at run time: the curves helper process imports t
     from gnnexp.training.state import TrainState
 
 
+# Why a callback stopped training early (``TrainState.stop``).
+INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: the run is unfinished and may resume
+PRUNED = "pruned"  # the Optuna study's pruner gave up on this trial: the run is finished
+
+
 @dataclass
 class FitOutcome:
-    """How training ended: the last finished epoch, and whether a stop request ended it early."""
+    """How training ended: the last finished epoch, and the stop request that ended it early."""
 
     last_epoch: int
-    interrupted: bool = False
+    stopped_by: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stopped_by == INTERRUPTED
+
+    @property
+    def pruned(self) -> bool:
+        return self.stopped_by == PRUNED
 
 
 class Callback:

@@ -12,7 +12,7 @@ from typing import Any
 
 from gnnexp import early_interrupt
 from gnnexp.records import EpochRecord
-from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.callbacks import INTERRUPTED, Callback, FitOutcome
 from gnnexp.training.state import TrainState
 
 
@@ -52,7 +52,7 @@ class StopOnSignal(Callback):
 
     def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
         if self.agree(self()):
-            state.stop = True
+            state.stop = INTERRUPTED
 
     def on_end(self, state: TrainState, outcome: FitOutcome) -> None:
         self.__exit__()

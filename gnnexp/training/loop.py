@@ -129,8 +129,8 @@ def fit(
         for callback in callbacks:
             callback.on_exception(state, err)
         raise
-    interrupted = state.stop and state.epoch < settings.max_epochs and not state.stopper.should_stop
-    outcome = FitOutcome(state.epoch, interrupted)
+    early = state.epoch < settings.max_epochs and not state.stopper.should_stop
+    outcome = FitOutcome(state.epoch, state.stop if early else None)
     for callback in callbacks:
         callback.on_end(state, outcome)
     return outcome

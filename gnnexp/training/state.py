@@ -19,7 +19,8 @@ class TrainState:
 
     ``trained`` is the module that runs forward (the model itself, or DDP/torch.compile
     around it); ``model`` holds the parameters under the names checkpoints use. A callback
-    sets ``stop`` to end training after the current epoch.
+    sets ``stop`` to why training should end after the current epoch
+    (``gnnexp.training.callbacks.INTERRUPTED`` or ``PRUNED``).
     """
 
     model: torch.nn.Module
@@ -30,7 +31,7 @@ class TrainState:
     precision: Precision
     epoch: int = 0
     skipped_steps: int = 0
-    stop: bool = False
+    stop: str | None = None
 
     def parts(self) -> dict[str, Any]:
         """The training state as a checkpoint stores it (the tensors are live, not copies)."""

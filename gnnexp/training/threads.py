@@ -101,16 +101,21 @@ def launcher_parallelism(
     joblib: ``n_jobs``; ``submitit_local`` starts every job of a batch together, so it counts
     as many as there are cores (each job then starts with one thread and widens its share once
     it sees how many others really run); cluster launchers (Slurm, Ray) place jobs on their
-    own allocations: 1. The Optuna sweeper sends batches of ``n_jobs``, which caps the launcher.
+    own allocations: 1. gnnexp's Optuna sweeper runs ``n_workers`` trials at once, one job per
+    launch, through any local launcher (the basic one becomes joblib's).
     """
     target = str((launcher or {}).get("_target_", ""))
+    workers = (sweeper or {}).get("n_workers")
+    if isinstance(workers, int) and workers > 0:
+        local = not any(name in target for name in ("Slurm", "Ray"))
+        return max(1, workers) if local else 1
     if "Joblib" in target:
         at_once = _joblib_jobs((launcher or {}).get("n_jobs"), cores)
     elif "LocalSubmititLauncher" in target:
         at_once = cores
     else:  # the basic launcher runs one job after another; cluster launchers elsewhere
         at_once = 1
-    batch = (sweeper or {}).get("n_jobs")
+    batch = (sweeper or {}).get("max_batch_size")  # Hydra's basic sweeper
     if isinstance(batch, int) and batch > 0:
         at_once = min(at_once, batch)
     return max(1, at_once)

@@ -1,0 +1,217 @@
+"""What a search leaves in its sweep directory, and how ``gnnexp summarize`` reads it back.
+
+- ``study.json``: every trial (number, state, values, parameters, epochs, run directory),
+  the counts by state, the best trial (single objective) or the Pareto front.
+- ``best.yaml``: the best trial's overrides and the one-line command that re-trains it.
+- Optuna's own matplotlib figures as PNG: optimisation history, parameter importances,
+  intermediate values (where trials were pruned) and, with several objectives, the Pareto front.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gnnexp.atomic import write_json, write_text
+
+STUDY_FILE = "study.json"
+BEST_FILE = "best.yaml"
+FIGURES = {
+    "optuna_history.png": "plot_optimization_history",
+    "optuna_importances.png": "plot_param_importances",
+    "optuna_intermediate.png": "plot_intermediate_values",
+}
+PARETO_FIGURE = "optuna_pareto_front.png"
+STATES = ("complete", "pruned", "failed", "running")
+
+
+def _state(trial: Any) -> str:
+    name = str(trial.state.name).lower()
+    return "failed" if name == "fail" else name
+
+
+def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[str, Any]:
+    """The study as plain data (what ``study.json`` holds)."""
+    trials = [
+        {
+            "number": t.number,
+            "state": _state(t),
+            "interrupted": bool(t.system_attrs.get("gnnexp:interrupted")),
+            "values": t.values,
+            "params": t.params,
+            "last_epoch": max(t.intermediate_values) if t.intermediate_values else None,
+            "dir": t.user_attrs.get("dir"),
+            "duration_s": t.duration.total_seconds() if t.duration is not None else None,
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
+    counts = {state: sum(t["state"] == state for t in trials) for state in STATES}
+    record: dict[str, Any] = {
+        "study": study.study_name,
+        "directions": [d.name.lower() for d in study.directions],
+        "objectives": objectives,
+        "fixed": fixed,
+        "counts": counts,
+        "trials": trials,
+    }
+    complete = [t for t in trials if t["state"] == "complete"]
+    if len(study.directions) == 1 and complete:
+        record["best"] = study.best_trial.number
+    elif complete:
+        record["pareto_front"] = sorted(t.number for t in study.best_trials)
+    return record
+
+
+def retrain_command(fixed: list[str], params: dict[str, Any]) -> str:
+    """The command that trains the given parameters once, as a plain run."""
+    from gnnexp.search.space import SearchSpace
+
+    overrides = SearchSpace(fixed=fixed).overrides(params)
+    return shlex.join(["gnnexp", "train", *overrides, "hydra.mode=RUN"])
+
+
+def write_outcome(sweep_dir: Path, record: dict[str, Any], test: dict[str, Any] | None = None) -> None:
+    """study.json, and best.yaml when there is a best trial."""
+    write_json(sweep_dir / STUDY_FILE, record)
+    trials = {t["number"]: t for t in record["trials"]}
+    best = trials.get(record.get("best", -1))
+    if best is None:
+        return
+    from gnnexp.search.space import SearchSpace
+
+    content = {
+        "study": record["study"],
+        "trial": best["number"],
+        "value": best["values"][0],
+        "objective": record["objectives"][0],
+        "overrides": SearchSpace(fixed=record["fixed"]).overrides(best["params"]),
+        "command": retrain_command(record["fixed"], best["params"]),
+        "dir": best["dir"],
+        **({"test": test} if test else {}),
+    }
+    write_text(sweep_dir / BEST_FILE, yaml.safe_dump(content, sort_keys=False, width=1000))
+
+
+def draw_figures(study: Any, sweep_dir: Path) -> list[Path]:
+    """Optuna's matplotlib figures of ``study`` as PNG; a figure the study cannot have yet
+    (too few finished trials, nothing reported) is left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as plots
+
+    names = dict(FIGURES)
+    multi = len(study.directions) > 1
+    if multi:
+        names = {PARETO_FIGURE: "plot_pareto_front", "optuna_importances.png": "plot_param_importances"}
+    written = []
+    for file, function in names.items():
+        kwargs: dict[str, Any] = {}
+        if multi and function == "plot_param_importances":
+            kwargs["target"] = lambda t: t.values[0]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Optuna's "experimental" notices
+                axes = getattr(plots, function)(study, **kwargs)
+                figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
+                figure.set_size_inches(8, 5)
+                figure.tight_layout()
+                figure.savefig(sweep_dir / file, dpi=100)
+                plt.close(figure)
+        except (ValueError, RuntimeError, ZeroDivisionError, IndexError):
+            continue
+        written.append(sweep_dir / file)
+    return written
+
+
+def read_study(sweep_dir: Path) -> dict[str, Any] | None:
+    """``study.json`` of a search's sweep directory, or None (not a search, or damaged)."""
+    try:
+        data = json.loads((sweep_dir / STUDY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("trials"), list) else None
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def ranked(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Complete trials best first (by the first objective), then pruned, then the rest."""
+    sign = -1 if record["directions"][0] == "maximize" else 1
+
+    def key(t: dict[str, Any]) -> tuple[int, float, int]:
+        order = {"complete": 0, "pruned": 1}.get(t["state"], 2)
+        value = t["values"][0] if order == 0 and t["values"] else 0.0
+        return (order, sign * value, t["number"])
+
+    return sorted(record["trials"], key=key)
+
+
+def headline(record: dict[str, Any]) -> str:
+    """ "study cora: 40 trials: 31 complete, 8 pruned, 1 failed"."""
+    counts = record["counts"]
+    parts = [f"{counts[s]} {s}" for s in STATES if counts.get(s)]
+    interrupted = sum(t["interrupted"] for t in record["trials"])
+    if interrupted:
+        parts.append(f"{interrupted} of the failed interrupted (re-run on resume)")
+    return f"study {record['study']}: {len(record['trials'])} trials: {', '.join(parts)}"
+
+
+def real_failures(record: dict[str, Any]) -> int:
+    """Failed trials that are not interruptions (those a resumed sweep runs again)."""
+    return sum(t["state"] == "failed" and not t["interrupted"] for t in record["trials"])
+
+
+def study_rows(record: dict[str, Any], top: int = 10) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the ``top`` trials: number, state, objective values, last reported
+    epoch, and the sampled parameters (4 significant digits)."""
+    names = sorted({name for t in record["trials"] for name in t["params"]})
+    header = ["trial", "state", *record["objectives"], "epochs", *names]
+    rows = []
+    for t in ranked(record)[:top]:
+        values = t["values"] or [None] * len(record["objectives"])
+        rows.append([
+            str(t["number"]), t["state"] + (" (interrupted)" if t["interrupted"] else ""),
+            *("" if v is None else f"{v:.4f}" for v in values),
+            "" if t["last_epoch"] is None else str(t["last_epoch"]),
+            *(_short(t["params"].get(name, "")) for name in names),
+        ])  # fmt: skip
+    return header, rows
+
+
+def study_markdown(record: dict[str, Any], top: int = 10) -> str:
+    header, rows = study_rows(record, top)
+    lines = [headline(record), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int = 10) -> None:
+    """The study's headline, its best trials as a table, and where the best one is."""
+    from rich.table import Table
+
+    header, rows = study_rows(record, top)
+    table = Table(title=headline(record), title_justify="left")
+    for column in header:
+        table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    best = sweep_dir / BEST_FILE
+    if best.is_file():
+        content = yaml.safe_load(best.read_text()) or {}
+        test = ", ".join(f"{k} {v:.4f}" for k, v in (content.get("test") or {}).items() if k != "loss")
+        console.print(
+            f"best: trial {content.get('trial')}" + (f" (test: {test})" if test else ""), highlight=False
+        )
+        console.print(f"re-train it: {content.get('command')}", soft_wrap=True, highlight=False)
+    if record.get("pareto_front"):
+        console.print(f"pareto front: trials {', '.join(map(str, record['pareto_front']))}", highlight=False)

@@ -1,0 +1,262 @@
+"""gnnexp's Optuna sweeper: ``hydra/sweeper=gnnexp_optuna`` (the hparams_search presets use it).
+
+It keeps the keys of Hydra's Optuna sweeper (``sampler``, ``direction``, ``study_name``,
+``storage``, ``n_trials``, ``params`` in the same syntax) on current Optuna, and adds:
+
+- ``pruner``: any ``optuna.pruners.*`` by ``_target_``. Each trial's run reports its
+  monitored validation value every evaluated epoch and stops when pruned.
+- ``n_workers``: trials at once, each worker taking the next trial as soon as its last one
+  ends (no batches); several workers run through the configured launcher, or through
+  joblib's when that is the basic (in-process) one.
+- resuming: the study lives in the sweep directory (or ``storage``); re-running with the
+  same ``hydra.sweep.dir`` runs only the missing trials.
+- ``directions`` with ``objectives`` (results.json keys) for a multi-objective search.
+
+Hydra imports every module of ``hydra_plugins`` at start-up, so this one imports Optuna and
+the rest of gnnexp only when it sweeps.
+"""
+
+# No "from __future__ import annotations": Hydra loads this module without registering it,
+# and dataclasses then cannot resolve string annotations.
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from hydra.plugins.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GnnexpOptunaConf:
+    # _self_ first: the chosen pruner file fills the null below (conf/hydra/sweeper/pruner).
+    defaults: Any = field(default_factory=lambda: ["_self_", {"pruner": "none"}])
+    _target_: str = "hydra_plugins.gnnexp_sweepers.optuna_sweeper.GnnexpOptunaSweeper"
+    # The sampler and pruner by _target_ (optuna.samplers.*, optuna.pruners.*) and arguments;
+    # pruners also as a group: hydra/sweeper/pruner=median|percentile|successive_halving|
+    # hyperband|threshold|none (null: Optuna's TPE sampler, no pruning).
+    sampler: Any = None
+    pruner: Any = None
+    direction: str = "maximize"
+    # Several objectives: directions [maximize, minimize] over results.json keys, e.g.
+    # objectives [best_value, num_params]. One objective: direction, best_value.
+    directions: Any = None
+    objectives: Any = field(default_factory=lambda: ["best_value"])
+    study_name: str = "gnnexp"
+    storage: Any = None  # null: <sweep dir>/optuna.journal; or an RDB URL (postgresql://...)
+    n_trials: int = 20
+    n_workers: int = 1
+    max_failure_rate: float = 0.5
+    params: Any = field(default_factory=dict)
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="gnnexp_optuna", node=GnnexpOptunaConf, provider="gnnexp"
+)
+
+
+class GnnexpOptunaSweeper(Sweeper):
+    def __init__(self, **settings: Any) -> None:
+        settings.pop("_target_", None)
+        settings.pop("defaults", None)
+        self.settings = settings
+        self.config: Any = None
+        self.hydra_context: Any = None
+        self.task_function: Any = None
+        self.launcher: Any = None
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from gnnexp.errors import GnnexpError, report
+
+        try:
+            return self._sweep(arguments)
+        except GnnexpError as err:
+            report(err)
+            sys.exit(err.exit_code)
+
+    def _sweep(self, arguments: list[str]) -> Any:
+        from hydra.utils import instantiate
+        from omegaconf import OmegaConf
+
+        from gnnexp.errors import GnnexpError
+        from gnnexp.search.driver import Workers, fail_stale
+        from gnnexp.search.outcome import draw_figures, headline, study_record, write_outcome
+        from gnnexp.search.space import parse_space
+        from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
+
+        optuna = optuna_module()
+        # Hydra instantiates the sampler and pruner with the sweeper (recursively): objects here.
+        s = SimpleNamespace(
+            **{
+                k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
+                for k, v in self.settings.items()
+            }
+        )
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        space = parse_space(dict(s.params or {}), arguments)
+        directions = list(s.directions) if s.directions else [str(s.direction)]
+        objectives = list(s.objectives)[: len(directions)]
+        if len(objectives) != len(directions):
+            raise GnnexpError(
+                f"{len(directions)} directions but {len(objectives)} objectives.",
+                "give one results.json key per direction, e.g. objectives=[best_value,num_params].",
+            )
+        storage_spec = str(s.storage) if s.storage else str(sweep_dir / JOURNAL_FILE)
+        storage = open_storage(storage_spec)
+        sampler = instantiate(s.sampler) if isinstance(s.sampler, dict) else s.sampler
+        # The settings as written (Hydra hands the sweeper built objects): the trials' runs
+        # build the same pruner from them (gnnexp.studies.load_trial).
+        pruner_spec = OmegaConf.to_container(self.config.hydra.sweeper.pruner, resolve=True) or {}
+        pruner = build_pruner(pruner_spec)
+        try:
+            study = optuna.create_study(
+                study_name=str(s.study_name),
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                directions=directions,
+                load_if_exists=True,
+            )
+        except ValueError as err:
+            raise GnnexpError(
+                f"The study {s.study_name!r} in {storage_spec} does not fit this search: {err}.",
+                "use another hydra.sweep.dir or hydra.sweeper.study_name.",
+            ) from None
+        if [d.name.lower() for d in study.directions] != [d.lower() for d in directions]:
+            raise GnnexpError(
+                f"The study {s.study_name!r} in {storage_spec} was created with other directions.",
+                "use another hydra.sweep.dir or hydra.sweeper.study_name.",
+            )
+        study.set_user_attr(PRUNER_ATTR, pruner_spec)
+        stale = fail_stale(study, storage)
+        launcher = self._launcher_for(int(s.n_workers))
+        for name in (
+            "hydra._internal.core_plugins.basic_launcher",
+            "hydra_plugins.hydra_joblib_launcher._core",
+        ):
+            logging.getLogger(name).addFilter(_NoInfo())  # "Launching 1 jobs" for every trial
+        workers = Workers(
+            study,
+            storage,
+            space,
+            lambda overrides, number: self._run_trial(launcher, overrides, number, objectives),
+            int(s.n_trials),
+            int(s.n_workers),
+            report=_say,
+            extra=lambda n: [
+                f"trial.study={s.study_name}",
+                f"trial.storage={storage_spec}",
+                f"trial.number={n}",
+            ],
+            max_failure_rate=float(s.max_failure_rate),
+        )
+        done = len(study.get_trials(deepcopy=False))
+        missing = workers.missing()
+        if done:
+            _say(
+                f"resuming study {s.study_name}: {done} trials recorded"
+                + (f" ({len(stale)} interrupted: {', '.join(map(str, stale))})" if stale else "")
+                + f", {missing} to run"
+            )
+        workers.run()
+        record = study_record(study, _labels(study, objectives), space.fixed)
+        test = self._test_best(record)
+        write_outcome(sweep_dir, record, test)
+        draw_figures(study, sweep_dir)
+        _say(headline(record))
+        return None
+
+    def _launcher_for(self, n_workers: int) -> Any:
+        """The configured launcher; for several workers with the in-process basic launcher,
+        joblib's (each trial in a worker process, as many processes as workers)."""
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        from gnnexp.errors import GnnexpError
+
+        if n_workers <= 1 or not isinstance(self.launcher, BasicLauncher):
+            return self.launcher
+        try:
+            from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+        except ImportError:
+            raise GnnexpError(
+                f"hydra.sweeper.n_workers={n_workers} runs trials in parallel processes, which needs "
+                "the joblib launcher.",
+                "pip install 'gnnexp[joblib]', or choose hydra/launcher=submitit_local (or a cluster launcher).",
+            ) from None
+        launcher = JoblibLauncher(n_jobs=n_workers, backend=None, prefer="processes", require=None,
+                                  verbose=0, timeout=None, pre_dispatch="2*n_jobs", batch_size="auto",
+                                  temp_folder=None, max_nbytes=None, mmap_mode="r")  # fmt: skip
+        launcher.setup(hydra_context=self.hydra_context, task_function=self.task_function, config=self.config)
+        return launcher
+
+    def _run_trial(self, launcher: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
+        from gnnexp.search.driver import TrialRun
+
+        (job,) = launcher.launch([overrides], initial_job_idx=number)
+        out_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg is not None else None
+        results = _read(out_dir / "results.json") if out_dir else None
+        if results is None:
+            failure = _read(out_dir / "failed.json") if out_dir else None
+            status = str((failure or {}).get("status", "failed"))
+            return TrialRun("interrupted" if status == "interrupted" else "failed", out_dir, None)
+        status = str(results.get("status"))
+        if status not in ("completed", "pruned"):
+            return TrialRun("failed", out_dir, None)
+        values = [results.get(key) for key in objectives]
+        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return TrialRun(status, out_dir, numbers if len(numbers) == len(objectives) else None)
+
+    def _test_best(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The test metrics of the best trial's best checkpoint: the only test a search runs."""
+        best = next((t for t in record["trials"] if t["number"] == record.get("best")), None)
+        checkpoint = Path(best["dir"]) / "checkpoints" / "best.pt" if best and best["dir"] else None
+        if checkpoint is None or not checkpoint.is_file():
+            return None
+        from gnnexp.commands.evaluate import evaluate_checkpoint
+
+        result = evaluate_checkpoint(checkpoint, [], ("test",))
+        return {k: float(v) for k, v in result["metrics"]["test"].items()}
+
+
+def _labels(study: Any, objectives: list[str]) -> list[str]:
+    """Objectives as people read them: best_value is the monitored value, e.g. "val accuracy"."""
+    for trial in study.get_trials(deepcopy=False):
+        results = _read(Path(str(trial.user_attrs.get("dir", ""))) / "results.json")
+        if results is not None:
+            monitor, metric = str(results.get("monitor")), str(results.get("metric"))
+            best = "val loss" if monitor in ("val_loss", "val_loss_and_metric") else f"val {metric}"
+            return [best if o == "best_value" else o for o in objectives]
+    return objectives
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(f"[optuna] {line}\n")
+    sys.stdout.flush()
+
+
+class _NoInfo(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
