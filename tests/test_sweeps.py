@@ -268,33 +268,6 @@ def test_a_launcher_whose_plugin_is_missing_names_the_extra(gnnexp):
     assert "pip install 'gnnexp[ray]'" in result.err
 
 
-def test_optuna_study_resumes_from_its_sqlite_file(gnnexp, tmp_path):
-    sweep = tmp_path / "study"
-    common = (
-        "-m",
-        "hparams_search=cora_optuna",
-        "trainer.max_epochs=5",
-        "dataset=synthetic",
-        "dataset.num_nodes=300",
-    )
-    first = gnnexp(*common, "hydra.sweeper.n_trials=2", run_dir=sweep)
-    assert first.code == 0, first.err
-    assert (sweep / "optuna.db").is_file()
-    second = gnnexp(*common, "hydra.sweeper.n_trials=4", run_dir=sweep)
-    assert second.code == 0, second.err
-    import optuna
-
-    study = optuna.load_study(study_name="gcn_synthetic", storage=f"sqlite:///{sweep}/optuna.db")
-    assert len(study.trials) == 4  # 2 + the 2 missing, not 2 + 4
-    assert study.direction.name == "MAXIMIZE"  # from trainer.monitor=val_metric (accuracy)
-    jobs = sorted(p.name.split("_")[0] for p in sweep.iterdir() if (p / "results.json").exists())
-    assert jobs == ["0", "1", "2", "3"]  # numbering continued: no directory reused
-    params = [tuple(sorted(t.params.items())) for t in study.trials]
-    assert len(set(params)) == 4  # the re-seeded sampler proposes new points
-    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert best["best_value"] == pytest.approx(max(t.value for t in study.trials))
-
-
 def test_direction_follows_the_monitored_value():
     assert direction("val_loss", "auto", "accuracy") == "minimize"
     assert direction("val_metric", "auto", "accuracy") == "maximize"

@@ -93,7 +93,7 @@ class GnnexpOptunaSweeper(Sweeper):
         from omegaconf import OmegaConf
 
         from gnnexp.errors import GnnexpError
-        from gnnexp.search.driver import Workers, fail_stale
+        from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
         from gnnexp.search.outcome import draw_figures, headline, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
@@ -143,7 +143,7 @@ class GnnexpOptunaSweeper(Sweeper):
                 "use another hydra.sweep.dir or hydra.sweeper.study_name.",
             )
         study.set_user_attr(PRUNER_ATTR, pruner_spec)
-        stale = fail_stale(study, storage)
+        fail_stale(study, storage)
         launcher = self._launcher_for(int(s.n_workers))
         for name in (
             "hydra._internal.core_plugins.basic_launcher",
@@ -168,9 +168,10 @@ class GnnexpOptunaSweeper(Sweeper):
         done = len(study.get_trials(deepcopy=False))
         missing = workers.missing()
         if done:
+            interrupted = sum(bool(t.system_attrs.get(INTERRUPTED)) for t in study.get_trials(deepcopy=False))
             _say(
                 f"resuming study {s.study_name}: {done} trials recorded"
-                + (f" ({len(stale)} interrupted: {', '.join(map(str, stale))})" if stale else "")
+                + (f" ({interrupted} interrupted)" if interrupted else "")
                 + f", {missing} to run"
             )
         workers.run()

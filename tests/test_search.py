@@ -1,0 +1,248 @@
+"""gnnexp's Optuna sweeper: search space, pruning from the loop, workers, resuming, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import tomllib
+import yaml
+
+from gnnexp.search.driver import HEARTBEAT, INTERRUPTED, TrialRun, Workers, counted, fail_stale
+from gnnexp.search.space import parse_space
+from gnnexp.studies import open_storage
+from tests.conftest import REPO
+
+TINY = """\
+# @package _global_
+defaults:
+  - override /hydra/sweeper: gnnexp_optuna
+  - override /hydra/sweeper/pruner: none
+trainer:
+  monitor: val_metric
+hydra:
+  mode: MULTIRUN
+  sweep:
+    subdir: trial_${trial.number}
+  sweeper:
+    direction: maximize
+    study_name: tiny
+    n_trials: 6
+    sampler:
+      _target_: optuna.samplers.RandomSampler
+      seed: 0
+    params:
+      optimizer.lr: choice(0.05, 0.0000001)
+      model.hidden_channels: choice(8, 16, 32)
+"""
+DATA = ("dataset=synthetic", "dataset.num_nodes=300", "model=gcn", "trainer.curves=false")
+
+
+@pytest.fixture
+def conf_dir(tmp_path: Path) -> Path:
+    """A config dir with a tiny search; lr 1e-7 never learns."""
+    (tmp_path / "conf" / "hparams_search").mkdir(parents=True)
+    (tmp_path / "conf" / "hparams_search" / "tiny.yaml").write_text(TINY)
+    return tmp_path / "conf"
+
+
+def _study(sweep: Path, name: str = "tiny") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(str(sweep / "optuna.journal")))
+
+
+def test_the_search_space_reads_hydra_optuna_syntax():
+    space = parse_space(
+        {
+            "optimizer.lr": "tag(log, interval(0.0001, 0.1))",
+            "model.hidden_channels": "choice(8, 16, 32)",
+            "model.num_layers": "range(1, 4)",
+            "model": "choice(gcn, gat)",
+        },
+        ["trainer.max_epochs=5", "model=sage,gin", "seed=3"],
+    )
+    d = space.distributions
+    assert d["optimizer.lr"] == optuna.distributions.FloatDistribution(0.0001, 0.1, log=True)
+    assert d["model.hidden_channels"] == optuna.distributions.CategoricalDistribution([8, 16, 32])
+    assert d["model.num_layers"] == optuna.distributions.IntDistribution(1, 3)
+    assert d["model"] == optuna.distributions.CategoricalDistribution(
+        ["sage", "gin"]
+    )  # the command line wins
+    assert space.fixed == ["trainer.max_epochs=5", "seed=3"]
+    assert space.overrides({"optimizer.lr": 0.001, "model": "gin"}) == [
+        "trainer.max_epochs=5", "seed=3", "optimizer.lr=0.001", "model=gin",
+    ]  # fmt: skip
+
+
+def _png_has_content(path: Path) -> bool:
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    return pixels.shape[0] > 100 and float(pixels[..., :3].std()) > 0.05
+
+
+def test_a_search_prunes_hopeless_trials_and_tests_only_the_best(gnnexp, tmp_path, conf_dir):
+    sweep = tmp_path / "search"
+    result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=15",
+                    "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=0.5", "hydra.sweeper.pruner.n_warmup_steps=3",
+                    run_dir=sweep)  # fmt: skip
+    assert result.code == 0, result.err
+    study = _study(sweep)
+    states = {t.number: t.state for t in study.trials}
+    assert len(states) == 6
+    hopeless = [t for t in study.trials if t.params["optimizer.lr"] < 1e-6]
+    assert hopeless, "the seeded sampler drew no lr=1e-7 trial: pick another seed"
+    for trial in study.trials:
+        results = json.loads((sweep / f"trial_{trial.number}" / "results.json").read_text())
+        assert results["trial"] == trial.number
+        assert results["test"] == {}  # trials are not tested
+        if trial in hopeless:
+            assert trial.state == optuna.trial.TrialState.PRUNED
+            assert results["status"] == "pruned"
+            assert 3 <= results["pruned_epoch"] < 15
+            assert max(trial.intermediate_values) == results["pruned_epoch"]
+        else:
+            assert trial.state == optuna.trial.TrialState.COMPLETE
+            assert results["status"] == "completed" and results["epochs_run"] == 15
+    assert "pruned after epoch" in result.out  # the live table says why it stopped
+    assert f"{len(hopeless)} pruned" in result.out and "failed" not in result.out
+    record = json.loads((sweep / "study.json").read_text())
+    assert record["counts"]["pruned"] == len(hopeless)
+    assert record["counts"]["complete"] == 6 - len(hopeless)
+    best = yaml.safe_load((sweep / "best.yaml").read_text())
+    assert best["trial"] == study.best_trial.number
+    assert best["value"] == pytest.approx(study.best_value)
+    assert "optimizer.lr=0.05" in best["overrides"]
+    assert best["command"].startswith("gnnexp train hparams_search=tiny dataset=synthetic")
+    assert 0 < best["test"]["accuracy"] <= 1  # the one test of the search
+    for name in ("optuna_history.png", "optuna_importances.png", "optuna_intermediate.png"):
+        assert _png_has_content(sweep / name), name
+
+    summary = gnnexp(str(sweep), command="summarize")
+    assert summary.code == 0, summary.err
+    assert f"study tiny: 6 trials: {6 - len(hopeless)} complete, {len(hopeless)} pruned" in summary.out
+    assert f"best: trial {best['trial']}" in summary.out
+    assert "re-train it: gnnexp train hparams_search=tiny" in summary.out
+
+
+def test_a_multi_objective_search_lists_its_pareto_front(gnnexp, tmp_path, conf_dir):
+    sweep = tmp_path / "pareto"
+    result = gnnexp(
+        "-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=10",
+        "hydra.sweeper.n_trials=5", "hydra.sweeper.directions=[maximize,minimize]",
+        "hydra.sweeper.objectives=[best_value,num_params]",
+        run_dir=sweep,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    study = _study(sweep)
+    front = sorted(t.number for t in study.best_trials)
+    record = json.loads((sweep / "study.json").read_text())
+    assert record["pareto_front"] == front and front
+    assert record["objectives"] == ["val accuracy", "num_params"]
+    assert f"pareto front: trials {', '.join(map(str, front))}" in result.out
+    assert _png_has_content(sweep / "optuna_pareto_front.png")
+    assert not (sweep / "best.yaml").exists()  # no single best among several objectives
+
+
+def _fake_launch(log: list[int], lock: threading.Lock):
+    def launch(overrides: list[str], number: int) -> TrialRun:
+        with lock:
+            log.append(number)
+        time.sleep(0.01 * (number % 3))  # trials of different lengths
+        return TrialRun("completed", None, [float(number)])
+
+    return launch
+
+
+def test_two_workers_never_share_a_trial_and_run_exactly_n_trials(tmp_path):
+    study = optuna.create_study(
+        study_name="w", storage=open_storage(str(tmp_path / "j")), direction="maximize"
+    )
+    launched: list[int] = []
+    space = parse_space({"x": "interval(0, 1)"}, [])
+    workers = Workers(study, open_storage(str(tmp_path / "j")), space, _fake_launch(launched, threading.Lock()),
+                      n_trials=9, n_workers=2, report=lambda line: None)  # fmt: skip
+    assert workers.run() == 9
+    assert sorted(launched) == list(range(9))  # each trial once
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 9
+    # Run again: nothing is missing, nothing runs.
+    assert Workers(study, workers.storage, space, _fake_launch(launched, threading.Lock()), 9, 2).run() == 0
+
+
+def test_trials_of_a_dead_sweep_are_failed_and_run_again(tmp_path):
+    storage = open_storage(str(tmp_path / "j"))
+    study = optuna.create_study(study_name="s", storage=storage)
+    done = study.ask()
+    study.tell(done, 1.0)
+    dead = study.ask()  # running, and its sweep no longer beats
+    alive = study.ask()
+    storage.set_trial_system_attr(alive._trial_id, HEARTBEAT, time.time())  # another live sweep's
+    assert fail_stale(study, storage) == [dead.number]
+    trials = {t.number: t for t in study.get_trials()}
+    assert trials[dead.number].state.name == "FAIL" and trials[dead.number].system_attrs[INTERRUPTED]
+    assert trials[alive.number].state.name == "RUNNING"
+    assert [counted(t) for t in study.get_trials()] == [True, False, False]
+    log: list[int] = []
+    space = parse_space({"x": "interval(0, 1)"}, [])
+    assert Workers(study, storage, space, _fake_launch(log, threading.Lock()), 3, 1, report=print).run() == 2
+
+
+@pytest.mark.slow
+def test_a_search_stopped_with_ctrl_c_resumes_with_exactly_the_missing_trials(tmp_path, conf_dir, data_dir):
+    sweep = tmp_path / "resume"
+    command = [sys.executable, "-m", "gnnexp", "train", "-m", "--config-dir", str(conf_dir), "hparams_search=tiny",
+               *DATA, "hydra.sweeper.n_trials=4", "trainer.max_epochs=400",
+               "trainer.patience=null", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    metrics = sweep / "trial_1" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) > 5):
+        time.sleep(0.1)
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    study = _study(sweep)
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "FAIL"], states
+    assert study.trials[1].system_attrs[INTERRUPTED]
+
+    second = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert second.returncode == 0, second.err
+    assert "2 trials recorded (1 interrupted), 3 to run" in second.stdout
+    study = _study(sweep)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert sorted(p.name for p in sweep.glob("trial_*")) == [
+        f"trial_{n}" for n in range(5)
+    ]  # numbering went on
+    assert "3 failed" not in second.stdout and "4 complete" in second.stdout
+
+
+@pytest.mark.slow
+def test_two_workers_through_joblib_run_every_trial_once(gnnexp, tmp_path, conf_dir):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "workers"
+    result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=10",
+                    "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=4", run_dir=sweep)  # fmt: skip
+    assert result.code == 0, result.err
+    study = _study(sweep)
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    dirs = [json.loads((sweep / f"trial_{n}" / "results.json").read_text()) for n in range(4)]
+    assert [d["trial"] for d in dirs] == [0, 1, 2, 3]
+    assert {d["threads"]["count"] for d in dirs} == {1}  # 2 cores shared by 2 workers (or fewer cores)
+
+
+def test_the_old_optuna_plugin_is_in_no_extra():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [dep for deps in project["optional-dependencies"].values() for dep in deps]
+    assert not [d for d in wanted if "hydra-optuna-sweeper" in d]
+    assert any(d.startswith("optuna>=4") for d in project["optional-dependencies"]["optuna"])
