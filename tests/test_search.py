@@ -209,7 +209,7 @@ def test_a_search_stopped_with_ctrl_c_resumes_with_exactly_the_missing_trials(tm
     while time.time() < deadline and not (metrics.is_file() and len(metrics.read_text().splitlines()) > 5):
         time.sleep(0.1)
     first.send_signal(signal.SIGINT)
-    out, err = first.communicate(timeout=120)
+    _, err = first.communicate(timeout=120)
     assert first.returncode == 130, err
     study = _study(sweep)
     states = [t.state.name for t in study.trials]
