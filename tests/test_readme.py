@@ -101,10 +101,15 @@ def check_output(args: list[str], out: str, written: list[Path], cwd: Path, last
         expected = 0
     elif command == "train":
         expected = sweep_size(args) if "-m" in args else 1
-        for r in results:
-            value = r.get("test", {}).get(r.get("metric"))
-            if r["status"] != "completed" or not isinstance(value, float) or not math.isfinite(value):
-                problems.append(f"results.json: status {r['status']}, test {r.get('metric')} {value}")
+        search = any(a.startswith("hparams_search=") for a in args)
+        for r in results:  # the trials of a search are not tested: its best one is, in best.yaml
+            value = r.get("val" if search else "test", {}).get(r.get("metric"))
+            if r["status"] not in ("completed", "pruned") or not isinstance(value, float) or not math.isfinite(value):
+                problems.append(f"results.json: status {r['status']}, {r.get('metric')} {value}")
+        if search:
+            bests = [yaml.safe_load(p.read_text()) for p in cwd.glob("outputs/multirun/*/*/best.yaml")]
+            if not any(math.isfinite(b.get("test", {}).get("accuracy", math.nan)) for b in bests):
+                problems.append("no best.yaml with the best trial's test accuracy")
         if "-m" in args and not list(cwd.glob("outputs/multirun/*/*/summary.md")):
             problems.append("no summary.md")
     else:

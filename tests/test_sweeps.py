@@ -63,7 +63,10 @@ def _check_summary(sweep, jobs, failed=None):
         assert row["failed"] == failed.get(key, 0)
         assert row["val_mean"] == pytest.approx(val_mean) and row["val_std"] == pytest.approx(val_std)
         assert row["test_mean"] == pytest.approx(test_mean) and row["test_std"] == pytest.approx(test_std)
-        cells = f"| {len(members)} | {val_mean:.4f} ± {val_std:.4f} | {test_mean:.4f} ± {test_std:.4f} |"
+        if len(members) > 1:
+            cells = f"| {len(members)} | {val_mean:.4f} ± {val_std:.4f} | {test_mean:.4f} ± {test_std:.4f} |"
+        else:  # one job has no spread to show
+            cells = f"| 1 | {val_mean:.4f} | {test_mean:.4f} |"
         assert cells in markdown, (cells, markdown)
     for key, count in failed.items():
         if key not in groups:
