@@ -104,7 +104,11 @@ def check_output(args: list[str], out: str, written: list[Path], cwd: Path, last
         search = any(a.startswith("hparams_search=") for a in args)
         for r in results:  # the trials of a search are not tested: its best one is, in best.yaml
             value = r.get("val" if search else "test", {}).get(r.get("metric"))
-            if r["status"] not in ("completed", "pruned") or not isinstance(value, float) or not math.isfinite(value):
+            if (
+                r["status"] not in ("completed", "pruned")
+                or not isinstance(value, float)
+                or not math.isfinite(value)
+            ):
                 problems.append(f"results.json: status {r['status']}, {r.get('metric')} {value}")
         if search:
             bests = [yaml.safe_load(p.read_text()) for p in cwd.glob("outputs/multirun/*/*/best.yaml")]
@@ -130,9 +134,13 @@ def check_output(args: list[str], out: str, written: list[Path], cwd: Path, last
             "prediction" in target.read_text().splitlines()[0] and len(target.read_text().splitlines()) > 2
         ):
             problems.append(f"{target.name} has no predictions")
-    if command == "summarize" and " ± " not in out:
+    search = command == "summarize" and (cwd / args[1] / "study.json").is_file()
+    if search:  # a hyperparameter search: trials by state, the best one and its command
+        if f"{last_sweep} trials:" not in out or "re-train it: gnnexp train" not in out:
+            problems.append(f"the search summary lacks the {last_sweep} trials or the best one's command")
+    elif command == "summarize" and " ± " not in out:
         problems.append("no mean ± std in the summary")
-    if command == "summarize" and "--format" not in args and f"{last_sweep} jobs" not in out:
+    if command == "summarize" and not search and "--format" not in args and f"{last_sweep} jobs" not in out:
         problems.append(f"the summary does not count the latest sweep's {last_sweep} jobs")
     if (
         command == "summarize"

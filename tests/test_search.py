@@ -30,8 +30,6 @@ trainer:
   monitor: val_metric
 hydra:
   mode: MULTIRUN
-  sweep:
-    subdir: trial_${trial.number}
   sweeper:
     direction: maximize
     study_name: tiny
@@ -124,6 +122,15 @@ def test_a_search_prunes_hopeless_trials_and_tests_only_the_best(gnnexp, tmp_pat
     assert 0 < best["test"]["accuracy"] <= 1  # the one test of the search
     for name in ("optuna_history.png", "optuna_importances.png", "optuna_intermediate.png"):
         assert _png_has_content(sweep / name), name
+
+    import shlex
+
+    again = gnnexp(
+        *shlex.split(best["command"])[2:], "--config-dir", str(conf_dir), run_dir=tmp_path / "again"
+    )
+    assert again.code == 0, again.err  # the command re-trains the best trial as a plain run
+    assert again.results["val"]["accuracy"] == pytest.approx(best["value"])
+    assert again.results["test"]["accuracy"] == pytest.approx(best["test"]["accuracy"])
 
     summary = gnnexp(str(sweep), command="summarize")
     assert summary.code == 0, summary.err

@@ -90,7 +90,7 @@ class GnnexpOptunaSweeper(Sweeper):
 
     def _sweep(self, arguments: list[str]) -> Any:
         from hydra.utils import instantiate
-        from omegaconf import OmegaConf
+        from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
         from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
@@ -106,8 +106,12 @@ class GnnexpOptunaSweeper(Sweeper):
                 for k, v in self.settings.items()
             }
         )
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        # Resolved once, here: a launcher's worker process that resolved the interpolation
+        # again would create (and leave empty) a directory of its own.
+        with open_dict(self.config), read_write(self.config):
+            self.config.hydra.sweep.dir = str(sweep_dir)
         space = parse_space(dict(s.params or {}), arguments)
         directions = list(s.directions) if s.directions else [str(s.direction)]
         objectives = list(s.objectives)[: len(directions)]
@@ -158,10 +162,14 @@ class GnnexpOptunaSweeper(Sweeper):
             int(s.n_trials),
             int(s.n_workers),
             report=_say,
+            # The sweep dir as an absolute path: a worker process (joblib, submitit, Slurm) may
+            # start in another directory, and must not compose a new one.
             extra=lambda n: [
                 f"trial.study={s.study_name}",
                 f"trial.storage={storage_spec}",
                 f"trial.number={n}",
+                f"hydra.sweep.dir={sweep_dir}",
+                f"hydra.sweep.subdir=trial_{n}",
             ],
             max_failure_rate=float(s.max_failure_rate),
         )
