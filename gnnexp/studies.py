@@ -38,7 +38,8 @@ def open_storage(spec: str) -> Any:
     cluster, else the path of a journal file (created with its folder)."""
     optuna = optuna_module()
     if "://" in spec:
-        return optuna.storages.RDBStorage(spec, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+        # The sweeper keeps heartbeats itself (gnnexp.search.driver), alike for every storage.
+        return optuna.storages.RDBStorage(spec)
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(spec)

@@ -36,7 +36,7 @@ class JobLine:
 
     num: str
     overrides: str
-    status: str  # running, completed, failed, interrupted
+    status: str  # running, completed, pruned, failed, interrupted
     epoch: int = 0
     max_epochs: int | None = None
     fold: str = ""
@@ -95,7 +95,7 @@ def read_line(job: Path, max_epochs: int | None = None) -> JobLine:
     num = job.name.split("_", 1)[0]
     line = JobLine(
         num if num.isdigit() else job.name,
-        " ".join(o for o in outcome.overrides if not o.startswith("hydra.")) or "(defaults)",
+        " ".join(o for o in outcome.overrides if not o.startswith(("hydra.", "trial."))) or "(defaults)",
         status,
         max_epochs=max_epochs,
         log=job / CONSOLE_LOG,
@@ -198,7 +198,7 @@ class SweepView:
                 self._print(line.plain())
         if line.status != "running" and job not in self.ended:
             self.ended.add(job)
-            self.failed += line.status != "completed"
+            self.failed += line.status not in ("completed", "pruned")  # pruned: ended on purpose
             self._print(line.plain())
 
 

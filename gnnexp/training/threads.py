@@ -9,7 +9,7 @@ wait. Two jobs that each take every core slow each other down tens to hundreds o
 * usable cores: the fewest of the CPU affinity mask, a cgroup CPU quota (containers) and
   ``SLURM_CPUS_PER_TASK``;
 * jobs at once: what the launcher runs in parallel here (joblib's ``n_jobs``, every job of a
-  ``submitit_local`` batch, the Optuna sweeper's batch), and, measured while the run goes,
+  ``submitit_local`` batch, the Optuna sweeper's ``n_workers``), and, measured while the run goes,
   how many gnnexp jobs of this user are running on the machine (two runs started from two
   terminals see each other). The share is re-read four times a second, so a job that
   started alone gives a core back when a second one starts, and takes it again when the

@@ -148,6 +148,13 @@ class GnnexpOptunaSweeper(Sweeper):
             )
         study.set_user_attr(PRUNER_ATTR, pruner_spec)
         fail_stale(study, storage)
+        sampler_spec = OmegaConf.to_container(self.config.hydra.sweeper.sampler, resolve=True) or {}
+        recorded = len(study.get_trials(deepcopy=False))
+        if recorded and isinstance(sampler_spec, dict) and sampler_spec.get("seed") is not None:
+            # Optuna does not store a sampler's random state: a resumed search seeded as at
+            # its start would propose its first points again. Seed + trials so far is as
+            # reproducible (the same seed and history give the same points) and does not.
+            study.sampler = instantiate({**sampler_spec, "seed": int(sampler_spec["seed"]) + recorded})
         launcher = self._launcher_for(int(s.n_workers))
         for name in (
             "hydra._internal.core_plugins.basic_launcher",

@@ -1,0 +1,98 @@
+"""``make bench-hpo``: what pruning and parallel workers buy a hyperparameter search.
+
+1. pruning: the same seeded 32-trial TPE search for GAT on Cora (``hparams_search=cora_optuna
+   model=gat``), once with the preset's median pruner and once without: wall time, trials
+   pruned, best validation accuracy.
+2. workers: a seeded random search (the same parameters in any order, every trial run to
+   its last epoch) with one worker and with two: trials per minute.
+
+Targets: the pruned search takes at most half the unpruned one's time, with best validation
+accuracy within one point; two workers run at least 1.6x the trials per minute of one.
+
+Usage: python benchmarks/hpo.py [--trials 32] [--worker-trials 12] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=max(120, Console().width))
+
+
+def search(sweep: Path, *overrides: str) -> dict[str, Any]:
+    """Run ``gnnexp train -m hparams_search=cora_optuna model=gat OVERRIDES``; what study.json says."""
+    gnnexp = str(Path(sys.executable).with_name("gnnexp"))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    command = [gnnexp, "train", "-m", "hparams_search=cora_optuna", "model=gat", "trainer.curves=false",
+               *overrides, f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    record = json.loads((sweep / "study.json").read_text())
+    values = [t["values"][0] for t in record["trials"] if t["state"] == "complete"]
+    return {"wall_s": wall, "counts": record["counts"], "best": max(values), "trials": len(record["trials"])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=32)
+    parser.add_argument("--worker-trials", type=int, default=12)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        n = f"hydra.sweeper.n_trials={args.trials}"
+        console.rule(f"pruning: {args.trials}-trial TPE search, GAT on Cora")
+        results["unpruned"] = search(root / "unpruned", n, "hydra/sweeper/pruner=none")
+        results["pruned"] = search(root / "pruned", n)
+        console.rule(f"workers: {args.worker_trials}-trial random search, every trial to its end")
+        same = [f"hydra.sweeper.n_trials={args.worker_trials}", "hydra/sweeper/pruner=none",
+                "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler",
+                "trainer.max_epochs=100", "trainer.patience=null"]  # fmt: skip
+        results["one worker"] = search(root / "one", *same)
+        results["two workers"] = search(root / "two", *same, "hydra.sweeper.n_workers=2")
+
+    table = Table(title=f"hyperparameter search ({results['machine']}, {results['date']})")
+    for column in ("search", "wall time", "trials", "pruned", "trials/min", "best val accuracy"):
+        table.add_column(column, justify="right")
+    for name in ("unpruned", "pruned", "one worker", "two workers"):
+        r = results[name]
+        table.add_row(name, f"{r['wall_s']:.0f} s", str(r["trials"]), str(r["counts"]["pruned"]),
+                      f"{60 * r['trials'] / r['wall_s']:.1f}", f"{r['best']:.4f}")  # fmt: skip
+    console.print(table)
+    time_ratio = results["pruned"]["wall_s"] / results["unpruned"]["wall_s"]
+    gap = results["unpruned"]["best"] - results["pruned"]["best"]
+    speed = results["one worker"]["wall_s"] / results["two workers"]["wall_s"]
+    checks = [
+        (f"the pruned search takes at most half the time ({time_ratio:.2f}x)", time_ratio <= 0.5),
+        (f"its best validation accuracy within one point ({100 * gap:+.1f} points behind)", gap <= 0.01),
+        (f"two workers run at least 1.6x the trials per minute of one ({speed:.2f}x)", speed >= 1.6),
+    ]
+    for text, ok in checks:
+        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {text}")
+    if args.json:
+        args.json.write_text(json.dumps({**results, "checks": checks}, indent=2))
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
