@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 
 
 class ReportToTrial(Callback):
-    """Reports the monitored validation value of each evaluated epoch to ``trial`` (an
-    ``optuna.Trial``) and asks the study's pruner whether to go on.
+    """Reports the best monitored validation value so far, after each evaluated epoch, to
+    ``trial`` (an ``optuna.Trial``) and asks the study's pruner whether to go on.
+
+    The best so far, not the epoch's own value: it is what the trial's result will be (the
+    best checkpoint's value), and pruners compare each trial with the others' values at the
+    same epoch, which a noisy epoch-by-epoch accuracy would make unfair to the others.
 
     ``prune`` is False for a multi-objective study, which Optuna cannot prune: the values
     are then not reported at all (Optuna refuses intermediate values there).
@@ -33,9 +37,9 @@ class ReportToTrial(Callback):
         self.pruned_epoch: int | None = None
 
     def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if not self.prune or record.val is None:
+        if not self.prune or record.val is None or state.stopper.best is None:
             return
-        value = state.stopper.value(record.val)
+        value = float(state.stopper.best)
         if not math.isfinite(value):
             return
         self.trial.report(value, record.epoch)
