@@ -72,6 +72,7 @@ class TU(DatasetSpec):
 
     pyg_name: str = option(MISSING, doc="the collection's name (MUTAG, PROTEINS, IMDB-BINARY...)")
     use_node_attr: bool = option(False, doc="also use the continuous node attributes")
+    use_edge_attr: bool = option(True, doc="give edges their attributes (MUTAG: the 4 bond types)")
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
         from gnnexp.data.sources import tu

@@ -31,6 +31,7 @@ class GraphData:
     graphs: Any  # torch_geometric Data for level=node; a sequence of Data for level=graph
     num_features: int
     num_classes: int  # output width: classes, or target dimensions for regression
+    num_edge_features: int = 0  # width of edge_attr (0: the edges carry no features)
 
 
 _CACHE: dict[str, GraphData] = {}
@@ -87,14 +88,23 @@ def node_level(cfg: DictConfig, graph: Any, num_features: int) -> GraphData:
         mask = graph[f"{split}_mask"]
         if mask is not None and mask.dim() == 2:
             graph[f"{split}_mask"] = mask[:, 0]
-    return GraphData(cfg.name, "node", graph, num_features, _output_width(graph.y, regression))
+    return GraphData(
+        cfg.name, "node", graph, num_features, _output_width(graph.y, regression), _edge_width(graph)
+    )
 
 
 def _graph_level(cfg: DictConfig, graphs: Any) -> GraphData:
     regression = cfg.target == "regression"
     labels = torch.cat([g.y.view(1, -1) if regression else g.y.view(-1) for g in graphs])
     num_features = int(graphs[0].num_node_features)
-    return GraphData(cfg.name, "graph", graphs, num_features, _output_width(labels, regression))
+    return GraphData(
+        cfg.name, "graph", graphs, num_features, _output_width(labels, regression), _edge_width(graphs[0])
+    )
+
+
+def _edge_width(graph: Any) -> int:
+    edge_attr = getattr(graph, "edge_attr", None)
+    return 0 if edge_attr is None else (1 if edge_attr.dim() == 1 else int(edge_attr.size(-1)))
 
 
 def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected: list[str]) -> Any:
@@ -186,7 +196,13 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     expected = [f"{cfg.pyg_name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
 
     def make(transform: Any = None) -> Any:
-        return TUDataset(str(root), cfg.pyg_name, use_node_attr=cfg.use_node_attr, transform=transform)
+        return TUDataset(
+            str(root),
+            cfg.pyg_name,
+            use_node_attr=cfg.use_node_attr,
+            use_edge_attr=cfg.use_edge_attr,
+            transform=transform,
+        )
 
     dataset = _pyg_load(make, cfg.pyg_name, raw_dir, expected)
     if dataset.num_node_features == 0:

@@ -58,11 +58,14 @@ class GNNSpec(ModelSpec):
     """An architecture built on :class:`gnnexp.models.gnn.GNN`.
 
     ``sparse_input``: the first layer starts with a linear map, so CSR features work;
-    ``adjacency``: the adjacency layout it runs fastest on (``gcn``, ``csr`` or ``coo``).
+    ``adjacency``: the adjacency layout it runs fastest on (``gcn``, ``csr`` or ``coo``);
+    ``edge_features``: its layers take ``edge_attr`` (of width ``layout.edge_dim``).
     """
 
     sparse_input: ClassVar[bool] = False
     adjacency: ClassVar[str] = "coo"
+    # Whether its layers take edge features (``edge_attr``), when the data has them.
+    edge_features: ClassVar[bool] = False
 
     def hidden_width(self) -> int:
         """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
@@ -102,6 +105,7 @@ class GAT(GNNSpec):
     attn_dropout: float = option(0.6, doc="dropout on the attention coefficients", ge=0, lt=1)
 
     sparse_input = True
+    edge_features = True
     v2: ClassVar[bool] = False
 
     def hidden_width(self) -> int:
@@ -112,7 +116,14 @@ class GAT(GNNSpec):
 
         conv = GATv2Conv if self.v2 else GATConv
         heads = self.out_heads if last else self.heads
-        return conv(in_channels, out_channels, heads=heads, concat=not last, dropout=self.attn_dropout)
+        return conv(
+            in_channels,
+            out_channels,
+            heads=heads,
+            concat=not last,
+            dropout=self.attn_dropout,
+            edge_dim=layout.edge_dim,
+        )
 
 
 @component("model", "gatv2")
@@ -158,6 +169,47 @@ class GIN(GNNSpec):
             plain_last=True,
         )
         return GINConv(mlp, train_eps=self.train_eps)
+
+
+@component("model", "gine")
+class GINE(GIN):
+    """GIN with edge features (Hu et al. 2020, GINEConv): each message adds its edge's features."""
+
+    edge_features = True
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import GINEConv
+
+        if layout.edge_dim is None:
+            raise ValueError("gine needs edge features (edge_attr), and this data has none: use model=gin")
+        gin = super().init_conv(in_channels, out_channels, last, layout)
+        return GINEConv(gin.nn, train_eps=self.train_eps, edge_dim=layout.edge_dim)
+
+
+@component("model", "transformer")
+class Transformer(GNNSpec):
+    """Graph transformer layers (Shi et al. 2021, TransformerConv): attention over neighbours,
+    with edge features in keys and values when the data has them."""
+
+    heads: int = option(4, doc="attention heads of each hidden layer (concatenated)", ge=1)
+    attn_dropout: float = option(0.1, doc="dropout on the attention coefficients", ge=0, lt=1)
+
+    edge_features = True
+
+    def hidden_width(self) -> int:
+        return self.hidden_channels * self.heads
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import TransformerConv
+
+        return TransformerConv(
+            in_channels,
+            out_channels,
+            heads=1 if last else self.heads,
+            concat=not last,
+            dropout=self.attn_dropout,
+            edge_dim=layout.edge_dim,
+        )
 
 
 @component("model", "mlp")

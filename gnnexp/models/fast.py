@@ -158,28 +158,36 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
 
 
-def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool) -> Layout:
+def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool, edge_dim: int | None = None) -> Layout:
     """The fastest exact layout for a built-in architecture on a fixed graph.
 
     ``spec`` is None for a user's own class (always plain); ``allowed`` is false when the
     run turned the fast layouts off, samples mini-batches, or uses mixed precision (torch's
-    CPU sparse kernels take float32 only).
+    CPU sparse kernels take float32 only). With ``edge_dim`` (edge features the model
+    takes) the edges stay a list, aligned with their features.
     """
     from gnnexp.models.archs import GNNSpec
 
     if not allowed or not isinstance(spec, GNNSpec):
-        return PLAIN
+        return PLAIN if edge_dim is None else Layout(edge_dim=edge_dim)
     sparse = (
         spec.sparse_input and x.numel() > 0 and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel()
     )
-    adjacency = "coo" if spec.drop_edge > 0 else spec.adjacency  # DropEdge samples the edge list
-    return Layout(sparse_features=sparse, adjacency=adjacency, uniform_dropout=True)
+    # DropEdge samples the edge list; edge features belong to it.
+    adjacency = "coo" if spec.drop_edge > 0 or edge_dim is not None else spec.adjacency
+    return Layout(sparse_features=sparse, adjacency=adjacency, uniform_dropout=True, edge_dim=edge_dim)
 
 
-def prepare(x: Tensor, edge_index: Tensor, num_nodes: int, layout: Layout) -> tuple[Tensor, Tensor]:
-    """Features and adjacency of a fixed graph in ``layout`` (new tensors; nothing is changed)."""
+def prepare(
+    x: Tensor, edge_index: Tensor, num_nodes: int, layout: Layout, edge_attr: Tensor | None = None
+) -> tuple[Tensor, ...]:
+    """Features and adjacency of a fixed graph in ``layout`` (new tensors; nothing is changed),
+    and the edge features when the layout has them."""
     if layout.sparse_features:
         x = csr(x)
+    if layout.edge_dim is not None:
+        assert edge_attr is not None
+        return x, edge_index, edge_attr
     if layout.adjacency == "gcn":
         return x, gcn_adjacency(edge_index, num_nodes)
     if layout.adjacency == "csr":

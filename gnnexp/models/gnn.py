@@ -89,14 +89,17 @@ class GNN(torch.nn.Module):
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()  # type: ignore[operator]  # torch types __getattr__ as Tensor | Module
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
+        """``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``."""
         if self.drop_edge > 0 and self.training:
-            edge_index, _ = dropout_edge(edge_index, p=self.drop_edge, training=True)
+            edge_index, kept = dropout_edge(edge_index, p=self.drop_edge, training=True)
+            edge_attr = edge_attr[kept] if edge_attr is not None else None
+        uses_edges = self.layout.edge_dim is not None
         hidden: list[Tensor] = []
         for i, conv in enumerate(self.convs):
             x_in = x
             x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout)
-            x = conv(x, edge_index)
+            x = conv(x, edge_index, edge_attr) if uses_edges else conv(x, edge_index)
             if i < len(self.norms):
                 x = self.act(self.norms[i](x))
                 if self.residual and x.shape == x_in.shape and not fast.is_csr(x_in):

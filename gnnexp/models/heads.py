@@ -32,8 +32,12 @@ class GraphModel(torch.nn.Module):
         self.pool = READOUTS[readout]
         self.head = MLP([width, hidden, out_channels], dropout=dropout, norm=None)
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor) -> Tensor:
-        return self.head(self.pool(self.encoder(x, edge_index), batch))
+    def forward(
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, edge_attr: Tensor | None = None
+    ) -> Tensor:
+        """``edge_attr`` goes to the encoder only when given (a model built with edge features)."""
+        nodes = self.encoder(x, edge_index) if edge_attr is None else self.encoder(x, edge_index, edge_attr)
+        return self.head(self.pool(nodes, batch))
 
     def __repr__(self) -> str:
         return f"GraphModel({self.encoder!r} -> {self.readout} pool -> MLP)"

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 class Layout:
     """``sparse_features``: node features as a CSR matrix; ``adjacency``: ``coo`` (edge list),
     ``csr`` (plain CSR matrix) or ``gcn`` (CSR with GCN's normalisation already applied);
-    ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution)."""
+    ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution);
+    ``edge_dim``: the width of the edge features the model takes with each edge (None: the
+    model gets none, because the data has none or the architecture cannot use them)."""
 
     sparse_features: bool = False
     adjacency: str = "coo"
     uniform_dropout: bool = False
+    edge_dim: int | None = None
 
 
 PLAIN = Layout()

@@ -97,3 +97,39 @@ def build_task(
     """
     spec = declared("task")[str(cfg.task.kind)]
     return spec().build(cfg, data, device, fold, dist)
+
+
+def edge_dim(model: DictConfig, data: GraphData, usable: bool = True) -> int | None:
+    """The width of the edge features the model gets: the data's, when it has some, the run can
+    pass them (``usable``) and the architecture's layers take them; else None."""
+    from gnnexp.models.archs import GNNSpec
+    from gnnexp.models.build import model_spec
+
+    spec = model_spec(model)
+    return (
+        data.num_edge_features
+        if usable and data.num_edge_features and isinstance(spec, GNNSpec) and spec.edge_features
+        else None
+    )
+
+
+def describe_edges(model: DictConfig, data: GraphData, used: int | None, why_not: str = "") -> dict[str, str]:
+    """The intro panel's line about edge features: used, or why not (said once, at the start)."""
+    if not data.num_edge_features:
+        return {}
+    if used:
+        return {"edge features": f"{used} per edge, used by model={model.name}"}
+    from gnnexp.models.archs import GNNSpec
+
+    users = [
+        name for name, cls in declared("model").items() if issubclass(cls, GNNSpec) and cls.edge_features
+    ]
+    reason = why_not or f"model={model.name} cannot use them; {', '.join(users)} can"
+    return {"edge features": f"{data.num_edge_features} per edge, not used ({reason})"}
+
+
+def edge_features(edge_attr: Tensor | None) -> Tensor | None:
+    """``edge_attr`` as a float matrix, one row per edge (a 1-D weight becomes one column)."""
+    if edge_attr is None:
+        return None
+    return edge_attr.view(edge_attr.size(0), -1).float()

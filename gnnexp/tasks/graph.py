@@ -15,7 +15,8 @@ from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
 from gnnexp.data.splits import fold_split, stratified_split
 from gnnexp.errors import DataError
-from gnnexp.tasks.base import Objective
+from gnnexp.models.layout import PLAIN, Layout
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features
 
 
 def graph_labels(graphs: Any, regression: bool) -> Tensor:
@@ -79,16 +80,24 @@ class GraphTask:
             for name, index in self.indices.items()
         }
         self.num_graphs = len(graphs)
+        used = edge_dim(cfg.model, data)
+        self.layout = PLAIN if used is None else Layout(edge_dim=used)
+        self.edges = describe_edges(cfg.model, data, used)
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        return self.spec.model(cfg, self.in_channels, self.out_channels)
+        return self.spec.model(cfg, self.in_channels, self.out_channels, self.layout)
 
     def train_batches(self) -> Iterable[Batch]:
         return self.loaders["train"]
 
+    def _forward(self, model: torch.nn.Module, batch: Batch) -> Tensor:
+        if self.layout.edge_dim is None:
+            return model(batch.x, batch.edge_index, batch.batch)
+        return model(batch.x, batch.edge_index, batch.batch, edge_features(batch.edge_attr))
+
     def training_loss(self, model: torch.nn.Module, batch: Batch) -> Tensor:
         batch = batch.to(self.device)
-        return self.objective.loss(model(batch.x, batch.edge_index, batch.batch), batch.y)
+        return self.objective.loss(self._forward(model, batch), batch.y)
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
         results = {}
@@ -96,7 +105,7 @@ class GraphTask:
             outs, targets = [], []
             for batch in self.loaders[split]:
                 batch = batch.to(self.device)
-                outs.append(model(batch.x, batch.edge_index, batch.batch))
+                outs.append(self._forward(model, batch))
                 targets.append(batch.y)
             results[split] = self.objective.scores(torch.cat(outs), torch.cat(targets))
         return results
@@ -107,4 +116,5 @@ class GraphTask:
             "features": self.in_channels,
             "classes" if not self.objective.regression else "targets": self.out_channels,
             "train/val/test": "/".join(str(i.numel()) for i in self.indices.values()),
+            **self.edges,
         }

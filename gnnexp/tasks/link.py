@@ -20,7 +20,7 @@ from gnnexp.metrics import METRICS, hits_at_k
 from gnnexp.models import fast
 from gnnexp.models.build import model_spec
 from gnnexp.seeding import seeded
-from gnnexp.tasks.base import layouts_allowed
+from gnnexp.tasks.base import describe_edges, layouts_allowed
 
 if TYPE_CHECKING:
     from gnnexp.models.heads import LinkModel
@@ -50,6 +50,7 @@ class LinkTask:
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
         t = cfg.task
         self.spec = instance("task", t)
+        self.edges = describe_edges(cfg.model, data, None, "link prediction does not use them yet")
         too_few = DataError(
             f"dataset={data.name} has too few edges ({data.graphs.num_edges}) to hold out any "
             "for link prediction's train/val/test splits.",
@@ -119,4 +120,5 @@ class LinkTask:
             "message-passing edges": self.data["train"].edge_index.size(1),
             "positive pairs train/val/test": "/".join(str(count[s]) for s in ("train", "val", "test")),
             "decoder": self.decoder,
+            **self.edges,
         }

@@ -18,7 +18,7 @@ from gnnexp.errors import DataError
 from gnnexp.models import fast
 from gnnexp.models.build import model_spec
 from gnnexp.ranks import SINGLE, Dist, shard
-from gnnexp.tasks.base import Objective, layouts_allowed
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
 
 SPLITS = ("train", "val", "test")
 
@@ -61,9 +61,13 @@ class NodeTask:
             self.graph = copy.copy(graph).to(device)
         # The layout the model is built for, and the inputs in it (sampled batches stay plain).
         allowed = layouts_allowed(cfg) and not self.sampled
-        self.layout = fast.choose_layout(model_spec(cfg.model), self.graph.x, allowed)
+        used = edge_dim(cfg.model, data, usable=not self.sampled)
+        self.edges = describe_edges(
+            cfg.model, data, used, "sampled batches carry none yet" if self.sampled else ""
+        )
+        self.layout = fast.choose_layout(model_spec(cfg.model), self.graph.x, allowed, used)
         g = self.graph
-        self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout)
+        self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
         self._eval_graph: Data | None = None
 
     def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
@@ -122,6 +126,7 @@ class NodeTask:
             "edges": f"{g.num_edges:,}",
             "features": self.in_channels,
             "classes" if not self.objective.regression else "targets": self.out_channels,
+            **self.edges,
             "train/val/test": "/".join(f"{int(g[f'{s}_mask'].sum()):,}" for s in SPLITS),
             **(
                 {"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds"}
