@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from gnnexp.models.build import build_model
 from gnnexp.models.layout import Layout
