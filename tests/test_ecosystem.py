@@ -217,6 +217,7 @@ def test_list_does_not_import_torch():
 
 
 def test_a_users_own_model_class_from_a_config_dir(gnnexp, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # the list's description column unwrapped
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text(
         "import torch\n"

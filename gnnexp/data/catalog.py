@@ -107,6 +107,31 @@ class Files(DatasetSpec):
         return load_files(cfg, data_dir)
 
 
+@component("dataset", "smiles")
+class Smiles(DatasetSpec):
+    """Molecules from SMILES: a CSV (or .smi) file, featurised by RDKit as PyG's from_smiles does."""
+
+    path: str = option(MISSING, doc="CSV with a SMILES column and target columns, or a .smi file")
+    smiles: str = option("smiles", doc="the CSV column holding the SMILES")
+    targets: list[str] = option(doc="the CSV columns to predict (one or more)", factory=list)
+    invalid: str = option(
+        "skip",
+        doc="SMILES RDKit cannot read: skip them (and say which rows) or refuse the file",
+        choices=("skip", "refuse"),
+    )
+    split: str = option(
+        "scaffold",
+        doc="scaffold: Bemis-Murcko scaffolds never shared across splits (seeded by task.split_seed); "
+        "random: stratified by class (k-fold with trainer.folds)",
+        choices=("scaffold", "random"),
+    )
+
+    def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
+        from gnnexp.data.molecules import load_smiles
+
+        return load_smiles(cfg, data_dir)
+
+
 @component("dataset", "synthetic")
 class Synthetic(DatasetSpec):
     """A planted-partition graph generated from ``data_seed`` (no download)."""

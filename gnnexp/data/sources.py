@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class GraphData:
     num_features: int
     num_classes: int  # output width: classes, or target dimensions for regression
     num_edge_features: int = 0  # width of edge_attr (0: the edges carry no features)
+    # Graphs that must stay in one split together (molecules of one scaffold); None: any split.
+    groups: list[str] | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # what loading did, for the intro panel
 
 
 _CACHE: dict[str, GraphData] = {}

@@ -62,3 +62,36 @@ def fold_split(labels: Tensor, k: int, fold: int, seed: int) -> tuple[Tensor, Te
     test, val = folds[fold], folds[(fold + 1) % k]
     train = torch.cat([f for i, f in enumerate(folds) if i not in (fold, (fold + 1) % k)])
     return train.sort().values, val, test
+
+
+def group_split(
+    groups: list[str], val_ratio: float, test_ratio: float, seed: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Train/val/test indices that keep each group (e.g. a Bemis-Murcko scaffold) whole.
+
+    As chemprop's balanced scaffold split: groups too big for half the validation or test
+    set go to training first; the others follow in a seeded random order, filling
+    training, then validation, then test. Test molecules then share no scaffold with
+    training ones, which is the honest protocol for molecules.
+    """
+    members: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group, []).append(index)
+    n = len(groups)
+    n_val, n_test = round(val_ratio * n), round(test_ratio * n)
+    n_train = n - n_val - n_test
+    gen = torch.Generator().manual_seed(seed)
+    sets = list(members.values())
+    order = torch.randperm(len(sets), generator=gen).tolist()
+    big = [sets[i] for i in order if len(sets[i]) > min(n_val, n_test) / 2]
+    small = [sets[i] for i in order if len(sets[i]) <= min(n_val, n_test) / 2]
+    parts: list[list[int]] = [[], [], []]
+    for group_members in big + small:
+        if len(parts[0]) + len(group_members) <= n_train:
+            parts[0] += group_members
+        elif len(parts[1]) + len(group_members) <= n_val:
+            parts[1] += group_members
+        else:
+            parts[2] += group_members
+    train, val, test = (torch.tensor(sorted(p), dtype=torch.long) for p in parts)
+    return train, val, test

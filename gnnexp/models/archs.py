@@ -64,8 +64,10 @@ class GNNSpec(ModelSpec):
 
     sparse_input: ClassVar[bool] = False
     adjacency: ClassVar[str] = "coo"
-    # Whether its layers take edge features (``edge_attr``), when the data has them.
+    # Whether its layers take edge features (``edge_attr``) when the data has them, and
+    # whether they cannot work without them.
     edge_features: ClassVar[bool] = False
+    needs_edge_features: ClassVar[bool] = False
 
     def hidden_width(self) -> int:
         """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
@@ -176,6 +178,7 @@ class GINE(GIN):
     """GIN with edge features (Hu et al. 2020, GINEConv): each message adds its edge's features."""
 
     edge_features = True
+    needs_edge_features = True
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import GINEConv

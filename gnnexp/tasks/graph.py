@@ -13,7 +13,7 @@ from torch_geometric.loader import DataLoader
 
 from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
-from gnnexp.data.splits import fold_split, stratified_split
+from gnnexp.data.splits import fold_split, group_split, stratified_split
 from gnnexp.errors import DataError
 from gnnexp.models.layout import PLAIN, Layout
 from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features
@@ -56,9 +56,16 @@ class GraphTask:
         graphs = data.graphs
         labels = graph_labels(graphs, self.objective.regression)
         t = cfg.task
-        if fold is None:
+        if fold is None and data.groups is not None:
+            split = group_split(data.groups, t.val_ratio, t.test_ratio, t.split_seed)
+        elif fold is None:
             split = stratified_split(labels, t.val_ratio, t.test_ratio, t.split_seed)
         else:
+            if data.groups is not None:
+                raise DataError(
+                    f"dataset={data.name} is split by scaffold, which makes one split, not folds.",
+                    "use dataset.split=random (or stratified) with trainer.folds, or drop trainer.folds.",
+                )
             _check_folds(labels, int(cfg.trainer.folds), data.name, self.objective.regression)
             split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
         self.indices = dict(zip(("train", "val", "test"), split, strict=True))
@@ -83,6 +90,7 @@ class GraphTask:
         used = edge_dim(cfg.model, data)
         self.layout = PLAIN if used is None else Layout(edge_dim=used)
         self.edges = describe_edges(cfg.model, data, used)
+        self.notes = dict(data.notes)
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
         return self.spec.model(cfg, self.in_channels, self.out_channels, self.layout)
@@ -117,4 +125,5 @@ class GraphTask:
             "classes" if not self.objective.regression else "targets": self.out_channels,
             "train/val/test": "/".join(str(i.numel()) for i in self.indices.values()),
             **self.edges,
+            **self.notes,
         }

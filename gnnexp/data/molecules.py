@@ -1,0 +1,198 @@
+"""Molecules from SMILES: read, featurised with PyG's ``from_smiles`` (RDKit), cached.
+
+Atoms get PyG's 9 categorical features and bonds its 3; each is one-hot encoded with the
+full vocabulary of ``torch_geometric.utils.smiles`` (177 atom and 30 bond columns), so a
+model's first linear map on them is exactly OGB's ``AtomEncoder``/``BondEncoder`` (a sum of
+one embedding per feature), and a new file always gives the same columns. The featurised
+set is cached under ``<data_dir>/smiles/`` as plain tensors, keyed by the file's content
+and the settings, and reused while the file is unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from gnnexp.data.sources import GraphData
+from gnnexp.errors import DataError, GnnexpError
+
+CACHE_VERSION = 1
+
+
+def _rdkit() -> None:
+    try:
+        import rdkit  # noqa: F401
+    except ImportError:
+        raise GnnexpError(
+            "dataset=smiles needs RDKit, which is not installed.", "pip install 'gnnexp[chem]'."
+        ) from None
+
+
+def _one_hot(values: Tensor, sizes: list[int]) -> Tensor:
+    """Categorical columns ``values`` (rows x len(sizes)) as concatenated one-hot columns."""
+    offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0)
+    out = torch.zeros(values.size(0), sum(sizes))
+    if values.numel():
+        out.scatter_(1, values.long() + offsets, 1.0)
+    return out
+
+
+def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[int, str, list[float]]]:
+    """(row number, SMILES, target values) per molecule; a missing value is NaN."""
+    if not path.is_file():
+        raise DataError(
+            f"dataset.path={path} does not exist.", "give the CSV (or .smi) file of your molecules."
+        )
+    if path.suffix == ".smi":
+        if targets:
+            raise DataError(
+                f"{path} is a .smi file, which has no target columns.", "give a CSV with targets."
+            )
+        lines = path.read_text().splitlines()
+        return [(i, line.split()[0], []) for i, line in enumerate(lines, start=1) if line.strip()]
+    with path.open(newline="") as stream:
+        reader = csv.DictReader(stream)
+        columns = reader.fieldnames or []
+        missing = [c for c in [smiles_column, *targets] if c not in columns]
+        if missing:
+            raise DataError(
+                f"{path} has no column {', '.join(missing)} (its columns: {', '.join(columns)}).",
+                "name the columns with dataset.smiles=... and dataset.targets=[...].",
+            )
+        rows = []
+        for number, row in enumerate(reader, start=2):  # row 1 is the header
+            values = []
+            for target in targets:
+                text = (row.get(target) or "").strip()
+                try:
+                    values.append(float(text) if text else math.nan)
+                except ValueError:
+                    raise DataError(
+                        f"{path}, row {number}: {target}={text!r} is not a number.",
+                        "fix the value, or leave it empty for a missing label.",
+                    ) from None
+            rows.append((number, (row.get(smiles_column) or "").strip(), values))
+    return rows
+
+
+def _featurise(rows: list[tuple[int, str, list[float]]]) -> tuple[dict[str, Tensor], list[int], list[str]]:
+    """Concatenated atom/bond tensors with per-molecule offsets, the rows RDKit could not read,
+    and the Bemis-Murcko scaffold of each molecule kept."""
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+    from torch_geometric.utils import from_smiles
+    from torch_geometric.utils.smiles import e_map, x_map
+
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # its parse errors: reported below by row number
+    atom_sizes, bond_sizes = [len(v) for v in x_map.values()], [len(v) for v in e_map.values()]
+    xs, edges, bonds, ys, atoms, links, bad, scaffolds = [], [], [], [], [0], [0], [], []
+    for number, smiles, values in rows:
+        mol = Chem.MolFromSmiles(smiles) if smiles else None
+        if mol is None or mol.GetNumAtoms() == 0:
+            bad.append(number)
+            continue
+        graph = from_smiles(smiles)
+        xs.append(_one_hot(graph.x, atom_sizes))
+        edges.append(graph.edge_index)
+        bonds.append(_one_hot(graph.edge_attr.view(-1, len(bond_sizes)), bond_sizes))
+        ys.append(torch.tensor(values, dtype=torch.float).view(1, -1))
+        atoms.append(atoms[-1] + graph.num_nodes)
+        links.append(links[-1] + graph.edge_index.size(1))
+        scaffolds.append(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False))
+    tensors = {
+        "x": torch.cat(xs) if xs else torch.zeros(0, sum(atom_sizes)),
+        "edge_index": torch.cat(edges, dim=1) if edges else torch.zeros(2, 0, dtype=torch.long),
+        "edge_attr": torch.cat(bonds) if bonds else torch.zeros(0, sum(bond_sizes)),
+        "y": torch.cat(ys) if ys else torch.zeros(0, 0),
+        "atoms": torch.tensor(atoms),
+        "links": torch.tensor(links),
+    }
+    return tensors, bad, scaffolds
+
+
+def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> tuple[dict[str, Tensor], list[int], list[str]]:
+    settings = [CACHE_VERSION, str(cfg.smiles), [str(t) for t in cfg.targets]]
+    digest = hashlib.sha256(path.read_bytes() + json.dumps(settings).encode()).hexdigest()[:24]
+    cache = data_dir / "smiles" / f"{path.stem}-{digest}.pt"
+    if cache.is_file():
+        try:
+            stored = torch.load(cache, weights_only=True)  # plain tensors and lists: no code runs
+            return stored["tensors"], stored["bad"], stored["scaffolds"]
+        except (OSError, RuntimeError, KeyError, EOFError):
+            pass  # a damaged cache is rebuilt
+    tensors, bad, scaffolds = _featurise(read_rows(path, str(cfg.smiles), list(cfg.targets)))
+    try:
+        from gnnexp.atomic import atomic_file
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(cache, "wb") as stream:
+            torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds}, stream)
+    except OSError:
+        pass  # a read-only data dir: featurised again next time
+    return tensors, bad, scaffolds
+
+
+def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
+    """The molecules of ``cfg.path`` as graph-level data (``dataset=smiles``)."""
+    from torch_geometric.data import Data
+
+    _rdkit()
+    path = Path(str(cfg.path)).expanduser()
+    if not cfg.targets:
+        raise DataError("dataset=smiles needs the columns to predict.", "set dataset.targets=[column, ...].")
+    tensors, bad, scaffolds = _cached(cfg, path, data_dir)
+    notes: dict[str, str] = {}
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        if cfg.invalid == "refuse":
+            raise DataError(
+                f"{path}: RDKit cannot read the SMILES of {len(bad)} rows ({shown}).",
+                "fix or remove them, or set dataset.invalid=skip.",
+            )
+        notes["skipped"] = f"{len(bad)} invalid SMILES (rows {shown})"
+    if cfg.split == "scaffold":
+        notes["split"] = f"by Bemis-Murcko scaffold ({len(set(scaffolds))} scaffolds, none shared)"
+    y = tensors["y"]
+    if y.size(0) < 10:
+        raise DataError(f"{path} holds {y.size(0)} readable molecules.", "give at least 10.")
+    if torch.isnan(y).any():
+        raise DataError(
+            f"{path} has missing target values ({int(torch.isnan(y).any(dim=1).sum())} molecules).",
+            "fill them or drop those rows (missing labels are not supported yet).",
+        )
+    regression = cfg.target == "regression"
+    atoms, links = tensors["atoms"].tolist(), tensors["links"].tolist()
+    graphs = []
+    for i in range(y.size(0)):
+        edge_index = tensors["edge_index"][:, links[i] : links[i + 1]]
+        graphs.append(
+            Data(
+                x=tensors["x"][atoms[i] : atoms[i + 1]],
+                edge_index=edge_index,
+                edge_attr=tensors["edge_attr"][links[i] : links[i + 1]],
+                y=y[i : i + 1] if regression else y[i, :1].long(),
+            )
+        )
+    if not regression and len(cfg.targets) > 1:
+        raise DataError(
+            "dataset.target=classification predicts one column here.",
+            "give one target, or target=regression.",
+        )
+    classes = int(y[:, 0].max()) + 1 if not regression else y.size(1)
+    return GraphData(
+        str(cfg.name),
+        "graph",
+        graphs,
+        int(tensors["x"].size(1)),
+        classes,
+        int(tensors["edge_attr"].size(1)),
+        groups=scaffolds if cfg.split == "scaffold" else None,
+        notes=notes,
+    )

@@ -1,0 +1,107 @@
+"""dataset=smiles: RDKit's real activity set on a scaffold split, bad files, the cache."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("rdkit")
+
+from gnnexp.data.splits import group_split
+
+
+def chembl_csv(where: Path) -> Path:
+    """RDKit's FreeWilson example set (1,017 molecules with pIC50s), joined into one CSV."""
+    import rdkit
+
+    data = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
+    acts = {r["Name"]: r["Act"] for r in csv.DictReader((data / "CHEMBL2321810_act.csv").open())}
+    out = where / "mols.csv"
+    with out.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["smiles", "id", "activity"])
+        for line in (data / "CHEMBL2321810.smi").read_text().splitlines():
+            smiles, name = line.split()[:2]
+            writer.writerow([smiles, name, acts[name]])
+    return out
+
+
+def test_scaffold_split_keeps_scaffolds_whole():
+    groups = ["a"] * 50 + ["b"] * 20 + [f"s{i}" for i in range(30)]
+    train, val, test = group_split(groups, 0.1, 0.1, seed=0)
+    assert sorted(torch.cat([train, val, test]).tolist()) == list(range(100))
+    sides = [{groups[i] for i in part.tolist()} for part in (train, val, test)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert {"a", "b"} <= sides[0]  # the big scaffolds train
+    assert abs(len(test) - 10) <= 1 and abs(len(val) - 10) <= 1
+    assert group_split(groups, 0.1, 0.1, seed=1)[2].tolist() != test.tolist()  # seeded
+
+
+@pytest.mark.slow
+def test_gine_beats_the_mean_on_a_scaffold_split_of_real_molecules(gnnexp, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    mols = chembl_csv(tmp_path)
+    result = gnnexp("dataset=smiles", f"dataset.path={mols}", "dataset.targets=[activity]", "model=gine",
+                    "trainer.max_epochs=60", "trainer.patience=20", "trainer.log_every=1000")  # fmt: skip
+    assert result.code == 0, result.err
+    assert "by Bemis-Murcko scaffold" in result.out and "30 per edge, used by model=gine" in result.out
+    # The mean predictor on the same split: the training mean, scored on the test molecules.
+    from gnnexp.config.compose import compose
+    from gnnexp.data import load_dataset
+    from gnnexp.paths import resolve_data_dir
+    from gnnexp.tasks.base import build_task
+
+    cfg = compose(["dataset=smiles", f"dataset.path={mols}", "dataset.targets=[activity]", "model=gine"])
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    task = build_task(cfg, data, torch.device("cpu"))
+    y = torch.cat([g.y.view(-1) for g in data.graphs])
+    train, test = y[task.indices["train"]], y[task.indices["test"]]
+    mean_rmse = math.sqrt(float(((test - train.mean()) ** 2).mean()))
+    rmse = result.results["test"]["rmse"]
+    assert rmse < 0.9 * mean_rmse, (rmse, mean_rmse)
+
+
+def test_invalid_smiles_are_named_by_row_and_skipped_or_refused(gnnexp, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    mols = tmp_path / "few.csv"
+    good = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCCl", "CCBr", "CC=O", "C1CC1", "CCOC", "CNC", "COC"]
+    rows = [(s, float(i)) for i, s in enumerate(good)]
+    rows.insert(3, ("not-a-molecule", 1.0))  # row 5 of the file (row 1 is the header)
+    mols.write_text("smiles,y\n" + "".join(f"{s},{v}\n" for s, v in rows))
+    common = ("dataset=smiles", f"dataset.path={mols}", "dataset.targets=[y]", "dataset.split=random",
+              "model=gin", "trainer.max_epochs=2", "task.val_ratio=0.2", "task.test_ratio=0.2")  # fmt: skip
+    skipped = gnnexp(*common)
+    assert skipped.code == 0, skipped.err
+    assert "1 invalid SMILES (rows 5)" in skipped.out
+    refused = gnnexp(*common, "dataset.invalid=refuse")
+    assert refused.code != 0
+    assert (
+        "RDKit cannot read the SMILES of 1 rows (5)" in refused.err and "dataset.invalid=skip" in refused.err
+    )
+    missing = gnnexp("dataset=smiles", f"dataset.path={mols}", "dataset.targets=[activity]")
+    assert missing.code != 0 and "has no column activity (its columns: smiles, y)" in missing.err
+
+
+def test_the_featurised_set_is_cached_until_the_file_changes(tmp_path, data_dir):
+    from omegaconf import OmegaConf
+
+    from gnnexp.data.molecules import load_smiles
+
+    mols = tmp_path / "m.csv"
+    smiles = ["CCO", "CCN", "CCC", "CCCl", "CCBr", "CC=O", "C1CC1", "CCOC", "CNC", "COC", "CCCC"]
+    mols.write_text("smiles,y\n" + "".join(f"{s},{i}\n" for i, s in enumerate(smiles)))
+    cfg = OmegaConf.create({"name": "m", "path": str(mols), "smiles": "smiles", "targets": ["y"],
+                            "invalid": "skip", "split": "scaffold", "target": "regression"})  # fmt: skip
+    first = load_smiles(cfg, tmp_path / "data")
+    caches = list((tmp_path / "data" / "smiles").glob("*.pt"))
+    assert len(caches) == 1
+    again = load_smiles(cfg, tmp_path / "data")
+    assert torch.equal(again.graphs[3].x, first.graphs[3].x) and again.groups == first.groups
+    assert list((tmp_path / "data" / "smiles").glob("*.pt")) == caches  # reused
+    mols.write_text(mols.read_text() + "CCCCC,11\n")
+    assert len(load_smiles(cfg, tmp_path / "data").graphs) == 12  # the edited file is read again
+    assert first.graphs[0].x.shape[1] == 177 and first.graphs[0].edge_attr.shape[1] == 30
