@@ -171,6 +171,9 @@ def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
     )
     (tmp_path / "labels.csv").write_text("label\n" + "".join(f"{i % 3}\n" for i in range(60)))
     np.save(tmp_path / "x.npy", rng.normal(size=(60, 5)).astype(np.float32))
+    from tests.test_molecules import chembl_csv
+
+    chembl_csv(tmp_path)  # the molecules example's mols.csv
     ran = commands()
     assert len(ran) >= 30
     failures = []
