@@ -226,7 +226,7 @@ def fit_and_test(
             err.epoch,
         ) from None
     if outcome.interrupted:
-        _interrupted(out_dir, outcome.last_epoch, callbacks, console)
+        _interrupted(out_dir, outcome.last_epoch, callbacks, console, trial=cfg.trial.study is not None)
 
     if checkpoints.best_weights is None:  # a resumed run whose best.pt is gone
         raise TrainingError(f"No best weights were recorded in {out_dir}.", "start a new run.")
@@ -251,10 +251,19 @@ def fit_and_test(
     )
 
 
-def _interrupted(out_dir: Path, epoch: int, callbacks: list[Callback], console: Console) -> None:
-    """Record the interruption, say how to resume, and stop with 128 + the signal's number."""
+def _interrupted(
+    out_dir: Path, epoch: int, callbacks: list[Callback], console: Console, trial: bool = False
+) -> None:
+    """Record the interruption, say how to resume, and stop with 128 + the signal's number.
+
+    A trial of a search is resumed by its search: re-running it with the same sweep dir runs
+    the interrupted trial's place again."""
     signals = next(c for c in callbacks if isinstance(c, StopOnSignal))
-    hint = f"gnnexp train trainer.resume={out_dir}"
+    hint = (
+        f"the same gnnexp train -m command with hydra.sweep.dir={out_dir.parent}"
+        if trial
+        else f"gnnexp train trainer.resume={out_dir}"
+    )
     error = Interrupted(epoch, signals.exit_code, hint)
     write_failure(out_dir, error, {"status": "interrupted", "epoch": epoch, "resume": hint})
     console.print(

@@ -96,5 +96,15 @@ def load_trial(storage_spec: str, study_name: str, number: int) -> Any:
             "trial.* is set by the Optuna sweeper; leave it unset for a plain run.",
         ) from None
     study_id = storage.get_study_id_from_name(study_name)
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    except KeyError:
+        raise GnnexpError(
+            f"The study {study_name!r} has no trial {number}.", "leave trial.* to the Optuna sweeper."
+        ) from None
+    if storage.get_trial(trial_id).state.is_finished():
+        raise GnnexpError(
+            f"Trial {number} of the study {study_name!r} has finished; a run cannot report to it.",
+            "leave trial.* to the Optuna sweeper.",
+        )
     return optuna.trial.Trial(study, trial_id)

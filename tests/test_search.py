@@ -253,3 +253,41 @@ def test_the_old_optuna_plugin_is_in_no_extra():
     wanted = [dep for deps in project["optional-dependencies"].values() for dep in deps]
     assert not [d for d in wanted if "hydra-optuna-sweeper" in d]
     assert any(d.startswith("optuna>=4") for d in project["optional-dependencies"]["optuna"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["hydra.sweeper.direction=max"], "hydra.sweeper.direction 'max' is not minimize or maximize"),
+        (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is invalid"),
+        (["hydra.sweeper.directions=[maximize,minimize]"], "2 directions but 1 objectives"),
+        (["model.dropout=interval(0.8,0.2)"], "is not a range Optuna can sample"),
+        (["hydra.sweeper.storage=nosuch://x"], "Cannot open the study storage nosuch://x"),
+        (["hydra.sweeper.pruner=median"], "hydra.sweeper.pruner=median is not a mapping"),
+        (
+            ["hydra.sweeper.objectives=[num_parms]"],
+            "objective 'num_parms' is not a numeric key of results.json",
+        ),
+    ],
+)
+def test_a_wrong_search_ends_in_one_line(gnnexp, conf_dir, tmp_path, extra, said):
+    result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=2",
+                    "hydra.sweeper.n_trials=2", *extra, run_dir=tmp_path / "bad")  # fmt: skip
+    assert result.code != 0
+    assert said in result.err and "Traceback" not in result.err + result.out, result.err
+
+
+def test_a_sweep_dir_keeps_its_one_study_and_its_settings(gnnexp, conf_dir, tmp_path):
+    sweep = tmp_path / "one"
+    common = ("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "hydra.sweeper.n_trials=1")
+    assert gnnexp(*common, "trainer.max_epochs=2", run_dir=sweep).code == 0
+    before = (sweep / "trial_0" / "results.json").read_bytes()
+    other = gnnexp(*common, "trainer.max_epochs=2", "hydra.sweeper.study_name=other", run_dir=sweep)
+    assert other.code != 0 and "holds the search 'tiny'" in other.err
+    changed = gnnexp(*common, "trainer.max_epochs=3", "hydra.sweeper.n_trials=2", run_dir=sweep)
+    assert changed.code != 0 and "was run with other settings or another search space" in changed.err
+    assert (sweep / "trial_0" / "results.json").read_bytes() == before  # nothing replaced
+    assert not (sweep / "trial_1").exists()
+    (sweep / "study.json").write_text('{"trials": [{}]}')
+    damaged = gnnexp(str(sweep), command="summarize")
+    assert damaged.code != 0 and "study.json is damaged" in damaged.err

@@ -172,6 +172,13 @@ class Workers:
                 run = self.launch(
                     [*self.space.overrides(trial.params), *self.extra(trial.number)], trial.number
                 )
+            except GnnexpError:  # the search itself is wrong (e.g. an objective no run records)
+                from optuna.trial import TrialState
+
+                with self._lock:
+                    self._running.pop(trial.number, None)
+                    self.study.tell(trial.number, state=TrialState.FAIL)
+                raise
             except BaseException:
                 self._interrupt(trial.number)
                 raise

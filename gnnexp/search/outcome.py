@@ -131,12 +131,37 @@ def draw_figures(study: Any, sweep_dir: Path) -> list[Path]:
 
 
 def read_study(sweep_dir: Path) -> dict[str, Any] | None:
-    """``study.json`` of a search's sweep directory, or None (not a search, or damaged)."""
-    try:
-        data = json.loads((sweep_dir / STUDY_FILE).read_text())
-    except (OSError, ValueError):
+    """``study.json`` of a search's sweep directory; None when there is none (not a search).
+
+    A damaged file is refused in one line rather than shown wrong."""
+    from gnnexp.errors import DataError
+
+    path = sweep_dir / STUDY_FILE
+    if not path.is_file():
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("trials"), list) else None
+    damaged = DataError(
+        f"{path} is damaged.", "re-run the search with the same hydra.sweep.dir to write it again."
+    )
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise damaged from None
+    try:
+        ok = isinstance(data["trials"], list) and isinstance(data["counts"], dict) and data["directions"]
+        for t in data["trials"]:
+            ok = (
+                ok
+                and isinstance(t["params"], dict)
+                and isinstance(t["number"], int)
+                and isinstance(t["state"], str)
+            )
+            ok = ok and (t["values"] is None or all(isinstance(v, (int, float)) for v in t["values"]))
+            ok = ok and "interrupted" in t and "last_epoch" in t
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise damaged
+    return data
 
 
 def _short(value: Any) -> str:
@@ -161,8 +186,11 @@ def headline(record: dict[str, Any]) -> str:
     parts = [f"{counts[s]} {s}" for s in STATES if counts.get(s)]
     interrupted = sum(t["interrupted"] for t in record["trials"])
     if interrupted:
-        parts.append(f"{interrupted} of the failed interrupted (re-run on resume)")
-    return f"study {record['study']}: {len(record['trials'])} trials: {', '.join(parts)}"
+        parts.append(f"{interrupted} of the failed interrupted, their places run again")
+    n = len(record["trials"])
+    return f"study {record['study']}: {n} trial{'' if n == 1 else 's'}" + (
+        f": {', '.join(parts)}" if parts else ""
+    )
 
 
 def real_failures(record: dict[str, Any]) -> int:
@@ -207,7 +235,13 @@ def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int 
     console.print(table)
     best = sweep_dir / BEST_FILE
     if best.is_file():
-        content = yaml.safe_load(best.read_text()) or {}
+        try:
+            content = yaml.safe_load(best.read_text()) or {}
+        except yaml.YAMLError:
+            content = None
+        if not isinstance(content, dict) or not isinstance(content.get("test") or {}, dict):
+            console.print(f"{best} is damaged; the table above is from study.json.", highlight=False)
+            return
         test = ", ".join(f"{k} {v:.4f}" for k, v in (content.get("test") or {}).items() if k != "loss")
         console.print(
             f"best: trial {content.get('trial')}" + (f" (test: {test})" if test else ""), highlight=False

@@ -47,7 +47,7 @@ def _distribution(override: Any) -> Any:
         return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
     if isinstance(value, IntervalSweep):
         low, high = value.start, value.end
-        if isinstance(low, int) and isinstance(high, int) and "int" in getattr(value, "tags", set()):
+        if isinstance(low, int) and isinstance(high, int):  # int(interval(8, 64)), as Hydra's sweeper
             return IntDistribution(low, high, log=log)
         if low is not None and high is not None:
             return FloatDistribution(float(low), float(high), log=log)
@@ -79,7 +79,13 @@ def parse_space(params: dict[str, str], arguments: list[str]) -> SearchSpace:
         space.distributions.pop(key, None)
         space.fixed = [f for f in space.fixed if parser.parse_overrides([f])[0].get_key_element() != key]
         if override.is_sweep_override():
-            space.distributions[key] = _distribution(override)
+            try:
+                space.distributions[key] = _distribution(override)
+            except ValueError as err:  # Optuna's own checks: low <= high, low > 0 for log, ...
+                raise GnnexpError(
+                    f"The search-space entry {line!r} is not a range Optuna can sample: {err}.",
+                    "give the low end first, a positive low end for tag(log, ...), and a non-empty range.",
+                ) from None
         else:
             space.fixed.append(line)
     return space

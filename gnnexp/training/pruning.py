@@ -42,7 +42,13 @@ class ReportToTrial(Callback):
         value = float(state.stopper.best)
         if not math.isfinite(value):
             return
-        self.trial.report(value, record.epoch)
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        try:
+            self.trial.report(value, record.epoch)
+        except UpdateFinishedTrialError:  # the sweep stopped (Ctrl-C) and closed the trial
+            self.prune = False
+            return
         if self.trial.should_prune():
             self.pruned_epoch = record.epoch
             state.stop = PRUNED

@@ -94,7 +94,7 @@ class GnnexpOptunaSweeper(Sweeper):
 
         from gnnexp.errors import GnnexpError
         from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
-        from gnnexp.search.outcome import draw_figures, headline, study_record, write_outcome
+        from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
 
@@ -113,19 +113,58 @@ class GnnexpOptunaSweeper(Sweeper):
         with open_dict(self.config), read_write(self.config):
             self.config.hydra.sweep.dir = str(sweep_dir)
         space = parse_space(dict(s.params or {}), arguments)
-        directions = list(s.directions) if s.directions else [str(s.direction)]
-        objectives = list(s.objectives)[: len(directions)]
-        if len(objectives) != len(directions):
+        directions = [str(d) for d in s.directions] if s.directions else [str(s.direction)]
+        objectives = [str(o) for o in s.objectives]
+        _check_settings(s, directions, objectives)
+        try:
+            earlier = read_study(sweep_dir)
+        except GnnexpError:  # damaged: this search writes it again
+            earlier = None
+        if earlier is not None and earlier.get("study") != str(s.study_name):
             raise GnnexpError(
-                f"{len(directions)} directions but {len(objectives)} objectives.",
-                "give one results.json key per direction, e.g. objectives=[best_value,num_params].",
+                f"{sweep_dir} holds the search {earlier.get('study')!r}; a second study there would "
+                "replace its trial directories.",
+                "give the new search its own hydra.sweep.dir.",
             )
         storage_spec = str(s.storage) if s.storage else str(sweep_dir / JOURNAL_FILE)
-        storage = open_storage(storage_spec)
+        for name in ("sampler", "pruner"):
+            if self.config.hydra.sweeper.get(name) is not None and not OmegaConf.is_dict(
+                self.config.hydra.sweeper[name]
+            ):
+                raise GnnexpError(
+                    f"hydra.sweeper.{name}={self.config.hydra.sweeper[name]} is not a mapping.",
+                    f"choose a preset with hydra/sweeper/pruner=median, or set hydra.sweeper.{name}._target_=...",
+                )
+        try:
+            storage = open_storage(storage_spec)
+        except GnnexpError:
+            raise
+        except Exception as err:  # a driver missing, a path that cannot be written, not a journal
+            raise GnnexpError(
+                f"Cannot open the study storage {storage_spec}: {type(err).__name__}: {str(err).splitlines()[0]}",
+                "set hydra.sweeper.storage to a journal file path or a database URL whose driver is installed.",
+            ) from None
+        others = optuna.get_all_study_names(storage) if not s.storage else []
+        if others and str(s.study_name) not in others:
+            raise GnnexpError(
+                f"{sweep_dir} holds the search {others[0]!r}; a second study there would replace its "
+                "trial directories.",
+                "give the new search its own hydra.sweep.dir.",
+            )
         sampler = instantiate(s.sampler) if isinstance(s.sampler, dict) else s.sampler
         # The settings as written (Hydra hands the sweeper built objects): the trials' runs
-        # build the same pruner from them (gnnexp.studies.load_trial).
+        # build the same pruner from them (gnnexp.studies.load_trial). The pruner compares
+        # the monitored value the trials report: with any other objective it stays off.
         pruner_spec = OmegaConf.to_container(self.config.hydra.sweeper.pruner, resolve=True) or {}
+        if (
+            objectives != ["best_value"]
+            and pruner_spec
+            and "NopPruner" not in str(pruner_spec.get("_target_"))
+        ):
+            _say(
+                f"no pruning: the pruner compares the monitored value, and the objective is {', '.join(objectives)}"
+            )
+            pruner_spec = {}
         pruner = build_pruner(pruner_spec)
         try:
             study = optuna.create_study(
@@ -136,16 +175,27 @@ class GnnexpOptunaSweeper(Sweeper):
                 directions=directions,
                 load_if_exists=True,
             )
-        except ValueError as err:
+        except Exception as err:
             raise GnnexpError(
-                f"The study {s.study_name!r} in {storage_spec} does not fit this search: {err}.",
-                "use another hydra.sweep.dir or hydra.sweeper.study_name.",
+                f"The study {s.study_name!r} in {storage_spec} cannot be used: {str(err).splitlines()[0]}",
+                "start the search in a new hydra.sweep.dir.",
             ) from None
         if [d.name.lower() for d in study.directions] != [d.lower() for d in directions]:
             raise GnnexpError(
                 f"The study {s.study_name!r} in {storage_spec} was created with other directions.",
-                "use another hydra.sweep.dir or hydra.sweeper.study_name.",
+                "start the search in a new hydra.sweep.dir.",
             )
+        before = study.user_attrs.get(FIXED_ATTR)
+        if before is not None and (
+            before != space.fixed or study.user_attrs.get(SPACE_ATTR) != _space(space)
+        ):
+            raise GnnexpError(
+                f"The study {s.study_name!r} was run with other settings or another search space "
+                f"(fixed: {' '.join(before) or 'none'}); its trials would not compare.",
+                "resume with the same command, or start the search in a new hydra.sweep.dir.",
+            )
+        study.set_user_attr(FIXED_ATTR, space.fixed)
+        study.set_user_attr(SPACE_ATTR, _space(space))
         study.set_user_attr(PRUNER_ATTR, pruner_spec)
         fail_stale(study, storage)
         sampler_spec = OmegaConf.to_container(self.config.hydra.sweeper.sampler, resolve=True) or {}
@@ -235,6 +285,19 @@ class GnnexpOptunaSweeper(Sweeper):
             return TrialRun("failed", out_dir, None)
         values = [results.get(key) for key in objectives]
         numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if status == "completed" and len(numbers) != len(objectives):
+            from gnnexp.errors import GnnexpError
+
+            wrong = next(
+                k for k, v in zip(objectives, values, strict=True) if not isinstance(v, (int, float))
+            )
+            usable = sorted(
+                k for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            )
+            raise GnnexpError(
+                f"objective {wrong!r} is not a numeric key of results.json ({out_dir}).",
+                f"use one of: {', '.join(usable)}.",
+            )
         return TrialRun(status, out_dir, numbers if len(numbers) == len(objectives) else None)
 
     def _test_best(self, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -247,6 +310,35 @@ class GnnexpOptunaSweeper(Sweeper):
 
         result = evaluate_checkpoint(checkpoint, [], ("test",))
         return {k: float(v) for k, v in result["metrics"]["test"].items()}
+
+
+FIXED_ATTR = "gnnexp:fixed"  # study user attributes: the fixed overrides and the search space
+SPACE_ATTR = "gnnexp:space"
+
+
+def _space(space: Any) -> dict[str, str]:
+    return {key: repr(dist) for key, dist in sorted(space.distributions.items())}
+
+
+def _check_settings(s: Any, directions: list[str], objectives: list[str]) -> None:
+    from gnnexp.errors import GnnexpError
+
+    bad = [d for d in directions if d not in ("minimize", "maximize")]
+    if bad:
+        raise GnnexpError(
+            f"hydra.sweeper.direction {bad[0]!r} is not minimize or maximize.", "use one of them."
+        )
+    if len(objectives) != len(directions):
+        raise GnnexpError(
+            f"{len(directions)} directions but {len(objectives)} objectives.",
+            "give one results.json key per direction, e.g. directions=[maximize,minimize] "
+            "objectives=[best_value,num_params].",
+        )
+    for key, least in (("n_trials", 1), ("n_workers", 1)):
+        if not isinstance(getattr(s, key), int) or getattr(s, key) < least:
+            raise GnnexpError(
+                f"hydra.sweeper.{key}={getattr(s, key)} is invalid.", f"give an integer >= {least}."
+            )
 
 
 def _labels(study: Any, objectives: list[str]) -> list[str]:
