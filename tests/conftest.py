@@ -83,3 +83,17 @@ def gnnexp(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
 # Small, fast settings for end-to-end tests that are not about accuracy.
 FAST = ("dataset=synthetic", "dataset.num_nodes=300", "trainer.max_epochs=8")
+
+
+@pytest.fixture(autouse=True)
+def _joblib_workers_end_with_their_test():
+    """joblib keeps its worker processes for the next sweep of this process; they keep the
+    working directory they started in, so a later test that changed directory would see a
+    relative sweep dir land elsewhere. Each test that started workers ends them."""
+    yield
+    import sys
+
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)

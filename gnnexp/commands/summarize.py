@@ -52,7 +52,7 @@ def _summarize_study(study: dict[str, Any], sweep_dir: Path, options: argparse.N
 
 
 def _study_csv(study: dict[str, Any]) -> str:
-    header, rows = study_rows(study, top=len(study["trials"]))
+    header, rows = study_rows(study, top=len(study["trials"]), exact=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)

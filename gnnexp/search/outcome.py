@@ -164,8 +164,18 @@ def read_study(sweep_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _short(value: Any, exact: bool = False) -> str:
+    if isinstance(value, float) and not exact:
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _value(value: float | None, exact: bool = False) -> str:
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return str(int(value))  # a parameter count, not 9996.0000
+    return repr(value) if exact else f"{value:.4f}"
 
 
 def ranked(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -198,9 +208,11 @@ def real_failures(record: dict[str, Any]) -> int:
     return sum(t["state"] == "failed" and not t["interrupted"] for t in record["trials"])
 
 
-def study_rows(record: dict[str, Any], top: int = 10) -> tuple[list[str], list[list[str]]]:
+def study_rows(
+    record: dict[str, Any], top: int = 10, exact: bool = False
+) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the ``top`` trials: number, state, objective values, last reported
-    epoch, and the sampled parameters (4 significant digits)."""
+    epoch, and the sampled parameters (4 significant digits; ``exact``: as stored)."""
     names = sorted({name for t in record["trials"] for name in t["params"]})
     header = ["trial", "state", *record["objectives"], "epochs", *names]
     rows = []
@@ -208,9 +220,9 @@ def study_rows(record: dict[str, Any], top: int = 10) -> tuple[list[str], list[l
         values = t["values"] or [None] * len(record["objectives"])
         rows.append([
             str(t["number"]), t["state"] + (" (interrupted)" if t["interrupted"] else ""),
-            *("" if v is None else f"{v:.4f}" for v in values),
+            *(_value(v, exact) for v in values),
             "" if t["last_epoch"] is None else str(t["last_epoch"]),
-            *(_short(t["params"].get(name, "")) for name in names),
+            *(_short(t["params"].get(name, ""), exact) for name in names),
         ])  # fmt: skip
     return header, rows
 

@@ -127,6 +127,8 @@ class GnnexpOptunaSweeper(Sweeper):
                 "give the new search its own hydra.sweep.dir.",
             )
         storage_spec = str(s.storage) if s.storage else str(sweep_dir / JOURNAL_FILE)
+        if "://" not in storage_spec:  # a journal file: the same file for a job that changes directory
+            storage_spec = str(Path(storage_spec).expanduser().absolute())
         for name in ("sampler", "pruner"):
             if self.config.hydra.sweeper.get(name) is not None and not OmegaConf.is_dict(
                 self.config.hydra.sweeper[name]
@@ -223,7 +225,7 @@ class GnnexpOptunaSweeper(Sweeper):
             # start in another directory, and must not compose a new one.
             extra=lambda n: [
                 f"trial.study={s.study_name}",
-                f"trial.storage={storage_spec}",
+                f"trial.storage='{storage_spec}'",  # quoted: a URL may hold ? and =
                 f"trial.number={n}",
                 f"hydra.sweep.dir={sweep_dir}",
                 f"hydra.sweep.subdir=trial_{n}",
