@@ -259,6 +259,7 @@ def test_the_old_optuna_plugin_is_in_no_extra():
     ("extra", "said"),
     [
         (["hydra.sweeper.direction=max"], "hydra.sweeper.direction 'max' is not minimize or maximize"),
+        (["hydra.sweeper.direction=minimize"], "the search would pick the worst trial"),
         (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is invalid"),
         (["hydra.sweeper.directions=[maximize,minimize]"], "2 directions but 1 objectives"),
         (["model.dropout=interval(0.8,0.2)"], "is not a range Optuna can sample"),

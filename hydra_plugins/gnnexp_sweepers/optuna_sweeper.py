@@ -116,6 +116,17 @@ class GnnexpOptunaSweeper(Sweeper):
         directions = [str(d) for d in s.directions] if s.directions else [str(s.direction)]
         objectives = [str(o) for o in s.objectives]
         _check_settings(s, directions, objectives)
+        if objectives[0] == "best_value":
+            from gnnexp.config.validate import monitor_mode
+
+            improves = "maximize" if monitor_mode(self.config) == "max" else "minimize"
+            if directions[0] != improves:
+                raise GnnexpError(
+                    f"direction={directions[0]}, but the objective best_value "
+                    f"(trainer.monitor={self.config.trainer.monitor}) is better when it "
+                    f"{'rises' if improves == 'maximize' else 'falls'}: the search would pick the worst trial.",
+                    f"use hydra.sweeper.direction={improves} (the presets derive it from trainer.monitor).",
+                )
         try:
             earlier = read_study(sweep_dir)
         except GnnexpError:  # damaged: this search writes it again
