@@ -292,3 +292,16 @@ def test_a_sweep_dir_keeps_its_one_study_and_its_settings(gnnexp, conf_dir, tmp_
     (sweep / "study.json").write_text('{"trials": [{}]}')
     damaged = gnnexp(str(sweep), command="summarize")
     assert damaged.code != 0 and "study.json is damaged" in damaged.err
+
+
+def test_a_grid_search_takes_its_grid_from_the_choices_and_runs_it_once(gnnexp, conf_dir, tmp_path):
+    sweep = tmp_path / "grid"
+    grid = ("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=2",
+            "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler", "~hydra.sweeper.sampler.seed",
+            "hydra.sweeper.n_trials=10")  # fmt: skip
+    result = gnnexp(*grid, run_dir=sweep)
+    assert result.code == 0, result.err
+    points = {tuple(sorted(t.params.items())) for t in _study(sweep).trials}
+    assert len(_study(sweep).trials) == 6 and len(points) == 6  # lr x hidden: each point once
+    again = gnnexp(*grid, run_dir=sweep)
+    assert again.code == 0 and "0 to run" in again.out and len(_study(sweep).trials) == 6

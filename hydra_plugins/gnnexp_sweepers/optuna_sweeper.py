@@ -38,6 +38,9 @@ class GnnexpOptunaConf:
     # _self_ first: the chosen pruner file fills the null below (conf/hydra/sweeper/pruner).
     defaults: Any = field(default_factory=lambda: ["_self_", {"pruner": "none"}])
     _target_: str = "hydra_plugins.gnnexp_sweepers.optuna_sweeper.GnnexpOptunaSweeper"
+    # The sampler and pruner are built by the sweeper, which knows the search space (a grid
+    # sampler's grid comes from params) and checks them first.
+    _recursive_: bool = False
     # The sampler and pruner by _target_ (optuna.samplers.*, optuna.pruners.*) and arguments;
     # pruners also as a group: hydra/sweeper/pruner=median|percentile|successive_halving|
     # hyperband|threshold|none (null: Optuna's TPE sampler, no pruning).
@@ -65,6 +68,7 @@ class GnnexpOptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         settings.pop("_target_", None)
         settings.pop("defaults", None)
+        settings.pop("_recursive_", None)
         self.settings = settings
         self.config: Any = None
         self.hydra_context: Any = None
@@ -89,7 +93,6 @@ class GnnexpOptunaSweeper(Sweeper):
             sys.exit(err.exit_code)
 
     def _sweep(self, arguments: list[str]) -> Any:
-        from hydra.utils import instantiate
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
@@ -164,7 +167,7 @@ class GnnexpOptunaSweeper(Sweeper):
                 "trial directories.",
                 "give the new search its own hydra.sweep.dir.",
             )
-        sampler = instantiate(s.sampler) if isinstance(s.sampler, dict) else s.sampler
+        sampler = _sampler(s.sampler, space) if isinstance(s.sampler, dict) else s.sampler
         # The settings as written (Hydra hands the sweeper built objects): the trials' runs
         # build the same pruner from them (gnnexp.studies.load_trial). The pruner compares
         # the monitored value the trials report: with any other objective it stays off.
@@ -217,7 +220,7 @@ class GnnexpOptunaSweeper(Sweeper):
             # Optuna does not store a sampler's random state: a resumed search seeded as at
             # its start would propose its first points again. Seed + trials so far is as
             # reproducible (the same seed and history give the same points) and does not.
-            study.sampler = instantiate({**sampler_spec, "seed": int(sampler_spec["seed"]) + recorded})
+            study.sampler = _sampler({**sampler_spec, "seed": int(sampler_spec["seed"]) + recorded}, space)
         launcher = self._launcher_for(int(s.n_workers))
         for name in (
             "hydra._internal.core_plugins.basic_launcher",
@@ -229,7 +232,7 @@ class GnnexpOptunaSweeper(Sweeper):
             storage,
             space,
             lambda overrides, number: self._run_trial(launcher, overrides, number, objectives),
-            int(s.n_trials),
+            _trials_wanted(int(s.n_trials), study.sampler),
             int(s.n_workers),
             report=_say,
             # The sweep dir as an absolute path: a worker process (joblib, submitit, Slurm) may
@@ -352,6 +355,44 @@ def _check_settings(s: Any, directions: list[str], objectives: list[str]) -> Non
             raise GnnexpError(
                 f"hydra.sweeper.{key}={getattr(s, key)} is invalid.", f"give an integer >= {least}."
             )
+
+
+def _trials_wanted(n_trials: int, sampler: Any) -> int:
+    """``n_trials``, or fewer for a grid that has fewer points (one more would repeat one)."""
+    grid = getattr(sampler, "_search_space", None)
+    if type(sampler).__name__ == "GridSampler" and isinstance(grid, dict):
+        points = 1
+        for values in grid.values():
+            points *= len(values)
+        return min(n_trials, points)
+    return n_trials
+
+
+def _sampler(spec: dict[str, Any], space: Any) -> Any:
+    """The sampler ``spec`` names; a grid sampler without ``search_space`` gets the grid of
+    the search space's choices, as Hydra's Optuna sweeper gives it."""
+    from hydra.utils import instantiate
+
+    from gnnexp.errors import GnnexpError
+
+    spec = dict(spec)
+    if str(spec.get("_target_", "")).endswith("GridSampler") and not spec.get("search_space"):
+        grid = {}
+        for key, dist in space.distributions.items():
+            if not hasattr(dist, "choices"):
+                raise GnnexpError(
+                    f"A grid needs a list of values for {key}, which is a range.",
+                    f"give {key} as choice(...), or use another sampler.",
+                )
+            grid[key] = list(dist.choices)
+        spec["search_space"] = grid
+    try:
+        return instantiate(spec)
+    except Exception as err:
+        raise GnnexpError(
+            f"hydra.sweeper.sampler cannot be built: {str(err).splitlines()[0]}",
+            "check its _target_ (optuna.samplers.*) and arguments.",
+        ) from None
 
 
 def _labels(study: Any, objectives: list[str]) -> list[str]:
