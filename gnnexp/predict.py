@@ -13,6 +13,8 @@ from gnnexp.atomic import atomic_file
 from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import CheckpointError
+from gnnexp.models.layout import PLAIN, Layout
+from gnnexp.tasks.base import edge_dim, edge_features
 
 
 def check_width(data: GraphData, shape: dict[str, Any] | None, source: Path) -> None:
@@ -50,14 +52,17 @@ def predict(
     regression = cfg.dataset.target == "regression"
     out_channels = (shape or {}).get("out_channels") or data.num_classes
     kind = str(cfg.task.kind)
-    # The network exactly as training built it (plain layout: the weights do not depend on it).
-    model = instance("task", cfg.task).model(cfg.model, data.num_features, out_channels)
+    # The network exactly as training built it: the plain layout (the weights do not depend
+    # on it), with edge features where training gave the model some.
+    edges = edge_dim(cfg.model, data, usable=kind != "link" and cfg.loader.kind != "neighbor")
+    layout = PLAIN if edges is None else Layout(edge_dim=edges)
+    model = instance("task", cfg.task).model(cfg.model, data.num_features, out_channels, layout)
     load_weights(model, weights, source)
     model.eval()
     graph = data.graphs
     if kind == "node":
         with torch.inference_mode():
-            out = model(graph.x, graph.edge_index)
+            out = model(graph.x, graph.edge_index, *([edge_features(graph.edge_attr)] if edges else []))
         names, values, labels = _columns(out, regression)
         split = [
             next(
@@ -79,11 +84,16 @@ def predict(
         outs, labels_true = [], []
         with torch.inference_mode():
             for batch in DataLoader(list(data.graphs), batch_size=256):
-                outs.append(model(batch.x, batch.edge_index, batch.batch))
+                extra = [edge_features(batch.edge_attr)] if edges else []
+                outs.append(model(batch.x, batch.edge_index, batch.batch, *extra))
                 labels_true += batch.y.view(batch.num_graphs, -1)[:, 0].tolist()
         names, values, labels = _columns(torch.cat(outs), regression)
-        header = ["graph", "prediction", *names, "label"]
-        return header, [[i, labels[i], *values[i], labels_true[i]] for i in range(len(values))]
+        labels_true = ["" if isinstance(v, float) and v != v else v for v in labels_true]  # NaN: unlabelled
+        ids = data.ids or []
+        header = ["graph", *(["id"] if ids else []), "prediction", *names, "label"]
+        return header, [
+            [i, *([ids[i]] if ids else []), labels[i], *values[i], labels_true[i]] for i in range(len(values))
+        ]
     # link: the probability of every edge of the graph, messages passed over the whole graph
     pairs = graph.edge_index[:, graph.edge_index[0] <= graph.edge_index[1]]
     with torch.inference_mode():

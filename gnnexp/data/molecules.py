@@ -23,7 +23,7 @@ from torch import Tensor
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError, GnnexpError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _rdkit() -> None:
@@ -60,7 +60,11 @@ def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[
     with path.open(newline="") as stream:
         reader = csv.DictReader(stream)
         columns = reader.fieldnames or []
-        missing = [c for c in [smiles_column, *targets] if c not in columns]
+        if not any(t in columns for t in targets):
+            targets_read: list[str] = []  # no target column at all: molecules to predict for
+        else:
+            targets_read = targets
+        missing = [c for c in [smiles_column, *targets_read] if c not in columns]
         if missing:
             raise DataError(
                 f"{path} has no column {', '.join(missing)} (its columns: {', '.join(columns)}).",
@@ -68,8 +72,8 @@ def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[
             )
         rows = []
         for number, row in enumerate(reader, start=2):  # row 1 is the header
-            values = []
-            for target in targets:
+            values = [math.nan] * len(targets) if not targets_read else []
+            for target in targets_read:
                 text = (row.get(target) or "").strip()
                 try:
                     values.append(float(text) if text else math.nan)
@@ -82,9 +86,12 @@ def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[
     return rows
 
 
-def _featurise(rows: list[tuple[int, str, list[float]]]) -> tuple[dict[str, Tensor], list[int], list[str]]:
+Featurised = tuple[dict[str, Tensor], list[int], list[str], list[str]]
+
+
+def _featurise(rows: list[tuple[int, str, list[float]]]) -> Featurised:
     """Concatenated atom/bond tensors with per-molecule offsets, the rows RDKit could not read,
-    and the Bemis-Murcko scaffold of each molecule kept."""
+    and the Bemis-Murcko scaffold and the SMILES of each molecule kept."""
     from rdkit import Chem, RDLogger
     from rdkit.Chem.Scaffolds import MurckoScaffold
     from torch_geometric.utils import from_smiles
@@ -92,7 +99,7 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> tuple[dict[str, Tens
 
     RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # its parse errors: reported below by row number
     atom_sizes, bond_sizes = [len(v) for v in x_map.values()], [len(v) for v in e_map.values()]
-    xs, edges, bonds, ys, atoms, links, bad, scaffolds = [], [], [], [], [0], [0], [], []
+    xs, edges, bonds, ys, atoms, links, bad, scaffolds, kept = [], [], [], [], [0], [0], [], [], []
     for number, smiles, values in rows:
         mol = Chem.MolFromSmiles(smiles) if smiles else None
         if mol is None or mol.GetNumAtoms() == 0:
@@ -106,6 +113,7 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> tuple[dict[str, Tens
         atoms.append(atoms[-1] + graph.num_nodes)
         links.append(links[-1] + graph.edge_index.size(1))
         scaffolds.append(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False))
+        kept.append(smiles)
     tensors = {
         "x": torch.cat(xs) if xs else torch.zeros(0, sum(atom_sizes)),
         "edge_index": torch.cat(edges, dim=1) if edges else torch.zeros(2, 0, dtype=torch.long),
@@ -114,29 +122,29 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> tuple[dict[str, Tens
         "atoms": torch.tensor(atoms),
         "links": torch.tensor(links),
     }
-    return tensors, bad, scaffolds
+    return tensors, bad, scaffolds, kept
 
 
-def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> tuple[dict[str, Tensor], list[int], list[str]]:
+def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> Featurised:
     settings = [CACHE_VERSION, str(cfg.smiles), [str(t) for t in cfg.targets]]
     digest = hashlib.sha256(path.read_bytes() + json.dumps(settings).encode()).hexdigest()[:24]
     cache = data_dir / "smiles" / f"{path.stem}-{digest}.pt"
     if cache.is_file():
         try:
             stored = torch.load(cache, weights_only=True)  # plain tensors and lists: no code runs
-            return stored["tensors"], stored["bad"], stored["scaffolds"]
+            return stored["tensors"], stored["bad"], stored["scaffolds"], stored["smiles"]
         except (OSError, RuntimeError, KeyError, EOFError):
             pass  # a damaged cache is rebuilt
-    tensors, bad, scaffolds = _featurise(read_rows(path, str(cfg.smiles), list(cfg.targets)))
+    tensors, bad, scaffolds, kept = _featurise(read_rows(path, str(cfg.smiles), list(cfg.targets)))
     try:
         from gnnexp.atomic import atomic_file
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(cache, "wb") as stream:
-            torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds}, stream)
+            torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, stream)
     except OSError:
         pass  # a read-only data dir: featurised again next time
-    return tensors, bad, scaffolds
+    return tensors, bad, scaffolds, kept
 
 
 def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -147,8 +155,12 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
     path = Path(str(cfg.path)).expanduser()
     if not cfg.targets:
         raise DataError("dataset=smiles needs the columns to predict.", "set dataset.targets=[column, ...].")
-    tensors, bad, scaffolds = _cached(cfg, path, data_dir)
+    tensors, bad, scaffolds, kept = _cached(cfg, path, data_dir)
     notes: dict[str, str] = {}
+    if torch.isnan(tensors["y"]).all() and path.suffix != ".smi":
+        with path.open(newline="") as stream:
+            columns = next(csv.reader(stream), [])
+        notes["labels"] = f"none: no column {', '.join(cfg.targets)} (its columns: {', '.join(columns)})"
     if bad:
         shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
         if cfg.invalid == "refuse":
@@ -160,13 +172,8 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
     if cfg.split == "scaffold":
         notes["split"] = f"by Bemis-Murcko scaffold ({len(set(scaffolds))} scaffolds, none shared)"
     y = tensors["y"]
-    if y.size(0) < 10:
-        raise DataError(f"{path} holds {y.size(0)} readable molecules.", "give at least 10.")
-    if torch.isnan(y).any():
-        raise DataError(
-            f"{path} has missing target values ({int(torch.isnan(y).any(dim=1).sum())} molecules).",
-            "fill them or drop those rows (missing labels are not supported yet).",
-        )
+    if y.size(0) == 0:
+        raise DataError(f"{path} holds no molecule RDKit can read.", "check the SMILES column.")
     regression = cfg.target == "regression"
     atoms, links = tensors["atoms"].tolist(), tensors["links"].tolist()
     graphs = []
@@ -177,7 +184,7 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
                 x=tensors["x"][atoms[i] : atoms[i + 1]],
                 edge_index=edge_index,
                 edge_attr=tensors["edge_attr"][links[i] : links[i + 1]],
-                y=y[i : i + 1] if regression else y[i, :1].long(),
+                y=y[i : i + 1] if regression or torch.isnan(y[i]).any() else y[i, :1].long(),
             )
         )
     if not regression and len(cfg.targets) > 1:
@@ -185,7 +192,8 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
             "dataset.target=classification predicts one column here.",
             "give one target, or target=regression.",
         )
-    classes = int(y[:, 0].max()) + 1 if not regression else y.size(1)
+    known = y[:, 0][~torch.isnan(y[:, 0])]
+    classes = (int(known.max()) + 1 if known.numel() else 2) if not regression else y.size(1)
     return GraphData(
         str(cfg.name),
         "graph",
@@ -194,5 +202,6 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
         classes,
         int(tensors["edge_attr"].size(1)),
         groups=scaffolds if cfg.split == "scaffold" else None,
+        ids=kept,
         notes=notes,
     )

@@ -34,6 +34,7 @@ class GraphData:
     num_edge_features: int = 0  # width of edge_attr (0: the edges carry no features)
     # Graphs that must stay in one split together (molecules of one scaffold); None: any split.
     groups: list[str] | None = None
+    ids: list[str] | None = None  # what names each graph in a prediction file (a molecule's SMILES)
     notes: dict[str, str] = field(default_factory=dict)  # what loading did, for the intro panel
 
 

@@ -54,6 +54,13 @@ class GraphTask:
         self.in_channels, self.out_channels = data.num_features, data.num_classes
         self.device = device
         graphs = data.graphs
+        unlabelled = sum(bool(torch.isnan(g.y.float()).any()) for g in graphs)
+        if unlabelled:
+            why = f" ({data.notes['labels']})" if "labels" in data.notes else ""
+            raise DataError(
+                f"dataset={data.name} has {unlabelled} graphs without a value of every target{why}.",
+                "fill or drop them (missing labels are not supported yet); unlabelled data is for gnnexp predict.",
+            )
         labels = graph_labels(graphs, self.objective.regression)
         t = cfg.task
         if fold is None and data.groups is not None:
