@@ -28,8 +28,14 @@ def check_width(data: GraphData, shape: dict[str, Any] | None, source: Path) -> 
         )
 
 
-def _columns(out: torch.Tensor, regression: bool) -> tuple[list[str], list[list[float]], list[Any]]:
-    """Header, probability (or value) columns and the predicted label per row."""
+def _columns(
+    out: torch.Tensor, regression: bool, multilabel: bool = False
+) -> tuple[list[str], list[list[float]], list[Any]]:
+    """Header, probability (or value) columns and the predicted label per row (several binary
+    targets: one probability each, no single label)."""
+    if multilabel:
+        probs = out.view(out.size(0), -1).sigmoid()
+        return [f"prob_{i}" for i in range(probs.size(1))], probs.tolist(), [None] * probs.size(0)
     if regression:
         values = out.view(out.size(0), -1)
         names = ["value"] if values.size(1) == 1 else [f"value_{i}" for i in range(values.size(1))]
@@ -87,7 +93,7 @@ def predict(
                 extra = [edge_features(batch.edge_attr)] if edges else []
                 outs.append(model(batch.x, batch.edge_index, batch.batch, *extra))
                 labels_true += batch.y.view(batch.num_graphs, -1)[:, 0].tolist()
-        names, values, labels = _columns(torch.cat(outs), regression)
+        names, values, labels = _columns(torch.cat(outs), regression, cfg.task.loss == "bce")
         labels_true = ["" if isinstance(v, float) and v != v else v for v in labels_true]  # NaN: unlabelled
         ids = data.ids or []
         header = ["graph", *(["id"] if ids else []), "prediction", *names, "label"]

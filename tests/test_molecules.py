@@ -124,7 +124,7 @@ def test_predict_writes_a_row_per_new_molecule(gnnexp, tmp_path):
     assert all(math.isfinite(float(r["value"])) and r["label"] == "" for r in rows)
     # Training on molecules without labels is refused.
     unlabelled = gnnexp("dataset=smiles", f"dataset.path={new}", "dataset.targets=[y]", "model=gine")
-    assert unlabelled.code != 0 and "without a value of every target" in unlabelled.err
+    assert unlabelled.code != 0 and "2 graphs without a label (none: no column y" in unlabelled.err
 
 
 def test_predict_gives_edge_features_to_a_model_trained_with_them(gnnexp, tmp_path):
@@ -135,3 +135,45 @@ def test_predict_gives_edge_features_to_a_model_trained_with_them(gnnexp, tmp_pa
     assert done.code == 0, done.err
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 188 and {r["prediction"] for r in rows} <= {"0", "1"}
+
+
+def test_several_binary_targets_with_missing_labels_are_masked_and_averaged():
+    from omegaconf import OmegaConf
+
+    from gnnexp.metrics import roc_auc
+    from gnnexp.tasks.base import Objective
+
+    cfg = OmegaConf.create({"dataset": {"target": "classification", "metric": "roc_auc"},
+                            "task": {"loss": "bce", "metric": None}})  # fmt: skip
+    objective = Objective(cfg, 2)
+    nan = float("nan")
+    target = torch.tensor([[1.0, nan], [0.0, 1.0], [1.0, 0.0], [nan, 1.0], [0.0, 0.0]])
+    pred = torch.tensor([[2.0, 5.0], [-1.0, 1.0], [0.5, -2.0], [9.0, 0.5], [-0.5, 3.0]])
+    scores = objective.scores(pred, target)
+    first = roc_auc(pred[[0, 1, 2, 4], 0], torch.tensor([1, 0, 1, 0]))
+    second = roc_auc(pred[1:, 1], torch.tensor([1, 0, 1, 0]))
+    assert scores["roc_auc"] == pytest.approx((first + second) / 2)
+    assert set(scores) == {"loss", "roc_auc", "ap"} and math.isfinite(scores["loss"])
+    # The loss counts known labels only: changing a prediction where the label is missing changes nothing.
+    moved = pred.clone()
+    moved[0, 1] = -40.0
+    assert objective.scores(moved, target)["loss"] == pytest.approx(scores["loss"])
+
+
+def test_a_multi_task_molecule_file_with_gaps_trains_with_bce(gnnexp, tmp_path):
+    rows = ["smiles,a,b,c"]
+    molecules = ["CCO", "CCN", "CCC", "CCCl", "CCBr", "CC=O", "C1CC1", "CCOC", "CNC", "COC", "CCCC",
+                 "c1ccccc1", "c1ccncc1", "CC(C)O", "CCCCC", "OCCO", "NCCN", "ClCCl", "CC#N", "C=CC"]  # fmt: skip
+    for i, s in enumerate(molecules):
+        rows.append(f"{s},{i % 2},{'' if i % 5 == 0 else (i // 2) % 2},{int('N' in s)}")
+    (tmp_path / "tox.csv").write_text("\n".join(rows) + "\n")
+    result = gnnexp("dataset=smiles", f"dataset.path={tmp_path / 'tox.csv'}", "dataset.targets=[a,b,c]",
+                    "dataset.target=classification", "dataset.metric=roc_auc", "task.loss=bce",
+                    "dataset.split=random", "model=gine", "trainer.max_epochs=5",
+                    "task.val_ratio=0.25", "task.test_ratio=0.25")  # fmt: skip
+    assert result.code == 0, result.err
+    test = result.results["test"]
+    assert 0 <= test["roc_auc"] <= 1 and 0 <= test["ap"] <= 1 and math.isfinite(test["loss"])
+    without = gnnexp("dataset=smiles", f"dataset.path={tmp_path / 'tox.csv'}", "dataset.targets=[a,b,c]",
+                     "dataset.target=classification", "dataset.metric=roc_auc", "model=gine")  # fmt: skip
+    assert without.code != 0 and "add task.loss=bce" in without.err

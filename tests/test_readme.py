@@ -173,7 +173,16 @@ def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
     np.save(tmp_path / "x.npy", rng.normal(size=(60, 5)).astype(np.float32))
     from tests.test_molecules import chembl_csv
 
-    chembl_csv(tmp_path)  # the molecules example's mols.csv
+    mols = chembl_csv(tmp_path)  # the molecules example's mols.csv, and a tox.csv with gaps
+    lines = mols.read_text().splitlines()[1:]
+    tox = ["smiles,NR-AR,NR-AhR,SR-p53"]
+    for i, line in enumerate(lines):
+        smiles, _, act = line.split(",")
+        value = float(act)
+        tox.append(
+            f"{smiles},{int(value > 6)},{'' if i % 4 == 0 else int(value > 5.5)},{int('Cl' in smiles)}"
+        )
+    (tmp_path / "tox.csv").write_text("\n".join(tox) + "\n")
     ran = commands()
     assert len(ran) >= 30
     failures = []

@@ -110,10 +110,16 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"metric '{metric}' does not fit a {'regression' if regression else 'classification'} target.",
             f"use a metric among {wanted} (dataset.metric=... or task.metric=...).",
         )
-    if cfg.task.loss != "auto" and (cfg.task.loss == "cross_entropy") == regression:
+    fitting = ("mse", "mae") if regression else ("cross_entropy", "bce")
+    if cfg.task.loss != "auto" and cfg.task.loss not in fitting:
         raise ConfigError(
             f"task.loss={cfg.task.loss} does not fit a {'regression' if regression else 'classification'} target.",
-            "use task.loss=auto.",
+            f"use task.loss=auto (or {' or '.join(fitting)})"
+            + (
+                "; for several binary targets add dataset.target=classification dataset.metric=roc_auc."
+                if cfg.task.loss == "bce"
+                else "."
+            ),
         )
     if cfg.loader.kind == "neighbor":
         if kind != "node":

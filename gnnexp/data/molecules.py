@@ -175,6 +175,13 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
     if y.size(0) == 0:
         raise DataError(f"{path} holds no molecule RDKit can read.", "check the SMILES column.")
     regression = cfg.target == "regression"
+    # Several binary targets, or any missing label: a float row per molecule (task.loss=bce).
+    multilabel = not regression and (len(cfg.targets) > 1 or bool(torch.isnan(y).any()))
+    if multilabel and not torch.isin(y[~torch.isnan(y)], torch.tensor([0.0, 1.0])).all():
+        raise DataError(
+            f"{path}: several classification targets must each be 0 or 1 (or empty when unknown).",
+            "give binary columns, or predict one class column at a time.",
+        )
     atoms, links = tensors["atoms"].tolist(), tensors["links"].tolist()
     graphs = []
     for i in range(y.size(0)):
@@ -184,16 +191,11 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
                 x=tensors["x"][atoms[i] : atoms[i + 1]],
                 edge_index=edge_index,
                 edge_attr=tensors["edge_attr"][links[i] : links[i + 1]],
-                y=y[i : i + 1] if regression or torch.isnan(y[i]).any() else y[i, :1].long(),
+                y=y[i : i + 1] if regression or multilabel else y[i, :1].long(),
             )
         )
-    if not regression and len(cfg.targets) > 1:
-        raise DataError(
-            "dataset.target=classification predicts one column here.",
-            "give one target, or target=regression.",
-        )
     known = y[:, 0][~torch.isnan(y[:, 0])]
-    classes = (int(known.max()) + 1 if known.numel() else 2) if not regression else y.size(1)
+    classes = y.size(1) if regression or multilabel else (int(known.max()) + 1 if known.numel() else 2)
     return GraphData(
         str(cfg.name),
         "graph",

@@ -44,16 +44,28 @@ class Task(Protocol):
         ...
 
 
+def _known(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Predictions and targets where the target is known: a missing label (NaN) counts nowhere."""
+    pred = pred.view(target.shape)
+    known = ~torch.isnan(target)
+    return pred[known], target[known]
+
+
 def _mse(pred: Tensor, target: Tensor) -> Tensor:
-    return F.mse_loss(pred.view_as(target), target)
+    return F.mse_loss(*_known(pred, target))
 
 
 def _mae(pred: Tensor, target: Tensor) -> Tensor:
-    return F.l1_loss(pred.view_as(target), target)
+    return F.l1_loss(*_known(pred, target))
+
+
+def _bce(pred: Tensor, target: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(*_known(pred, target.float().view(pred.size(0), -1)))
 
 
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "cross_entropy": F.cross_entropy,
+    "bce": _bce,
     "mse": _mse,
     "mae": _mae,
 }
@@ -68,17 +80,46 @@ class Objective:
         if loss == "auto":
             loss = "mse" if self.regression else "cross_entropy"
         self.loss = LOSSES[loss]
+        # Several binary targets (one logit each), or regression targets: each scored per
+        # target over its known values and averaged, as MoleculeNet and OGB report them.
+        self.multilabel = loss == "bce"
         self.metric = metric_name(cfg)
         self.names = [self.metric]
-        if not self.regression and out_channels == 2 and self.metric != "roc_auc":
+        if self.multilabel:
+            self.names += [n for n in ("roc_auc", "ap") if n != self.metric]
+        elif not self.regression and out_channels == 2 and self.metric != "roc_auc":
             self.names.append("roc_auc")  # binary tasks also report ROC-AUC
 
     def scores(self, pred: Tensor, target: Tensor) -> dict[str, float]:
         """Loss and every metric of predictions ``pred`` against ``target``."""
         out = {"loss": self.loss(pred, target).item()}
+        per_target = self.multilabel or (self.regression and target.dim() == 2)
         for name in self.names:
-            out[name] = METRICS[name].compute(pred, target)
+            out[name] = (
+                self._per_target(name, pred, target) if per_target else METRICS[name].compute(pred, target)
+            )
         return out
+
+    def _per_target(self, name: str, pred: Tensor, target: Tensor) -> float:
+        """``name`` per target column over its known values, averaged over the columns that
+        can be scored (a column whose known labels are all one class has no ROC-AUC)."""
+        target = target.float().view(pred.size(0), -1)
+        pred = pred.view(target.shape)
+        values = []
+        for column in range(target.size(1)):
+            known = ~torch.isnan(target[:, column])
+            p, t = pred[known, column], target[known, column]
+            if t.numel() == 0:
+                continue
+            if self.regression:
+                value = METRICS[name].compute(p, t)
+            elif name == "accuracy":
+                value = ((p > 0).float() == t).float().mean().item()
+            else:
+                value = METRICS[name].compute(p, t.long())
+            if value == value:  # not NaN
+                values.append(value)
+        return sum(values) / len(values) if values else float("nan")
 
 
 def layouts_allowed(cfg: DictConfig) -> bool:

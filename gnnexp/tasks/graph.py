@@ -54,14 +54,24 @@ class GraphTask:
         self.in_channels, self.out_channels = data.num_features, data.num_classes
         self.device = device
         graphs = data.graphs
-        unlabelled = sum(bool(torch.isnan(g.y.float()).any()) for g in graphs)
+        # Masked losses (regression, bce) skip a missing label; a graph with none is no use.
+        masked = self.objective.regression or self.objective.multilabel
+        if not masked and graphs[0].y.is_floating_point():  # the loader's rows for bce
+            raise DataError(
+                f"dataset={data.name} has several binary targets (or missing labels) per graph.",
+                "add task.loss=bce.",
+            )
+        unlabelled = sum(
+            bool(torch.isnan(g.y.float()).all() if masked else torch.isnan(g.y.float()).any()) for g in graphs
+        )
         if unlabelled:
             why = f" ({data.notes['labels']})" if "labels" in data.notes else ""
             raise DataError(
-                f"dataset={data.name} has {unlabelled} graphs without a value of every target{why}.",
-                "fill or drop them (missing labels are not supported yet); unlabelled data is for gnnexp predict.",
+                f"dataset={data.name} has {unlabelled} graphs without a label{why}.",
+                "fill or drop them (task.loss=bce or a regression loss skips single missing targets); "
+                "unlabelled data is for gnnexp predict.",
             )
-        labels = graph_labels(graphs, self.objective.regression)
+        labels = graph_labels(graphs, masked)
         t = cfg.task
         if fold is None and data.groups is not None:
             split = group_split(data.groups, t.val_ratio, t.test_ratio, t.split_seed)
@@ -73,7 +83,7 @@ class GraphTask:
                     f"dataset={data.name} is split by scaffold, which makes one split, not folds.",
                     "use dataset.split=random (or stratified) with trainer.folds, or drop trainer.folds.",
                 )
-            _check_folds(labels, int(cfg.trainer.folds), data.name, self.objective.regression)
+            _check_folds(labels, int(cfg.trainer.folds), data.name, masked)
             split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
         self.indices = dict(zip(("train", "val", "test"), split, strict=True))
         for name, index in self.indices.items():
@@ -82,7 +92,7 @@ class GraphTask:
                     f"dataset={data.name} leaves no graphs for the {name} split ({len(graphs)} graphs).",
                     "use a larger dataset or other split ratios.",
                 )
-        if not self.objective.regression and labels[self.indices["train"]].unique().numel() < 2:
+        if not masked and labels[self.indices["train"]].unique().numel() < 2:
             raise DataError(
                 f"dataset={data.name} has a single class among its training graphs.",
                 "use a dataset with at least two classes.",

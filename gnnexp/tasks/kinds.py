@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gnnexp.ranks import Dist
     from gnnexp.tasks.base import Task
 
-LOSSES = ("auto", "cross_entropy", "mse", "mae")
+LOSSES = ("auto", "cross_entropy", "bce", "mse", "mae")
 
 
 @group_base("task")
@@ -32,7 +32,11 @@ class TaskSpec:
     metric: str | None = option(
         None, doc="the metric to report and monitor (null: the dataset's)", choices=tuple(METRICS)
     )
-    loss: str = option("auto", doc="training loss (auto: cross-entropy or MSE by target)", choices=LOSSES)
+    loss: str = option(
+        "auto",
+        doc="training loss (auto: cross-entropy or MSE by target; bce: several binary targets, missing ones masked)",
+        choices=LOSSES,
+    )
 
     # The dataset levels (dataset.level) whose labels this task predicts from.
     levels: ClassVar[tuple[str, ...]] = ("node",)
