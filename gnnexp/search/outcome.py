@@ -44,7 +44,9 @@ def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[st
             "interrupted": bool(t.system_attrs.get("gnnexp:interrupted")),
             "values": t.values,
             "params": t.params,
-            "last_epoch": max(t.intermediate_values) if t.intermediate_values else None,
+            "last_epoch": max(t.intermediate_values)
+            if t.intermediate_values
+            else _epochs_run(t.user_attrs.get("dir")),
             "dir": t.user_attrs.get("dir"),
             "duration_s": t.duration.total_seconds() if t.duration is not None else None,
         }
@@ -65,6 +67,15 @@ def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[st
     elif complete:
         record["pareto_front"] = sorted(t.number for t in study.best_trials)
     return record
+
+
+def _epochs_run(run_dir: Any) -> int | None:
+    """Epochs a trial ran, from its results.json (trials that report nothing: several objectives)."""
+    try:
+        value = json.loads((Path(str(run_dir)) / "results.json").read_text()).get("epochs_run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def retrain_command(fixed: list[str], params: dict[str, Any]) -> str:
