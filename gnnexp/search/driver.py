@@ -74,11 +74,11 @@ def fail_stale(study: Any, storage: Any, grace_s: float = GRACE_S) -> list[int]:
     return stale
 
 
-def _mark_interrupted(storage: Any, trial_id: int) -> None:
+def _mark_interrupted(storage: Any, stored_id: int) -> None:
     from optuna.trial import TrialState
 
-    storage.set_trial_system_attr(trial_id, INTERRUPTED, True)
-    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    storage.set_trial_system_attr(stored_id, INTERRUPTED, True)
+    storage.set_trial_state_values(stored_id, TrialState.FAIL)
 
 
 @dataclass
@@ -106,8 +106,9 @@ class Workers:
         return max(0, self.n_trials - sum(counted(t) for t in self.study.get_trials(deepcopy=False)))
 
     def run(self) -> int:
-        """Run the missing trials; returns how many ran. Re-raises a Ctrl-C (after marking the
-        running trials interrupted) and the first error a worker met."""
+        """Run the missing trials; returns how many were missing at the start (fewer run when
+        the failure rate stops the search). Re-raises a Ctrl-C (after marking the running
+        trials interrupted) and the first error a worker met."""
         self._left = self.missing()
         ran = self._left
         beat = threading.Thread(target=self._heartbeats, daemon=True)
