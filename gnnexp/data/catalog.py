@@ -132,6 +132,20 @@ class Smiles(DatasetSpec):
         return load_smiles(cfg, data_dir)
 
 
+@component("dataset", "ogbg")
+class OGBGraph(DatasetSpec):
+    """An Open Graph Benchmark graph dataset (ogbg-*): its official split, scored by ogb's Evaluator."""
+
+    ogb_name: str = option(
+        MISSING, doc="OGB's name of it: ogbg-molhiv, ogbg-molesol, ogbg-molfreesolv, ogbg-mollipo"
+    )
+
+    def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
+        from gnnexp.data.ogb_sets import load_ogbg
+
+        return load_ogbg(cfg, data_dir)
+
+
 @component("dataset", "synthetic")
 class Synthetic(DatasetSpec):
     """A planted-partition graph generated from ``data_seed`` (no download)."""

@@ -35,6 +35,9 @@ class GraphData:
     # Graphs that must stay in one split together (molecules of one scaffold); None: any split.
     groups: list[str] | None = None
     ids: list[str] | None = None  # what names each graph in a prediction file (a molecule's SMILES)
+    split: dict[str, Any] | None = None  # a fixed split (train/val/test indices): OGB's official one
+    # The run's metric as the dataset's own evaluator computes it: (metric name, function).
+    scorer: tuple[str, Callable[[Any, Any], float]] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # what loading did, for the intro panel
 
 

@@ -73,11 +73,18 @@ class GraphTask:
             )
         labels = graph_labels(graphs, masked)
         t = cfg.task
-        if fold is None and data.groups is not None:
+        if fold is None and data.split is not None:
+            split = (data.split["train"], data.split["val"], data.split["test"])
+        elif fold is None and data.groups is not None:
             split = group_split(data.groups, t.val_ratio, t.test_ratio, t.split_seed)
         elif fold is None:
             split = stratified_split(labels, t.val_ratio, t.test_ratio, t.split_seed)
         else:
+            if data.split is not None:
+                raise DataError(
+                    f"dataset={data.name} comes with its official split; folds would replace it.",
+                    "drop trainer.folds.",
+                )
             if data.groups is not None:
                 raise DataError(
                     f"dataset={data.name} is split by scaffold, which makes one split, not folds.",
@@ -108,6 +115,7 @@ class GraphTask:
         self.layout = PLAIN if used is None else Layout(edge_dim=used)
         self.edges = describe_edges(cfg.model, data, used)
         self.notes = dict(data.notes)
+        self.scorer = data.scorer
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
         return self.spec.model(cfg, self.in_channels, self.out_channels, self.layout)
@@ -132,7 +140,10 @@ class GraphTask:
                 batch = batch.to(self.device)
                 outs.append(self._forward(model, batch))
                 targets.append(batch.y)
-            results[split] = self.objective.scores(torch.cat(outs), torch.cat(targets))
+            pred, target = torch.cat(outs), torch.cat(targets)
+            results[split] = self.objective.scores(pred, target)
+            if self.scorer is not None and self.scorer[0] in results[split]:
+                results[split][self.scorer[0]] = self.scorer[1](pred, target)  # the dataset's own evaluator
         return results
 
     def describe(self) -> dict[str, Any]:
