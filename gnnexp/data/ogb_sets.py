@@ -74,6 +74,8 @@ def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:
             f"with internet ogb downloads it; offline, put OGB's files under {folder}.",
         ) from err
     regression = cfg.target == "regression"
+    # Several binary tasks with gaps (tox21, molpcba): a float row per graph for task.loss=bce.
+    multilabel = not regression and dataset.num_tasks > 1
     atoms, bonds = list(get_atom_feature_dims()), list(get_bond_feature_dims())
     graphs = []
     for graph in dataset:
@@ -83,25 +85,24 @@ def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:
                 x=_one_hot(graph.x, atoms),
                 edge_index=graph.edge_index,
                 edge_attr=_one_hot(graph.edge_attr, bonds),
-                y=y.float() if regression else y.view(-1)[:1].long(),
+                y=y.float() if regression or multilabel else y.view(-1)[:1].long(),
             )
         )
     evaluator = Evaluator(name)
     metric = METRIC_NAMES.get(evaluator.eval_metric)
-    if metric is None or dataset.num_tasks != 1:
+    if metric is None or (regression and dataset.num_tasks != 1):
         raise DataError(
             f"{name} ({dataset.num_tasks} tasks, {evaluator.eval_metric}) is not supported yet.",
-            "use a single-task ogbg dataset (ogbg-molhiv, ogbg-molesol, ogbg-molfreesolv, ogbg-mollipo).",
+            "use ogbg-molhiv, ogbg-moltox21, ogbg-molpcba, ogbg-molesol, ogbg-molfreesolv or ogbg-mollipo.",
         )
 
     def official(pred: torch.Tensor, target: torch.Tensor) -> float:
         """The run's metric as OGB's Evaluator computes it."""
         scores = pred.view(pred.size(0), -1)
-        if not regression:  # two-class logits -> the positive class's margin
+        if not regression and not multilabel:  # two-class logits -> the positive class's margin
             scores = (scores[:, 1] - scores[:, 0]).view(-1, 1)
-        result: dict[str, Any] = evaluator.eval(
-            {"y_true": target.view(-1, 1).float(), "y_pred": scores.float()}
-        )
+        truth = target.float().view(scores.shape)  # missing labels stay NaN: the Evaluator skips them
+        result: dict[str, Any] = evaluator.eval({"y_true": truth, "y_pred": scores.float()})
         return float(result[evaluator.eval_metric])
 
     return GraphData(
@@ -109,7 +110,7 @@ def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:
         "graph",
         graphs,
         sum(atoms),
-        1 if regression else 2,
+        dataset.num_tasks if regression or multilabel else 2,
         sum(bonds),
         split={"train": split["train"], "val": split["valid"], "test": split["test"]},
         scorer=(metric, official),
