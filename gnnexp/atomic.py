@@ -71,3 +71,13 @@ def write_json(path: Path, obj: Any) -> None:
     with atomic_file(path) as file:
         json.dump(obj, file, indent=2, default=str)
         file.write("\n")
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, unreadable or not an object (a
+    damaged file is its reader's to report, never a crash)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

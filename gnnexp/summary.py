@@ -9,7 +9,6 @@ rows are shown (table, markdown, CSV, JSON) lives in ``gnnexp.summary_tables``.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from gnnexp.atomic import read_json_object
 from gnnexp.config.validate import METRIC_MODES
 
 # Overrides that do not make a configuration different.
@@ -62,16 +62,6 @@ class Row:
     seeds: list[dict[str, Any]] = field(default_factory=list)  # per job: seed, val, test
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """The file's object; None when it is missing, unreadable or not a JSON object (a damaged
-    file is reported as the job's state, never as a crash of the summary)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _number(split: Any, metric: Any) -> float | None:
     value = split.get(metric) if isinstance(split, dict) and isinstance(metric, str) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -92,7 +82,7 @@ def _read_overrides(path: Path) -> list[str]:
 def read_job(path: Path) -> Job:
     """The outcome of the job in ``path``."""
     overrides = _read_overrides(path / ".hydra" / "overrides.yaml")
-    results = _read_json(path / "results.json")
+    results = read_json_object(path / "results.json")
     if results is not None:
         metric = results.get("metric") if isinstance(results.get("metric"), str) else None
         status = results.get("status")
@@ -128,7 +118,7 @@ def read_job(path: Path) -> Job:
             params=None if params is None else int(params),
             seed=None if seed is None else int(seed),
         )
-    failure = _read_json(path / "failed.json")
+    failure = read_json_object(path / "failed.json")
     if failure is not None:
         return Job(
             path,

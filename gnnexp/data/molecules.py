@@ -35,8 +35,9 @@ def _rdkit() -> None:
         ) from None
 
 
-def _one_hot(values: Tensor, sizes: list[int]) -> Tensor:
-    """Categorical columns ``values`` (rows x len(sizes)) as concatenated one-hot columns."""
+def one_hot(values: Tensor, sizes: list[int]) -> Tensor:
+    """Categorical columns ``values`` (rows x len(sizes)) as concatenated one-hot columns
+    (PyG's and OGB's atom and bond features alike)."""
     offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0)
     out = torch.zeros(values.size(0), sum(sizes))
     if values.numel():
@@ -106,9 +107,9 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> Featurised:
             bad.append(number)
             continue
         graph = from_smiles(smiles)
-        xs.append(_one_hot(graph.x, atom_sizes))
+        xs.append(one_hot(graph.x, atom_sizes))
         edges.append(graph.edge_index)
-        bonds.append(_one_hot(graph.edge_attr.view(-1, len(bond_sizes)), bond_sizes))
+        bonds.append(one_hot(graph.edge_attr.view(-1, len(bond_sizes)), bond_sizes))
         ys.append(torch.tensor(values, dtype=torch.float).view(1, -1))
         atoms.append(atoms[-1] + graph.num_nodes)
         links.append(links[-1] + graph.edge_index.size(1))

@@ -18,19 +18,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from gnnexp.data.molecules import one_hot
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError, GnnexpError
 
 # OGB's names of its metrics -> gnnexp's.
 METRIC_NAMES = {"rocauc": "roc_auc", "ap": "ap", "rmse": "rmse", "mae": "mae", "acc": "accuracy"}
-
-
-def _one_hot(values: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0)
-    out = torch.zeros(values.size(0), sum(sizes))
-    if values.numel():
-        out.scatter_(1, values.long() + offsets, 1.0)
-    return out
 
 
 def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -82,9 +75,9 @@ def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:
         y = graph.y.view(1, -1)
         graphs.append(
             pyg_data.Data(
-                x=_one_hot(graph.x, atoms),
+                x=one_hot(graph.x, atoms),
                 edge_index=graph.edge_index,
-                edge_attr=_one_hot(graph.edge_attr, bonds),
+                edge_attr=one_hot(graph.edge_attr, bonds),
                 y=y.float() if regression or multilabel else y.view(-1)[:1].long(),
             )
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from gnnexp.atomic import write_json, write_text
+from gnnexp.atomic import read_json_object, write_json, write_text
 
 STUDY_FILE = "study.json"
 BEST_FILE = "best.yaml"
@@ -71,10 +71,7 @@ def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[st
 
 def _epochs_run(run_dir: Any) -> int | None:
     """Epochs a trial ran, from its results.json (trials that report nothing: several objectives)."""
-    try:
-        value = json.loads((Path(str(run_dir)) / "results.json").read_text()).get("epochs_run")
-    except (OSError, ValueError, AttributeError):
-        return None
+    value = (read_json_object(Path(str(run_dir)) / "results.json") or {}).get("epochs_run")
     return value if isinstance(value, int) else None
 
 

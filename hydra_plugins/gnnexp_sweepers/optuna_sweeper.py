@@ -19,7 +19,6 @@ the rest of gnnexp only when it sweeps.
 # No "from __future__ import annotations": Hydra loads this module without registering it,
 # and dataclasses then cannot resolve string annotations.
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -287,13 +286,14 @@ class GnnexpOptunaSweeper(Sweeper):
         return launcher
 
     def _run_trial(self, launcher: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
+        from gnnexp.atomic import read_json_object
         from gnnexp.search.driver import TrialRun
 
         (job,) = launcher.launch([overrides], initial_job_idx=number)
         out_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg is not None else None
-        results = _read(out_dir / "results.json") if out_dir else None
+        results = read_json_object(out_dir / "results.json") if out_dir else None
         if results is None:
-            failure = _read(out_dir / "failed.json") if out_dir else None
+            failure = read_json_object(out_dir / "failed.json") if out_dir else None
             status = str((failure or {}).get("status", "failed"))
             return TrialRun("interrupted" if status == "interrupted" else "failed", out_dir, None)
         status = str(results.get("status"))
@@ -397,21 +397,15 @@ def _sampler(spec: dict[str, Any], space: Any) -> Any:
 
 def _labels(study: Any, objectives: list[str]) -> list[str]:
     """Objectives as people read them: best_value is the monitored value, e.g. "val accuracy"."""
+    from gnnexp.atomic import read_json_object
+
     for trial in study.get_trials(deepcopy=False):
-        results = _read(Path(str(trial.user_attrs.get("dir", ""))) / "results.json")
+        results = read_json_object(Path(str(trial.user_attrs.get("dir", ""))) / "results.json")
         if results is not None:
             monitor, metric = str(results.get("monitor")), str(results.get("metric"))
             best = "val loss" if monitor in ("val_loss", "val_loss_and_metric") else f"val {metric}"
             return [best if o == "best_value" else o for o in objectives]
     return objectives
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _say(line: str) -> None:
