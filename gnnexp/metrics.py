@@ -97,6 +97,16 @@ def hits_at_k(pos_scores: Tensor, neg_scores: Tensor, k: int) -> float:
     return (pos_scores > threshold).float().mean().item()
 
 
+def _hits(k: int) -> Callable[[Tensor, Tensor], float]:
+    def hits(scores: Tensor, labels: Tensor) -> float:
+        return hits_at_k(scores[labels == 1], scores[labels == 0], k)
+
+    hits.__doc__ = (
+        f"Hits@{k}: share of positive pairs scored above the {k}th best negative (OGB's link metric)"
+    )
+    return hits
+
+
 def mae(pred: Tensor, target: Tensor) -> float:
     """Mean absolute error."""
     if target.numel() == 0:
@@ -120,6 +130,7 @@ class Metric:
     regression: bool
     binary: bool = False  # ranks scores of a positive class (usable for link prediction)
     bounds: tuple[float, float] = (0.0, 1.0)  # the values it can take (plots keep bands inside)
+    pairs_only: bool = False  # compares positive pairs with sampled negatives: link prediction only
 
     @property
     def description(self) -> str:
@@ -132,6 +143,10 @@ METRICS: dict[str, Metric] = {
     "f1_macro": Metric(f1_macro, "max", regression=False),
     "roc_auc": Metric(roc_auc, "max", regression=False, binary=True),
     "ap": Metric(average_precision, "max", regression=False, binary=True),
+    **{
+        f"hits@{k}": Metric(_hits(k), "max", regression=False, binary=True, pairs_only=True)
+        for k in (20, 50, 100)
+    },
     "mae": Metric(mae, "min", regression=True, bounds=(0.0, float("inf"))),
     "rmse": Metric(rmse, "min", regression=True, bounds=(0.0, float("inf"))),
 }

@@ -114,3 +114,134 @@ def test_ogbg_with_several_tasks_and_gaps_trains_with_bce(gnnexp, tmp_path):
     assert loaded.scorer[1](pred, target) == pytest.approx(ours)
     plain = gnnexp("dataset=ogbg-moltox21", "model=gine", "trainer.max_epochs=1", f"data_dir={data}")
     assert plain.code != 0 and "add task.loss=bce" in plain.err
+
+
+def _gz(path: Path, rows: list[list]) -> None:
+    with gzip.open(path, "wt") as stream:
+        stream.writelines(",".join(map(str, row)) + "\n" for row in rows)
+
+
+def write_tiny_arxiv(data_dir: Path, n: int = 60) -> Path:
+    """``<data_dir>/ogb/ogbn_arxiv`` in OGB's layout: directed citations, float features, a
+    label per node (three classes that the features reveal), OGB's time split files."""
+    folder = data_dir / "ogb" / "ogbn_arxiv"
+    raw, split = folder / "raw", folder / "split" / "time"
+    raw.mkdir(parents=True)
+    split.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    labels = [i % 3 for i in range(n)]
+    edges = [[i, j] for i in range(n) for j in (i + 3, i + 6) if j < n]  # same class: j = i mod 3
+    features = torch.randn(n, 8, generator=gen)
+    for i, y in enumerate(labels):
+        features[i, y] += 2.0
+    _gz(raw / "edge.csv.gz", edges)
+    _gz(raw / "node-feat.csv.gz", [[f"{v:.4f}" for v in row] for row in features.tolist()])
+    _gz(raw / "node-label.csv.gz", [[y] for y in labels])
+    _gz(raw / "node_year.csv.gz", [[2010 + i % 10] for i in range(n)])
+    _gz(raw / "num-node-list.csv.gz", [[n]])
+    _gz(raw / "num-edge-list.csv.gz", [[len(edges)]])
+    _gz(split / "train.csv.gz", [[i] for i in range(36)])
+    _gz(split / "valid.csv.gz", [[i] for i in range(36, 48)])
+    _gz(split / "test.csv.gz", [[i] for i in range(48, n)])
+    (folder / "RELEASE_v1.txt").write_text("a tiny test copy\n")
+    return folder
+
+
+def write_tiny_collab(data_dir: Path, n: int = 50) -> Path:
+    """``<data_dir>/ogb/ogbl_collab`` in OGB's layout: edges within 5 communities, OGB's split
+    files as torch-saved dicts of NumPy arrays (as OGB ships them) with fixed negatives."""
+    import numpy as np
+
+    folder = data_dir / "ogb" / "ogbl_collab"
+    raw, split = folder / "raw", folder / "split" / "time"
+    raw.mkdir(parents=True)
+    split.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    group = [i % 5 for i in range(n)]
+    pairs = [[i, j] for i in range(n) for j in range(i + 1, n) if group[i] == group[j]]
+    order = torch.randperm(len(pairs), generator=gen).tolist()
+    pairs = [pairs[i] for i in order]
+    features = torch.randn(n, 6, generator=gen)
+    for i, g in enumerate(group):
+        features[i, g] += 2.0
+    _gz(raw / "edge.csv.gz", pairs)
+    _gz(raw / "node-feat.csv.gz", [[f"{v:.4f}" for v in row] for row in features.tolist()])
+    _gz(raw / "edge_weight.csv.gz", [[1] for _ in pairs])
+    _gz(raw / "edge_year.csv.gz", [[2015] for _ in pairs])
+    _gz(raw / "num-node-list.csv.gz", [[n]])
+    _gz(raw / "num-edge-list.csv.gz", [[len(pairs)]])
+    cross = [[i, j] for i in range(n) for j in range(i + 1, n) if group[i] != group[j]]
+    val, test, train = pairs[:20], pairs[20:40], pairs[40:]
+    torch.save({"edge": np.array(train, dtype=np.int64)}, split / "train.pt")
+    torch.save({"edge": np.array(val), "edge_neg": np.array(cross[:100])}, split / "valid.pt")
+    torch.save({"edge": np.array(test), "edge_neg": np.array(cross[100:200])}, split / "test.pt")
+    (folder / "RELEASE_v1.txt").write_text("a tiny test copy\n")
+    return folder
+
+
+def test_ogbn_trains_on_the_time_split_scored_by_ogbs_evaluator(gnnexp, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    data = tmp_path / "data"
+    write_tiny_arxiv(data)
+    result = gnnexp("dataset=ogbn-arxiv", "model=sage", "trainer.max_epochs=30", f"data_dir={data}")
+    assert result.code == 0, result.err
+    assert "OGB's official split; accuracy by ogb's Evaluator" in result.out
+    assert "36/12/12" in result.out
+    assert result.results["test"]["accuracy"] >= 0.75  # the features reveal the class
+
+    from gnnexp.config.compose import compose
+    from gnnexp.data import load_dataset
+
+    cfg = compose(["dataset=ogbn-arxiv", f"data_dir={data}"])
+    loaded = load_dataset(cfg.dataset, data)
+    graph = loaded.graphs
+    assert graph.test_mask.nonzero().view(-1).tolist() == list(range(48, 60))  # OGB's split, not ours
+    assert graph.is_undirected() and graph.num_edges == 2 * 111  # citations passed both ways
+    name, official = loaded.scorer
+    pred, target = torch.randn(12, 3, generator=torch.Generator().manual_seed(1)), torch.arange(12) % 3
+    assert name == "accuracy" and official(pred, target) == pytest.approx(
+        (pred.argmax(-1) == target).float().mean().item()
+    )
+
+
+def test_ogbl_trains_on_ogbs_edges_and_negatives_scored_by_hits_at_50(gnnexp, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    data = tmp_path / "data"
+    write_tiny_collab(data)
+    result = gnnexp(
+        "dataset=ogbl-collab", "task=link", "model=sage", "trainer.max_epochs=20", f"data_dir={data}"
+    )
+    assert result.code == 0, result.err
+    assert "Hits@50 by ogb's Evaluator" in result.out or "hits@50 by ogb's Evaluator" in result.out
+    assert "hits@50" in result.out  # the table's metric column
+    assert 0 <= result.results["test"]["hits@50"] <= 1
+
+    from ogb.linkproppred import Evaluator
+
+    from gnnexp.config.compose import compose
+    from gnnexp.data import load_dataset
+    from gnnexp.tasks.base import build_task
+
+    cfg = compose(["dataset=ogbl-collab", f"data_dir={data}"])
+    assert cfg.task.kind == "link"
+    loaded = load_dataset(cfg.dataset, data)
+    task = build_task(cfg, loaded, torch.device("cpu"))
+    assert task.metric == "hits@50"
+    assert task.data["val"].neg_edge_label_index.size(1) == 100  # OGB's negatives, not drawn
+    assert task.data["test"].pos_edge_label_index.size(1) == 20
+    # test passes messages over training and validation edges, validation over training edges
+    assert task.data["test"].edge_index.size(1) == task.data["val"].edge_index.size(1) + 40
+    gen = torch.Generator().manual_seed(3)
+    pos, neg = torch.randn(20, generator=gen), torch.randn(100, generator=gen)
+    expected = Evaluator("ogbl-collab").eval({"y_pred_pos": pos, "y_pred_neg": neg})["hits@50"]
+    assert loaded.scorer[1](pos, neg) == pytest.approx(expected)
+    from gnnexp.metrics import hits_at_k
+
+    assert hits_at_k(pos, neg, 50) == pytest.approx(expected)
+
+
+def test_hits_applies_to_link_prediction_only(gnnexp, tmp_path):
+    data = tmp_path / "data"
+    write_tiny_arxiv(data)
+    refused = gnnexp("dataset=ogbn-arxiv", "task.metric=hits@50", f"data_dir={data}")
+    assert refused.code != 0 and "applies to task=link only" in refused.err

@@ -42,8 +42,15 @@ def natural_mode(monitor: str, metric: str) -> str:
 
 
 def metric_name(cfg: DictConfig) -> str:
-    """The run's main metric: the task's, or else the dataset's."""
-    return str(cfg.task.get("metric") or cfg.dataset.metric)
+    """The run's main metric: the task's, or else the dataset's when the task can compute it,
+    or else the task kind's own default (link prediction on a node classification dataset)."""
+    if cfg.task.get("metric"):
+        return str(cfg.task.metric)
+    spec = declared("task").get(str(cfg.task.kind))
+    metric = str(cfg.dataset.metric)
+    if spec is not None and spec.metrics is not None and metric not in spec.metrics and spec.default_metric:
+        return spec.default_metric
+    return metric
 
 
 def monitor_names(cfg: DictConfig) -> tuple[str, ...]:
@@ -103,6 +110,11 @@ def _check_settings_together(cfg: DictConfig) -> None:
         raise ConfigError(
             f"metric '{metric}' does not apply to task={kind}.",
             " or ".join(f"task.metric={m}" for m in task_metrics).join(("use ", ".")),
+        )
+    if METRICS[metric].pairs_only and kind != "link":
+        raise ConfigError(
+            f"metric '{metric}' ranks held-out edges against non-edges: it applies to task=link only.",
+            "use task=link, or another metric (dataset.metric=... or task.metric=...).",
         )
     if regression != METRICS[metric].regression:
         wanted = " or ".join(n for n, m in METRICS.items() if m.regression == regression)

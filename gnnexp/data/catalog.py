@@ -146,6 +146,30 @@ class OGBGraph(DatasetSpec):
         return load_ogbg(cfg, data_dir)
 
 
+@component("dataset", "ogbn")
+class OGBNode(DatasetSpec):
+    """An Open Graph Benchmark node dataset (ogbn-*): its official split, scored by ogb's Evaluator."""
+
+    ogb_name: str = option(MISSING, doc="OGB's name of it: ogbn-arxiv, ogbn-products")
+
+    def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
+        from gnnexp.data.ogb_sets import load_ogbn
+
+        return load_ogbn(cfg, data_dir)
+
+
+@component("dataset", "ogbl")
+class OGBLink(DatasetSpec):
+    """An Open Graph Benchmark link dataset (ogbl-*): its edges and negatives, Hits@K by ogb's Evaluator."""
+
+    ogb_name: str = option(MISSING, doc="OGB's name of it: ogbl-collab, ogbl-ddi, ogbl-ppa")
+
+    def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
+        from gnnexp.data.ogb_sets import load_ogbl
+
+        return load_ogbl(cfg, data_dir)
+
+
 @component("dataset", "synthetic")
 class Synthetic(DatasetSpec):
     """A planted-partition graph generated from ``data_seed`` (no download)."""

@@ -74,7 +74,13 @@ LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 class Objective:
     """Loss and metrics for a classification or regression target of node or graph level."""
 
-    def __init__(self, cfg: DictConfig, out_channels: int) -> None:
+    def __init__(
+        self,
+        cfg: DictConfig,
+        out_channels: int,
+        scorer: tuple[str, Callable[[Tensor, Tensor], float]] | None = None,
+    ) -> None:
+        self.scorer = scorer  # the dataset's own evaluator of one metric (OGB's)
         self.regression = cfg.dataset.target == "regression"
         loss = cfg.task.loss
         if loss == "auto":
@@ -98,6 +104,8 @@ class Objective:
             out[name] = (
                 self._per_target(name, pred, target) if per_target else METRICS[name].compute(pred, target)
             )
+        if self.scorer is not None and self.scorer[0] in out:
+            out[self.scorer[0]] = self.scorer[1](pred, target)
         return out
 
     def _per_target(self, name: str, pred: Tensor, target: Tensor) -> float:

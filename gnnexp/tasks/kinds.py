@@ -42,6 +42,8 @@ class TaskSpec:
     levels: ClassVar[tuple[str, ...]] = ("node",)
     # Metrics this task can compute (None: every metric of the target's kind).
     metrics: ClassVar[tuple[str, ...] | None] = None
+    # The metric when neither task.metric nor a dataset's metric this task computes names one.
+    default_metric: ClassVar[str | None] = None
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist
@@ -114,6 +116,7 @@ class LinkTaskSpec(TaskSpec):
     )
 
     metrics = tuple(name for name, m in METRICS.items() if m.binary)
+    default_metric = "roc_auc"
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist

@@ -11,9 +11,10 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import RandomLinkSplit
-from torch_geometric.utils import negative_sampling
+from torch_geometric.utils import negative_sampling, to_undirected
 
 from gnnexp.config.components import instance
+from gnnexp.config.validate import metric_name
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
@@ -44,6 +45,28 @@ def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> 
         return transform(plain)
 
 
+def fixed_split(graph: Data, pairs: dict[str, Any]) -> tuple[Data, Data, Data]:
+    """The train/val/test graphs of a dataset's own split (OGB's), by the rules of
+    ``split_edges``: ``graph`` passes messages over training edges, test also over the
+    validation edges. ``pairs``: ``{split: (positive pairs, negative pairs or None)}``."""
+    train_pos = pairs["train"][0]
+    val_pos, val_neg = pairs["val"]
+    test_pos, test_neg = pairs["test"]
+    seen = torch.cat([graph.edge_index, to_undirected(val_pos, num_nodes=graph.num_nodes)], dim=1)
+
+    def part(edge_index: Tensor, pos: Tensor, neg: Tensor | None) -> Data:
+        d = Data(x=graph.x, edge_index=edge_index, num_nodes=graph.num_nodes, pos_edge_label_index=pos)
+        if neg is not None:
+            d.neg_edge_label_index = neg
+        return d
+
+    return (
+        part(graph.edge_index, train_pos, None),
+        part(graph.edge_index, val_pos, val_neg),
+        part(seen, test_pos, test_neg),
+    )
+
+
 class LinkTask:
     """Binary cross-entropy on training edges against negatives drawn afresh each epoch."""
 
@@ -57,15 +80,21 @@ class LinkTask:
             "use a graph with more edges, or larger task.val_ratio / task.test_ratio.",
         )
         try:
-            train, val, test = split_edges(data.graphs, t.val_ratio, t.test_ratio, t.split_seed)
+            if data.split is not None:
+                train, val, test = fixed_split(data.graphs, data.split)
+            else:
+                train, val, test = split_edges(data.graphs, t.val_ratio, t.test_ratio, t.split_seed)
         except ValueError as err:  # RandomLinkSplit: "Insufficient number of edges for training"
             raise too_few from err
         if min(part.pos_edge_label_index.size(1) for part in (train, val, test)) == 0:
             raise too_few
         self.data = {"train": train.to(device), "val": val.to(device), "test": test.to(device)}
-        self.metric = str(t.metric)
+        self.metric = metric_name(cfg)
         self.neg_ratio = t.neg_ratio
-        self.hits_k = t.hits_k
+        # Every metric of pairs: ROC-AUC, AP, Hits@K of task.hits_k and of the run's metric.
+        self.names = list(dict.fromkeys(("roc_auc", "ap", f"hits@{t.hits_k}", self.metric)))
+        self.scorer = data.scorer
+        self.notes = dict(data.notes)
         self.decoder = t.decoder
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
@@ -104,12 +133,15 @@ class LinkTask:
             pos, neg = link.decode(z, d.pos_edge_label_index), link.decode(z, d.neg_edge_label_index)
             scores = torch.cat([pos, neg])
             labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
-            results[split] = {
-                "loss": F.binary_cross_entropy_with_logits(scores, labels).item(),
-                "roc_auc": METRICS["roc_auc"].compute(scores, labels),
-                "ap": METRICS["ap"].compute(scores, labels),
-                f"hits@{self.hits_k}": hits_at_k(pos, neg, self.hits_k),
-            }
+            results[split] = {"loss": F.binary_cross_entropy_with_logits(scores, labels).item()}
+            for name in self.names:
+                results[split][name] = (
+                    hits_at_k(pos, neg, int(name[5:]))
+                    if name.startswith("hits@")
+                    else METRICS[name].compute(scores, labels)
+                )
+            if self.scorer is not None and self.scorer[0] in results[split]:
+                results[split][self.scorer[0]] = self.scorer[1](pos, neg)  # the dataset's own evaluator
         return results
 
     def describe(self) -> dict[str, Any]:
@@ -121,4 +153,5 @@ class LinkTask:
             "positive pairs train/val/test": "/".join(str(count[s]) for s in ("train", "val", "test")),
             "decoder": self.decoder,
             **self.edges,
+            **self.notes,
         }

@@ -45,7 +45,7 @@ class NodeTask:
     def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, dist: Dist = SINGLE) -> None:
         graph: Data = data.graphs
         self.spec = instance("task", cfg.task)
-        self.objective = Objective(cfg, data.num_classes)
+        self.objective = Objective(cfg, data.num_classes, data.scorer)
         check_node_splits(graph, data.name, self.objective.regression)
         self.metric = self.objective.metric
         self.in_channels, self.out_channels = data.num_features, data.num_classes
@@ -69,6 +69,7 @@ class NodeTask:
         g = self.graph
         self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
         self._eval_graph: Data | None = None
+        self.notes = dict(data.notes)
 
     def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
         return neighbor_loader(
@@ -128,6 +129,7 @@ class NodeTask:
             "classes" if not self.objective.regression else "targets": self.out_channels,
             **self.edges,
             "train/val/test": "/".join(f"{int(g[f'{s}_mask'].sum()):,}" for s in SPLITS),
+            **self.notes,
             **(
                 {"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds"}
                 if self.sampled
