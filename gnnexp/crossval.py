@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from gnnexp.config.validate import METRIC_MODES
+from gnnexp.errors import TrainingError
 from gnnexp.experiment import Experiment, build_experiment
 from gnnexp.fitting import FitResult, fit_and_test
 from gnnexp.paths import fold_dir
@@ -23,6 +25,19 @@ def mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str,
     mean = {k: statistics.fmean(d[k] for d in dicts) for k in keys}
     std = {k: statistics.stdev([d[k] for d in dicts]) if len(dicts) > 1 else 0.0 for k in keys}
     return mean, std
+
+
+def held_out_table(results: list[FitResult], metric: str, epoch: int) -> Table:
+    """Xu et al.'s protocol: each held-out fold's ``metric`` at the one selected epoch."""
+    table = Table(title=f"cross-validation, epoch {epoch} for every fold", title_justify="left")
+    for column in ("fold", f"held-out {metric}"):
+        table.add_column(column, justify="right")
+    values = [r.val_curve[epoch][metric] for r in results]
+    for i, value in enumerate(values):
+        table.add_row(str(i + 1), f"{value:.4f}")
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    table.add_row("mean ± std", f"{statistics.fmean(values):.4f} ± {std:.4f}", style="bold")
+    return table
 
 
 def folds_table(results: list[FitResult], metric: str) -> Table:
@@ -83,14 +98,50 @@ def cross_validate(
             )
         )
     metric = first.task.metric
-    console.print(folds_table(results, metric))
+    mean_curve = cfg.trainer.fold_selection == "mean_curve"
+    if not mean_curve:
+        console.print(folds_table(results, metric))
     val, val_std = mean_std([r.val for r in results])
     test, test_std = mean_std([r.test for r in results])
     summary: dict[str, Any] = {
-        "folds": [{"fold": i + 1, **asdict(r)} for i, r in enumerate(results)],
+        "folds": [
+            {"fold": i + 1, **{k: v for k, v in asdict(r).items() if k != "val_curve"}}
+            for i, r in enumerate(results)
+        ],
         "val_std": val_std,
         "test_std": test_std,
         "num_params": results[0].num_params,
         "train_time_s": sum(r.train_time_s for r in results),
+        "fold_selection": str(cfg.trainer.fold_selection),
     }
+    if mean_curve:
+        epoch, test, test_std = best_mean_epoch(results, metric, METRIC_MODES.get(metric, "max"))
+        val, summary["val_std"], summary["test_std"] = test, test_std, test_std
+        summary["selected_epoch"] = epoch
+        console.print(held_out_table(results, metric, epoch))
+        console.print(
+            f"Xu et al.'s protocol: epoch {epoch} has the best mean held-out {metric} over the "
+            f"{folds} folds (selected on the test folds: optimistic).",
+            highlight=False,
+        )
     return val, test, statistics.fmean(r.best_value for r in results), summary
+
+
+def best_mean_epoch(
+    results: list[FitResult], metric: str, mode: str
+) -> tuple[int, dict[str, float], dict[str, float]]:
+    """Xu et al. (2019)'s selection: the epoch whose held-out ``metric``, averaged over the
+    folds, is best, and every value's mean and std over the folds at that epoch. Only epochs
+    that every fold evaluated count (a fold that stopped early would bias the mean)."""
+    epochs = set.intersection(*(set(r.val_curve) for r in results))
+    if not epochs:
+        raise TrainingError(
+            "The folds share no evaluated epoch, so no mean curve exists.",
+            "use trainer.patience=null with trainer.fold_selection=mean_curve.",
+        )
+    sign = 1 if mode == "max" else -1
+    epoch = max(
+        sorted(epochs), key=lambda e: sign * statistics.fmean(r.val_curve[e][metric] for r in results)
+    )
+    mean, std = mean_std([r.val_curve[epoch] for r in results])
+    return epoch, mean, std

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,7 +30,7 @@ from gnnexp.training.callbacks import Callback
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
-from gnnexp.training.learning import LossWatch
+from gnnexp.training.learning import LossWatch, ValCurve
 from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
 from gnnexp.training.optim import LRSchedule, build_optimizer
 from gnnexp.training.precision import Precision
@@ -72,6 +72,7 @@ class FitResult:
     skipped_steps: int = 0
     learned: bool = True  # false: the training loss never fell and the first epoch stayed best
     pruned_epoch: int | None = None  # an Optuna trial its study's pruner stopped after this epoch
+    val_curve: dict[int, dict[str, float]] = field(default_factory=dict)  # epoch -> validation results
 
 
 def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:
@@ -203,7 +204,7 @@ def fit_and_test(
     if resume is not None:
         _resume(state, resume, cfg, out_dir, console)
     out_dir.mkdir(parents=True, exist_ok=True)
-    watch = LossWatch()
+    watch, curve = LossWatch(), ValCurve()
     first_epoch = state.epoch + 1
     callbacks, checkpoints, trackers = _callbacks(
         experiment, out_dir, console, fold, resume, dist, meta or {}, painter
@@ -212,7 +213,7 @@ def fit_and_test(
     settings = FitSettings(t.max_epochs, t.eval_every, t.grad_clip, t.nonfinite == "skip")
     started = time.perf_counter()
     try:
-        outcome = fit(state, task, settings, [watch, *callbacks, *([threads] if threads else [])])
+        outcome = fit(state, task, settings, [watch, curve, *callbacks, *([threads] if threads else [])])
     except NonFiniteError as err:
         stopper = state.stopper
         kept = (
@@ -248,6 +249,7 @@ def fit_and_test(
         skipped_steps=state.skipped_steps,
         learned=watch.learned(state.stopper.best_epoch, first_epoch),
         pruned_epoch=pruning.pruned_epoch if pruning is not None else None,
+        val_curve=curve.values,
     )
 
 

@@ -187,6 +187,8 @@ def _train_and_report(
         + (" (stopped early)" if summary["stopped_early"] else "")
         + (" (pruned)" if pruned else "")
         if best_epoch is not None
+        else f"{summary['selected_epoch']} for every fold (best mean held-out {metric})"
+        if "selected_epoch" in summary
         else f"per fold: {', '.join(str(f['best_epoch']) for f in summary['folds'])}",
         f"val {metric}": f"{val[metric]:.4f}" + (f" ± {summary['val_std'][metric]:.4f}" if folds else ""),
     }

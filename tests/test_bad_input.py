@@ -177,6 +177,16 @@ CASES = [
         ["dataset=cora", "trainer.folds=5"],
         ["trainer.folds=5 applies to graph classification"],
     ),
+    Case(
+        "mean curve without folds",
+        ["dataset=mutag", "trainer.fold_selection=mean_curve", "trainer.patience=null"],
+        ["selects an epoch over the folds", "add trainer.folds=10"],
+    ),
+    Case(
+        "mean curve with early stopping",
+        ["dataset=mutag", "trainer.fold_selection=mean_curve", "trainer.folds=3"],
+        ["needs every fold to run every epoch", "add trainer.patience=null"],
+    ),
     Case("hops vs layers", ["loader=neighbor", "model.num_layers=3"], ["loader.num_neighbors has 2 hops"]),
     Case(
         "regression metric",

@@ -11,23 +11,13 @@ import torch
 
 pytest.importorskip("rdkit")
 
+from gnnexp.data.examples import freewilson_csv
 from gnnexp.data.splits import group_split
 
 
 def chembl_csv(where: Path) -> Path:
     """RDKit's FreeWilson example set (1,017 molecules with pIC50s), joined into one CSV."""
-    import rdkit
-
-    data = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
-    acts = {r["Name"]: r["Act"] for r in csv.DictReader((data / "CHEMBL2321810_act.csv").open())}
-    out = where / "mols.csv"
-    with out.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["smiles", "id", "activity"])
-        for line in (data / "CHEMBL2321810.smi").read_text().splitlines():
-            smiles, name = line.split()[:2]
-            writer.writerow([smiles, name, acts[name]])
-    return out
+    return freewilson_csv(where / "mols.csv")
 
 
 def test_scaffold_split_keeps_scaffolds_whole():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -286,3 +287,33 @@ def test_results_of_every_task_have_the_same_shape(gnnexp):
         assert (result.run_dir / "metrics.csv").is_file() and (
             result.run_dir / "checkpoints" / "last.pt"
         ).is_file()
+
+
+def test_xu_et_al_protocol_reports_the_epoch_with_the_best_mean_over_the_held_out_folds(gnnexp):
+    run = gnnexp("dataset=synthetic_graphs", "trainer.folds=3", "trainer.fold_selection=mean_curve",
+                 "trainer.patience=null", "trainer.max_epochs=6", "trainer.log_every=100")  # fmt: skip
+    assert run.code == 0, run.err
+    curves = []
+    for fold in (1, 2, 3):
+        with (run.run_dir / f"fold_{fold}" / "metrics.csv").open() as stream:
+            curves.append({int(r["epoch"]): float(r["val_accuracy"]) for r in csv.DictReader(stream)})
+    mean = {e: sum(c[e] for c in curves) / 3 for e in range(1, 7)}
+    epoch = run.results["selected_epoch"]
+    assert mean[epoch] == max(mean.values()) and epoch == min(e for e in mean if mean[e] == mean[epoch])
+    assert run.results["test"]["accuracy"] == pytest.approx(mean[epoch])
+    assert run.results["val"] == run.results["test"]  # the held-out fold is both
+    assert run.results["fold_selection"] == "mean_curve"
+    assert f"{epoch} for every fold" in run.out and "selected on the test folds" in run.out
+
+
+def test_held_out_folds_train_on_all_the_others():
+    labels = torch.arange(40) % 2
+    seen = []
+    for fold in range(4):
+        train, val, test = fold_split(labels, 4, fold, seed=0, held_out_only=True)
+        assert val.tolist() == test.tolist() and len(train) == 30
+        assert sorted(torch.cat([train, test]).tolist()) == list(range(40))
+        seen += test.tolist()
+    assert sorted(seen) == list(range(40))  # every graph is held out exactly once
+    train, val, test = fold_split(labels, 4, 0, seed=0)
+    assert not set(val.tolist()) & set(test.tolist()) and len(train) == 20  # ours: a separate validation fold

@@ -133,6 +133,18 @@ def _check_settings_together(cfg: DictConfig) -> None:
                 else "."
             ),
         )
+    if cfg.trainer.fold_selection == "mean_curve":
+        if not cfg.trainer.folds:
+            raise ConfigError(
+                "trainer.fold_selection=mean_curve selects an epoch over the folds of cross-validation.",
+                "add trainer.folds=10 (or drop trainer.fold_selection).",
+            )
+        if cfg.trainer.patience is not None:
+            raise ConfigError(
+                "trainer.fold_selection=mean_curve needs every fold to run every epoch, but "
+                f"trainer.patience={cfg.trainer.patience} may stop folds early.",
+                "add trainer.patience=null.",
+            )
     if cfg.loader.kind == "neighbor":
         if kind != "node":
             raise ConfigError(

@@ -62,6 +62,13 @@ class TrainerConfig:
         doc="k-fold cross-validation (graph tasks; null: one split)",
         rule=(_folds, "null or an integer >= 3"),
     )
+    fold_selection: str = option(
+        "per_fold",
+        doc="per_fold: each fold picks its epoch on a validation fold and is tested on another; "
+        "mean_curve: Xu et al.'s protocol, k-1 folds train, the epoch with the best mean held-out "
+        "metric over the folds is reported (optimistic: it selects on the test folds)",
+        choices=("per_fold", "mean_curve"),
+    )
     nonfinite: str = option(
         "stop", doc="on a NaN/inf loss or gradient: stop the run, or skip the step", choices=("stop", "skip")
     )

@@ -56,9 +56,18 @@ def stratified_split(
     return train, val, test
 
 
-def fold_split(labels: Tensor, k: int, fold: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Fold ``fold`` of stratified k-fold CV: it is the test set, the next fold validates."""
+def fold_split(
+    labels: Tensor, k: int, fold: int, seed: int, held_out_only: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Fold ``fold`` of stratified k-fold CV: it is the test set, the next fold validates.
+
+    ``held_out_only`` (Xu et al.'s protocol): the other k-1 folds all train, and the fold is
+    both the validation and the test set.
+    """
     folds = stratified_folds(labels, k, seed)
+    if held_out_only:
+        train = torch.cat([f for i, f in enumerate(folds) if i != fold])
+        return train.sort().values, folds[fold], folds[fold]
     test, val = folds[fold], folds[(fold + 1) % k]
     train = torch.cat([f for i, f in enumerate(folds) if i not in (fold, (fold + 1) % k)])
     return train.sort().values, val, test

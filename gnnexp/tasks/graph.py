@@ -91,7 +91,8 @@ class GraphTask:
                     "use dataset.split=random (or stratified) with trainer.folds, or drop trainer.folds.",
                 )
             _check_folds(labels, int(cfg.trainer.folds), data.name, masked)
-            split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed)
+            mean_curve = cfg.trainer.fold_selection == "mean_curve"
+            split = fold_split(labels, cfg.trainer.folds, fold, t.split_seed, held_out_only=mean_curve)
         self.indices = dict(zip(("train", "val", "test"), split, strict=True))
         for name, index in self.indices.items():
             if index.numel() == 0:

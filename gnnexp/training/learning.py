@@ -38,3 +38,14 @@ NOT_LEARNING = (
     "the training loss never fell and the first epoch stayed the best: the model learned nothing; "
     "try another optimizer.lr (too small or too large) or optimizer (e.g. optimizer=adam)"
 )
+
+
+class ValCurve(Callback):
+    """Every evaluated epoch's validation results, in memory (the folds' mean curve)."""
+
+    def __init__(self) -> None:
+        self.values: dict[int, dict[str, float]] = {}
+
+    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
+        if record.val is not None:
+            self.values[record.epoch] = dict(record.val)
