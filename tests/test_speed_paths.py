@@ -46,15 +46,43 @@ def _pair(overrides: list[str]):
     return tasks, models
 
 
-@pytest.mark.parametrize("model", MODELS)
+# Every architecture, and every aggregator and option that changes how a layer aggregates.
+VARIANTS = [
+    *([f"model={m}"] for m in MODELS),
+    ["model=sage", "model.aggr=sum"],
+    ["model=sage", "model.aggr=max"],
+    ["model=gin", "model.train_eps=true"],
+]
+IDS = [" ".join(v).replace("model=", "").replace("model.", "") for v in VARIANTS]
+# No dropout anywhere: the fast paths draw their masks differently, all else is exact.
+NO_DROPOUT = ("model.dropout=0",)
+
+
+def _no_dropout(variant: list[str]) -> list[str]:
+    attention = (
+        ("model.attn_dropout=0",) if variant[0] in ("model=gat", "model=gatv2", "model=transformer") else ()
+    )
+    return [*variant, *NO_DROPOUT, *attention]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
 @pytest.mark.parametrize("dataset", ["cora", "synthetic"])
-def test_fast_paths_give_identical_eval_outputs(model, dataset):
-    (fast_task, plain_task), (fast_model, plain_model) = _pair([f"model={model}", f"dataset={dataset}"])
+def test_fast_paths_give_identical_eval_outputs(variant, dataset):
+    (fast_task, plain_task), (fast_model, plain_model) = _pair([*variant, f"dataset={dataset}"])
     x, adj = fast_task.inputs
-    if dataset == "cora" and model in ("gcn", "gat", "gatv2", "mlp"):
+    model = variant[0].removeprefix("model=")
+    linear_first = model in ("gcn", "gat", "gatv2", "mlp", "gin") or (
+        model == "sage" and "model.aggr=max" not in variant
+    )
+    if dataset == "cora" and linear_first:
         assert fast.is_csr(x)  # bag-of-words features are ~1% non-zero
     if model in ("gcn", "sage", "gin"):
         assert fast.is_csr(adj)
+    if model in ("sage", "gin") and linear_first and dataset == "cora":
+        # The first layer projects the 1,433 input columns before aggregating.
+        assert fast_model.convs[0].reorder and type(plain_model.convs[0]).__module__.startswith(
+            "torch_geometric"
+        )
     fast_model.eval()
     plain_model.eval()
     with torch.no_grad():
@@ -64,6 +92,99 @@ def test_fast_paths_give_identical_eval_outputs(model, dataset):
     assert evaluate(fast_model, fast_task, ("val", "test"))["test"]["accuracy"] == pytest.approx(
         evaluate(plain_model, plain_task, ("val", "test"))["test"]["accuracy"], abs=1e-3
     )
+
+
+def _assert_same_gradients(fast_model, plain_model):
+    """Every parameter's gradient agrees, up to float reassociation: within 1e-4 relative,
+    or 1e-4 of the largest gradient (a bias before batch norm has a zero gradient up to noise)."""
+    plain = dict(plain_model.named_parameters())
+    scale = max(float(p.grad.abs().max()) for p in plain.values() if p.grad is not None)
+    for name, p in fast_model.named_parameters():
+        assert p.grad is not None and plain[name].grad is not None, name
+        torch.testing.assert_close(p.grad, plain[name].grad, rtol=1e-4, atol=1e-4 * scale, msg=name)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_fast_paths_give_identical_gradients(variant):
+    """Training mode without dropout: the loss and the gradient of every weight agree."""
+    (fast_task, plain_task), (fast_model, plain_model) = _pair([*_no_dropout(variant), "dataset=cora"])
+    losses = []
+    for task, model in ((fast_task, fast_model), (plain_task, plain_model)):
+        model.train()
+        graph = task.graph
+        loss = task.training_loss(model, graph)
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    _assert_same_gradients(fast_model, plain_model)
+
+
+SAMPLED = [["model=sage"], ["model=sage", "model.aggr=sum"], ["model=gin", "model.norm=none", "model.num_layers=2", "model.jk=none"], ["model=gat"],
+           ["model=gcn"], ["model=sage", "model.jk=cat"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", SAMPLED, ids=[" ".join(v) for v in SAMPLED])
+def test_sampled_batches_give_identical_seed_outputs_and_gradients(variant):
+    """Reordered layers, and layers trimmed to the nodes later layers need: the seeds'
+    outputs and every gradient are those of PyG's full pass over the sampled batch."""
+    common = [*_no_dropout(variant), "dataset=synthetic", "loader=neighbor", "loader.backend=torch"]
+    (fast_task, plain_task), (fast_model, plain_model) = _pair(common)
+    expect_trim = variant[0] != "model=gcn"  # GCN's normalisation sees the trimmed in-edges
+    assert fast_task.layout.reorder and fast_task.layout.trim is expect_trim
+    torch.manual_seed(3)
+    batch = next(iter(fast_task.train_loader))
+    seeds = batch.batch_size
+    assert len(batch.num_sampled_nodes) == 3 and batch.num_sampled_nodes[0] == seeds
+    outputs = []
+    for task, model in ((fast_task, fast_model), (plain_task, plain_model)):
+        model.train()
+        out = task._forward_sampled(model, batch)[:seeds]
+        torch.nn.functional.cross_entropy(out, batch.y[:seeds]).backward()
+        outputs.append(out.detach())
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+    _assert_same_gradients(fast_model, plain_model)
+
+
+def test_graph_batches_reorder_gin_when_features_are_wider_than_the_layer():
+    overrides = ["dataset=synthetic_graphs", "dataset.num_features=40", "model=gin", "model.hidden_channels=8",
+                 *NO_DROPOUT]  # fmt: skip
+    (fast_task, plain_task), (fast_model, plain_model) = _pair(overrides)
+    assert fast_model.encoder.convs[0].reorder and not fast_model.encoder.convs[1].reorder
+    batch = next(iter(fast_task.loaders["train"]))
+    outputs = []
+    for task, model in ((fast_task, fast_model), (plain_task, plain_model)):
+        model.train()
+        out = task._forward(model, batch)
+        out.square().sum().backward()
+        outputs.append(out.detach())
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+    _assert_same_gradients(fast_model, plain_model)
+
+
+def test_csr_adjacencies_count_repeated_edges_as_the_edge_list_does():
+    from torch_geometric.utils import scatter
+
+    from gnnexp.models.layout import Layout
+
+    edge_index = torch.tensor([[1, 1, 2, 0], [0, 0, 0, 2]])  # 1->0 twice, 2->0, 0->2; node 1 has none
+    x = torch.tensor([[1.0], [4.0], [10.0]])
+    for adjacency, reduce in (("csr", "sum"), ("mean", "mean")):
+        _, adj = fast.prepare(x, edge_index, 3, Layout(adjacency=adjacency))
+        expected = scatter(x[edge_index[0]], edge_index[1], dim=0, dim_size=3, reduce=reduce)
+        torch.testing.assert_close(adj @ x, expected)  # sum: 18, 0, 1; mean: 6, 0, 1
+    for model in ("gcn", "gin", "sage"):  # a whole model on a graph with repeated edges
+        spec = declared("model")[model](hidden_channels=8, num_layers=2, dropout=0.0)
+        graph_x = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+        fast_layout = fast.choose_layout(spec, graph_x, allowed=True)
+        torch.manual_seed(0)
+        fast_model = spec.build(5, 2, fast_layout).eval()
+        torch.manual_seed(0)
+        plain_model = spec.build(5, 2).eval()
+        plain_model.load_state_dict(fast_model.state_dict())
+        with torch.no_grad():
+            a = fast_model(*fast.prepare(graph_x, edge_index, 3, fast_layout))
+            b = plain_model(graph_x, edge_index)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=model)
 
 
 def test_fast_paths_for_link_prediction_give_identical_scores():

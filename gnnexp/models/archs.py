@@ -68,10 +68,22 @@ class GNNSpec(ModelSpec):
     # whether they cannot work without them.
     edge_features: ClassVar[bool] = False
     needs_edge_features: ClassVar[bool] = False
+    # Whether a sampled batch's seeds get the same output when each layer drops the nodes
+    # later layers do not need (false for GCN: its normalisation counts a neighbour's own
+    # in-edges, which the trimmed layer no longer has).
+    trims_exactly: ClassVar[bool] = True
 
     def hidden_width(self) -> int:
         """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
         return self.hidden_channels
+
+    def takes_sparse_input(self) -> bool:
+        """Whether the first layer can take CSR features (it starts with a linear map)."""
+        return self.sparse_input
+
+    def preferred_adjacency(self) -> str:
+        """The adjacency layout its layers aggregate fastest with."""
+        return self.adjacency
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> torch.nn.Module:
         """One layer; ``last`` is the layer that produces ``out_channels``."""
@@ -90,6 +102,7 @@ class GCN(GNNSpec):
 
     sparse_input = True
     adjacency = "gcn"
+    trims_exactly = False
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from gnnexp.models.fast import FastGCNConv
@@ -143,9 +156,19 @@ class GraphSAGE(GNNSpec):
 
     adjacency = "csr"
 
+    def takes_sparse_input(self) -> bool:
+        return self.aggr != "max"  # max does not commute with the projection
+
+    def preferred_adjacency(self) -> str:
+        return "mean" if self.aggr == "mean" else "csr"
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import SAGEConv
 
+        if layout.reorder:
+            from gnnexp.models.reordered import ReorderedSAGEConv
+
+            return ReorderedSAGEConv(in_channels, out_channels, self.aggr, layout.adjacency == "mean")
         return SAGEConv(in_channels, out_channels, aggr=self.aggr)
 
 
@@ -156,20 +179,30 @@ class GIN(GNNSpec):
     train_eps: bool = option(False, doc="learn GIN's epsilon (the weight of a node's own features)")
     mlp_layers: int = option(2, doc="layers of each GIN update MLP", ge=1)
 
+    sparse_input = True
     adjacency = "csr"
 
-    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
-        from torch_geometric.nn import GINConv
+    def update_mlp(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
+        """GIN's update: an MLP (batch-normalised inside, except in the output layer)."""
         from torch_geometric.nn.models import MLP
         from torch_geometric.nn.resolver import activation_resolver
 
-        mlp = MLP(
+        return MLP(
             [in_channels] + [out_channels] * self.mlp_layers,
             act=activation_resolver(self.act),
             norm="batch_norm" if not last else None,
             norm_kwargs={"allow_single_element": True},
             plain_last=True,
         )
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
+        from torch_geometric.nn import GINConv
+
+        mlp = self.update_mlp(in_channels, out_channels, last)
+        if layout.reorder:
+            from gnnexp.models.reordered import ReorderedGINConv
+
+            return ReorderedGINConv(mlp, self.train_eps, in_channels, out_channels)
         return GINConv(mlp, train_eps=self.train_eps)
 
 
@@ -179,14 +212,15 @@ class GINE(GIN):
 
     edge_features = True
     needs_edge_features = True
+    sparse_input = False  # edge features enter before the MLP: no reordering
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import GINEConv
 
         if layout.edge_dim is None:
             raise ValueError("gine needs edge features (edge_attr), and this data has none: use model=gin")
-        gin = super().init_conv(in_channels, out_channels, last, layout)
-        return GINEConv(gin.nn, train_eps=self.train_eps, edge_dim=layout.edge_dim)
+        mlp = self.update_mlp(in_channels, out_channels, last)
+        return GINEConv(mlp, train_eps=self.train_eps, edge_dim=layout.edge_dim)
 
 
 @component("model", "transformer")

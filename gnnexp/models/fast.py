@@ -149,12 +149,18 @@ def make_sparse_aware(conv: torch.nn.Module) -> None:
             module.__class__ = SparseAwareLinear
 
 
+def _ones(edge_index: Tensor) -> Tensor:
+    """Edge weights of one: a repeated edge then sums to its count in the CSR matrix, as the
+    edge list counts it (without weights PyG's conversion keeps one copy)."""
+    return torch.ones(edge_index.size(1))
+
+
 def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     """The GCN-normalised adjacency with self-loops, as a CSR matrix (rows are targets)."""
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
     from torch_geometric.utils import to_torch_csr_tensor
 
-    adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
+    adj_t = to_torch_csr_tensor(edge_index.flip(0), _ones(edge_index), size=(num_nodes, num_nodes))
     return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
 
 
@@ -171,11 +177,27 @@ def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool, edge_dim: in
     if not allowed or not isinstance(spec, GNNSpec):
         return PLAIN if edge_dim is None else Layout(edge_dim=edge_dim)
     sparse = (
-        spec.sparse_input and x.numel() > 0 and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel()
+        spec.takes_sparse_input()
+        and x.numel() > 0
+        and int(torch.count_nonzero(x)) <= MAX_SPARSE_DENSITY * x.numel()
     )
     # DropEdge samples the edge list; edge features belong to it.
-    adjacency = "coo" if spec.drop_edge > 0 or edge_dim is not None else spec.adjacency
-    return Layout(sparse_features=sparse, adjacency=adjacency, uniform_dropout=True, edge_dim=edge_dim)
+    adjacency = "coo" if spec.drop_edge > 0 or edge_dim is not None else spec.preferred_adjacency()
+    return Layout(
+        sparse_features=sparse, adjacency=adjacency, uniform_dropout=True, edge_dim=edge_dim, reorder=True
+    )
+
+
+def sampled_layout(spec: ModelSpec | None, allowed: bool) -> Layout:
+    """The layout for neighbour-sampled mini-batches: edge lists and dense features as the
+    loader makes them; linear maps reordered; and each layer trimmed to the nodes later
+    layers need, unless that changes the seeds' outputs (batch or pair norm, DropEdge, GCN)."""
+    from gnnexp.models.archs import GNNSpec
+
+    if not allowed or not isinstance(spec, GNNSpec):
+        return PLAIN
+    trim = spec.trims_exactly and spec.norm not in ("batch", "pair") and spec.drop_edge == 0
+    return Layout(uniform_dropout=True, reorder=True, trim=trim)
 
 
 def prepare(
@@ -190,8 +212,18 @@ def prepare(
         return x, edge_index, edge_attr
     if layout.adjacency == "gcn":
         return x, gcn_adjacency(edge_index, num_nodes)
-    if layout.adjacency == "csr":
+    if layout.adjacency in ("csr", "mean"):
         from torch_geometric.utils import to_torch_csr_tensor
 
-        return x, csr(to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes)))
+        adj_t = csr(to_torch_csr_tensor(edge_index.flip(0), _ones(edge_index), size=(num_nodes, num_nodes)))
+        return x, mean_adjacency(adj_t) if layout.adjacency == "mean" else adj_t
     return x, edge_index
+
+
+def mean_adjacency(adj_t: Tensor) -> Tensor:
+    """``adj_t`` with each row divided by its sum, the node's in-degree counting repeated
+    edges (a node without in-edges keeps an empty row: its mean is 0, as in PyG)."""
+    crow, values = adj_t.crow_indices(), adj_t.values()
+    row = torch.repeat_interleave(torch.arange(adj_t.size(0)), (crow[1:] - crow[:-1]).long())
+    degree = torch.zeros(adj_t.size(0), dtype=values.dtype).index_add_(0, row, values)
+    return torch.sparse_csr_tensor(crow, adj_t.col_indices(), values / degree[row], adj_t.shape)

@@ -12,14 +12,14 @@ how to build one convolution (``init_conv``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
 from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.nn.norm import BatchNorm, LayerNorm, PairNorm
 from torch_geometric.nn.resolver import activation_resolver
-from torch_geometric.utils import dropout_edge
+from torch_geometric.utils import dropout_edge, trim_to_layer
 
 from gnnexp.models import fast
 from gnnexp.models.layout import PLAIN, Layout
@@ -89,14 +89,28 @@ class GNN(torch.nn.Module):
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()  # type: ignore[operator]  # torch types __getattr__ as Tensor | Module
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
-        """``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``."""
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor | None = None,
+        hops: tuple[list[int], list[int]] | None = None,
+    ) -> Tensor:
+        """``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``;
+        ``hops``: a sampled batch's nodes and edges per hop (seeds first), for a model built
+        with ``layout.trim``: layer i then computes only the nodes within ``num_layers - i``
+        hops of the seeds, and the rows of the seeds are exactly those of the full pass."""
         if self.drop_edge > 0 and self.training:
             edge_index, kept = dropout_edge(edge_index, p=self.drop_edge, training=True)
             edge_attr = edge_attr[kept] if edge_attr is not None else None
         uses_edges = self.layout.edge_dim is not None
+        # Trimming assumes one hop per layer (the loader's settings are checked to agree).
+        trim = hops if self.layout.trim and hops is not None and len(hops[1]) == self.num_layers else None
         hidden: list[Tensor] = []
         for i, conv in enumerate(self.convs):
+            if trim is not None and i > 0:
+                x, adjacency, edge_attr = trim_to_layer(i, trim[0], trim[1], x, edge_index, edge_attr)
+                edge_index = cast(Tensor, adjacency)
             x_in = x
             x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout)
             x = conv(x, edge_index, edge_attr) if uses_edges else conv(x, edge_index)
@@ -107,6 +121,8 @@ class GNN(torch.nn.Module):
                 hidden.append(x)
         if self.jk_mode is None:
             return x
+        if trim is not None:  # every layer's rows, cut to the nodes the last layer kept
+            hidden = [h[: x.size(0)] for h in hidden]
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:
             return x

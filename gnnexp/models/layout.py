@@ -13,15 +13,22 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Layout:
     """``sparse_features``: node features as a CSR matrix; ``adjacency``: ``coo`` (edge list),
-    ``csr`` (plain CSR matrix) or ``gcn`` (CSR with GCN's normalisation already applied);
+    ``csr`` (plain CSR matrix), ``mean`` (CSR normalised by in-degree) or ``gcn`` (CSR with
+    GCN's normalisation already applied);
     ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution);
     ``edge_dim``: the width of the edge features the model takes with each edge (None: the
-    model gets none, because the data has none or the architecture cannot use them)."""
+    model gets none, because the data has none or the architecture cannot use them);
+    ``reorder``: linear maps run before mean/sum aggregation where that is cheaper
+    (``gnnexp.models.reordered``); ``trim``: sampled mini-batches come with their per-hop
+    node and edge counts, and each layer computes only the nodes later layers still need
+    (PyG's ``trim_to_layer``)."""
 
     sparse_features: bool = False
     adjacency: str = "coo"
     uniform_dropout: bool = False
     edge_dim: int | None = None
+    reorder: bool = False
+    trim: bool = False
 
 
 PLAIN = Layout()

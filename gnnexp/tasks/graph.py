@@ -15,8 +15,8 @@ from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
 from gnnexp.data.splits import fold_split, group_split, stratified_split
 from gnnexp.errors import DataError
-from gnnexp.models.layout import PLAIN, Layout
-from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features
+from gnnexp.models.layout import Layout
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
 
 
 def graph_labels(graphs: Any, regression: bool) -> Tensor:
@@ -113,7 +113,8 @@ class GraphTask:
         }
         self.num_graphs = len(graphs)
         used = edge_dim(cfg.model, data)
-        self.layout = PLAIN if used is None else Layout(edge_dim=used)
+        # Batches of small graphs: edge lists and dense features; only linear maps move.
+        self.layout = Layout(edge_dim=used, reorder=layouts_allowed(cfg))
         self.edges = describe_edges(cfg.model, data, used)
         self.notes = dict(data.notes)
 

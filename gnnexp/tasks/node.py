@@ -59,13 +59,18 @@ class NodeTask:
         else:
             # A shallow copy: moving to the device must not touch the cached dataset.
             self.graph = copy.copy(graph).to(device)
-        # The layout the model is built for, and the inputs in it (sampled batches stay plain).
-        allowed = layouts_allowed(cfg) and not self.sampled
+        # The layout the model is built for, and the inputs in it (sampled batches come as
+        # the loader makes them: edge lists, dense features, counts per hop).
         used = edge_dim(cfg.model, data, usable=not self.sampled)
         self.edges = describe_edges(
             cfg.model, data, used, "sampled batches carry none yet" if self.sampled else ""
         )
-        self.layout = fast.choose_layout(model_spec(cfg.model), self.graph.x, allowed, used)
+        spec = model_spec(cfg.model)
+        self.layout = (
+            fast.sampled_layout(spec, layouts_allowed(cfg))
+            if self.sampled
+            else fast.choose_layout(spec, self.graph.x, layouts_allowed(cfg), used)
+        )
         g = self.graph
         self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
         self._eval_graph: Data | None = None
@@ -92,7 +97,7 @@ class NodeTask:
         if self.sampled:
             batch = batch.to(self.device)
             seeds = batch.batch_size  # seed nodes come first in a sampled batch
-            return self.objective.loss(model(batch.x, batch.edge_index)[:seeds], batch.y[:seeds])
+            return self.objective.loss(self._forward_sampled(model, batch)[:seeds], batch.y[:seeds])
         out = model(*self.inputs)  # the full graph, in the fast layouts when enabled
         return self.objective.loss(out[batch.train_mask], batch.y[batch.train_mask])
 
@@ -116,9 +121,15 @@ class NodeTask:
         outs, targets = [], []
         for batch in self._loader(self.graph[f"{split}_mask"], self.loader.eval_batch_size, False):
             batch = batch.to(self.device)
-            outs.append(model(batch.x, batch.edge_index)[: batch.batch_size])
+            outs.append(self._forward_sampled(model, batch)[: batch.batch_size])
             targets.append(batch.y[: batch.batch_size])
         return self.objective.scores(torch.cat(outs), torch.cat(targets))
+
+    def _forward_sampled(self, model: torch.nn.Module, batch: Data) -> Tensor:
+        if not self.layout.trim:
+            return model(batch.x, batch.edge_index)
+        hops = (list(batch.num_sampled_nodes), list(batch.num_sampled_edges))
+        return model(batch.x, batch.edge_index, hops=hops)
 
     def describe(self) -> dict[str, Any]:
         g = self.graph
