@@ -126,10 +126,17 @@ class GAT(GNNSpec):
     def hidden_width(self) -> int:
         return self.hidden_channels * self.heads
 
+    def preferred_adjacency(self) -> str:
+        return "coo" if self.v2 else "attention"
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import GATConv, GATv2Conv
 
         conv = GATv2Conv if self.v2 else GATConv
+        if layout.adjacency == "attention":
+            from gnnexp.models.attention import CSRGATConv
+
+            conv = CSRGATConv
         heads = self.out_heads if last else self.heads
         return conv(
             in_channels,

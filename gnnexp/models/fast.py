@@ -83,7 +83,7 @@ class _CSRMatmul(torch.autograd.Function):
         return None, x_t @ grad, None, None, None
 
 
-def _transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """CSR structure of ``x.T`` and the permutation that maps ``x``'s values onto it."""
     crow, col = x.crow_indices().long(), x.col_indices().long()
     rows, cols = x.shape
@@ -110,7 +110,7 @@ class CSRMatmul:
     def __call__(self, x: Tensor, w: Tensor) -> Tensor:
         key = (x.crow_indices().data_ptr(), x.col_indices().data_ptr())
         if self._key != key:
-            self._key, self._pattern = key, _transpose_pattern(x)
+            self._key, self._pattern = key, transpose_pattern(x)
         assert self._pattern is not None
         return _CSRMatmul.apply(x, w, *self._pattern)
 
@@ -212,6 +212,10 @@ def prepare(
         return x, edge_index, edge_attr
     if layout.adjacency == "gcn":
         return x, gcn_adjacency(edge_index, num_nodes)
+    if layout.adjacency == "attention":
+        from gnnexp.models.attention import attention_adjacency
+
+        return x, attention_adjacency(edge_index, num_nodes)
     if layout.adjacency in ("csr", "mean"):
         from torch_geometric.utils import to_torch_csr_tensor
 

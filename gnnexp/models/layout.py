@@ -13,8 +13,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Layout:
     """``sparse_features``: node features as a CSR matrix; ``adjacency``: ``coo`` (edge list),
-    ``csr`` (plain CSR matrix), ``mean`` (CSR normalised by in-degree) or ``gcn`` (CSR with
-    GCN's normalisation already applied);
+    ``csr`` (plain CSR matrix), ``mean`` (CSR normalised by in-degree), ``gcn`` (CSR with
+    GCN's normalisation already applied) or ``attention`` (CSR with GAT's self-loops);
     ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution);
     ``edge_dim``: the width of the edge features the model takes with each edge (None: the
     model gets none, because the data has none or the architecture cannot use them);
