@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv
 
-from gnnexp.models.fast import transpose_pattern, is_csr
+from gnnexp.models.fast import is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
