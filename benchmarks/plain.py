@@ -18,7 +18,10 @@ import torch.nn.functional as F
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.models import MLP
 
-EPOCHS, PATIENCE = 200, 100
+from gnnexp.config.schema import TrainerConfig
+
+# gnnexp's defaults, which both sides follow.
+EPOCHS, PATIENCE = TrainerConfig().max_epochs, TrainerConfig().patience
 WIDE = (
     "model.num_layers=2",
     "model.hidden_channels=64",

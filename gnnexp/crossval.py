@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +103,7 @@ def cross_validate(
     val, val_std = mean_std([r.val for r in results])
     test, test_std = mean_std([r.test for r in results])
     summary: dict[str, Any] = {
-        "folds": [
-            {"fold": i + 1, **{k: v for k, v in asdict(r).items() if k != "val_curve"}}
-            for i, r in enumerate(results)
-        ],
+        "folds": [{"fold": i + 1, **r.record()} for i, r in enumerate(results)],
         "val_std": val_std,
         "test_std": test_std,
         "num_params": results[0].num_params,
@@ -124,6 +120,9 @@ def cross_validate(
             f"{folds} folds (selected on the test folds: optimistic).",
             highlight=False,
         )
+        # The monitored value (a search's objective) of the reported epoch, not each fold's own best.
+        monitored = "loss" if str(cfg.trainer.monitor) in ("val_loss", "val_loss_and_metric") else metric
+        return val, test, test[monitored], summary
     return val, test, statistics.fmean(r.best_value for r in results), summary
 
 

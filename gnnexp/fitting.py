@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -73,6 +73,10 @@ class FitResult:
     learned: bool = True  # false: the training loss never fell and the first epoch stayed best
     pruned_epoch: int | None = None  # an Optuna trial its study's pruner stopped after this epoch
     val_curve: dict[int, dict[str, float]] = field(default_factory=dict)  # epoch -> validation results
+
+    def record(self) -> dict[str, Any]:
+        """What results.json keeps of it: everything but the per-epoch curve (metrics.csv has it)."""
+        return {k: v for k, v in asdict(self).items() if k != "val_curve"}
 
 
 def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:

@@ -14,7 +14,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +152,7 @@ def _train_and_report(
             first, out_dir, console, resume=resume, dist=dist, meta=meta, painter=painter, threads=threads
         )
         val, test, best_value = result.val, result.test, result.best_value
-        summary = {k: v for k, v in asdict(result).items() if k not in ("val", "test", "best_value")}
+        summary = {k: v for k, v in result.record().items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch
 
     pruned = summary.get("pruned_epoch") is not None

@@ -147,13 +147,13 @@ def write_tiny_arxiv(data_dir: Path, n: int = 60) -> Path:
     return folder
 
 
-def write_tiny_collab(data_dir: Path, n: int = 50) -> Path:
+def write_tiny_collab(data_dir: Path, n: int = 50, name: str = "ogbl_collab") -> Path:
     """``<data_dir>/ogb/ogbl_collab`` in OGB's layout: edges within 5 communities, OGB's split
     files as torch-saved dicts of NumPy arrays (as OGB ships them) with fixed negatives."""
     import numpy as np
 
-    folder = data_dir / "ogb" / "ogbl_collab"
-    raw, split = folder / "raw", folder / "split" / "time"
+    folder = data_dir / "ogb" / name
+    raw, split = folder / "raw", folder / "split" / ("time" if name == "ogbl_collab" else "target")
     raw.mkdir(parents=True)
     split.mkdir(parents=True)
     gen = torch.Generator().manual_seed(0)
@@ -165,9 +165,10 @@ def write_tiny_collab(data_dir: Path, n: int = 50) -> Path:
     for i, g in enumerate(group):
         features[i, g] += 2.0
     _gz(raw / "edge.csv.gz", pairs)
-    _gz(raw / "node-feat.csv.gz", [[f"{v:.4f}" for v in row] for row in features.tolist()])
-    _gz(raw / "edge_weight.csv.gz", [[1] for _ in pairs])
-    _gz(raw / "edge_year.csv.gz", [[2015] for _ in pairs])
+    if name == "ogbl_collab":  # ogbl-ddi has no node features and no edge files
+        _gz(raw / "node-feat.csv.gz", [[f"{v:.4f}" for v in row] for row in features.tolist()])
+        _gz(raw / "edge_weight.csv.gz", [[1] for _ in pairs])
+        _gz(raw / "edge_year.csv.gz", [[2015] for _ in pairs])
     _gz(raw / "num-node-list.csv.gz", [[n]])
     _gz(raw / "num-edge-list.csv.gz", [[len(pairs)]])
     cross = [[i, j] for i in range(n) for j in range(i + 1, n) if group[i] != group[j]]
@@ -245,3 +246,21 @@ def test_hits_applies_to_link_prediction_only(gnnexp, tmp_path):
     write_tiny_arxiv(data)
     refused = gnnexp("dataset=ogbn-arxiv", "task.metric=hits@50", f"data_dir={data}")
     assert refused.code != 0 and "applies to task=link only" in refused.err
+    other = gnnexp("dataset=ogbn-arxiv", "dataset.metric=f1_macro", f"data_dir={data}")
+    assert other.code != 0 and "OGB scores ogbn-arxiv by accuracy" in other.err
+
+
+def test_ogbl_ddi_gets_node_ids_and_keeps_validation_edges_out_of_the_test_graph(tmp_path):
+    from gnnexp.config.compose import compose
+    from gnnexp.data import load_dataset
+    from gnnexp.tasks.base import build_task
+
+    data = tmp_path / "data"
+    write_tiny_collab(data, name="ogbl_ddi")
+    cfg = compose(["dataset=ogbl-ddi", f"data_dir={data}"])
+    loaded = load_dataset(cfg.dataset, data)
+    assert torch.equal(loaded.graphs.x, torch.eye(50))  # no node features: one-hot ids
+    task = build_task(cfg, loaded, torch.device("cpu"))
+    assert task.metric == "hits@20"
+    # OGB's rules allow validation edges as input at test time for collab only
+    assert torch.equal(task.data["test"].edge_index, task.data["val"].edge_index)

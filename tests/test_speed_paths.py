@@ -76,8 +76,8 @@ def test_fast_paths_give_identical_eval_outputs(variant, dataset):
     )
     if dataset == "cora" and linear_first:
         assert fast.is_csr(x)  # bag-of-words features are ~1% non-zero
-    if model in ("gcn", "sage", "gin"):
-        assert fast.is_csr(adj)
+    if model in ("gcn", "gin", "gat") or (model == "sage" and "model.aggr=max" not in variant):
+        assert fast.is_csr(adj)  # a CSR entry counts repeated edges, which max must not weigh
     if model in ("sage", "gin") and linear_first and dataset == "cora":
         # The first layer projects the 1,433 input columns before aggregating.
         assert fast_model.convs[0].reorder and type(plain_model.convs[0]).__module__.startswith(
@@ -121,6 +121,16 @@ def test_fast_paths_give_identical_gradients(variant):
 
 SAMPLED = [["model=sage"], ["model=sage", "model.aggr=sum"], ["model=gin", "model.norm=none", "model.num_layers=2", "model.jk=none"], ["model=gat"],
            ["model=gcn"], ["model=sage", "model.jk=cat"]]  # fmt: skip
+
+
+def test_trimming_is_used_only_where_it_keeps_the_seeds_outputs():
+    archs = declared("model")
+    assert not fast.sampled_layout(archs["gcn"](), True).trim  # normalisation by trimmed degrees
+    assert not fast.sampled_layout(archs["gin"](num_layers=5, jk="cat"), True).trim  # MLP batch norm
+    assert not fast.sampled_layout(archs["sage"](norm="batch"), True).trim
+    assert not fast.sampled_layout(archs["sage"](drop_edge=0.2), True).trim
+    assert fast.sampled_layout(archs["sage"](), True).trim and fast.sampled_layout(archs["gat"](), True).trim
+    assert fast.sampled_layout(archs["sage"](), False) == fast.PLAIN
 
 
 @pytest.mark.parametrize("variant", SAMPLED, ids=[" ".join(v) for v in SAMPLED])
@@ -172,8 +182,16 @@ def test_csr_adjacencies_count_repeated_edges_as_the_edge_list_does():
         _, adj = fast.prepare(x, edge_index, 3, Layout(adjacency=adjacency))
         expected = scatter(x[edge_index[0]], edge_index[1], dim=0, dim_size=3, reduce=reduce)
         torch.testing.assert_close(adj @ x, expected)  # sum: 18, 0, 1; mean: 6, 0, 1
-    for model in ("gcn", "gin", "sage", "gat"):  # a whole model on a graph with repeated edges
-        spec = declared("model")[model](hidden_channels=8, num_layers=2, dropout=0.0)
+    models = [
+        ("gcn", {}),
+        ("gin", {}),
+        ("sage", {}),
+        ("sage", {"aggr": "sum"}),
+        ("sage", {"aggr": "max"}),
+        ("gat", {}),
+    ]
+    for model, extra in models:  # a whole model on a graph with repeated edges
+        spec = declared("model")[model](hidden_channels=8, num_layers=2, dropout=0.0, **extra)
         graph_x = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
         fast_layout = fast.choose_layout(spec, graph_x, allowed=True)
         torch.manual_seed(0)
@@ -184,7 +202,7 @@ def test_csr_adjacencies_count_repeated_edges_as_the_edge_list_does():
         with torch.no_grad():
             a = fast_model(*fast.prepare(graph_x, edge_index, 3, fast_layout))
             b = plain_model(graph_x, edge_index)
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=model)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=f"{model} {extra}")
 
 
 def test_fast_paths_for_link_prediction_give_identical_scores():

@@ -22,19 +22,21 @@ from omegaconf import DictConfig
 
 from gnnexp.data.molecules import one_hot
 from gnnexp.data.sources import GraphData, node_level
-from gnnexp.errors import DataError, GnnexpError
+from gnnexp.errors import ConfigError, DataError, GnnexpError
+from gnnexp.metrics import METRICS
 
-# OGB's names of its metrics -> gnnexp's.
+# OGB's names of its metrics -> gnnexp's (Hits@K is spelled alike).
 METRIC_NAMES = {
     "rocauc": "roc_auc",
     "ap": "ap",
     "rmse": "rmse",
     "mae": "mae",
     "acc": "accuracy",
-    "hits@20": "hits@20",
-    "hits@50": "hits@50",
-    "hits@100": "hits@100",
+    **{name: name for name in METRICS if name.startswith("hits@")},
 }
+# OGB's rules let a link model pass messages over the validation edges at test time only
+# on these datasets (their leaderboards say "use validation edges as input").
+VALIDATION_EDGES_AT_TEST = ("ogbl-collab",)
 
 
 def _open(cfg: DictConfig, data_dir: Path, kind: str) -> tuple[Any, Any, Any]:
@@ -100,6 +102,11 @@ def _metric(cfg: DictConfig, evaluator: Any, supported: bool, which: str) -> str
     metric = METRIC_NAMES.get(evaluator.eval_metric)
     if metric is None or not supported:
         raise DataError(f"{cfg.ogb_name} ({evaluator.eval_metric}) is not supported yet.", f"use {which}.")
+    if cfg.metric != metric:  # the Evaluator scores OGB's metric only
+        raise ConfigError(
+            f"dataset.metric={cfg.metric}, but OGB scores {cfg.ogb_name} by {metric}.",
+            f"drop dataset.metric (use task.metric=... to monitor another metric beside {metric}).",
+        )
     return metric
 
 
@@ -196,6 +203,7 @@ def load_ogbl(cfg: DictConfig, data_dir: Path) -> GraphData:
     from torch_geometric.utils import to_undirected
 
     dataset, split, evaluator = _open(cfg, data_dir, "link")
+    name = str(cfg.ogb_name)
     metric = _metric(
         cfg,
         evaluator,
@@ -209,12 +217,14 @@ def load_ogbl(cfg: DictConfig, data_dir: Path) -> GraphData:
     def edges(part: dict[str, Any], key: str) -> torch.Tensor:
         return torch.as_tensor(part[key]).long().t().contiguous()  # OGB: (pairs, 2) -> (2, pairs)
 
-    pairs = {
-        "train": (edges(split["train"], "edge"), None),
+    train = edges(split["train"], "edge")
+    pairs: dict[str, Any] = {
+        "train": (train, None),
         "val": (edges(split["valid"], "edge"), edges(split["valid"], "edge_neg")),
         "test": (edges(split["test"], "edge"), edges(split["test"], "edge_neg")),
+        "validation_edges_at_test": name in VALIDATION_EDGES_AT_TEST,
     }
-    plain = Data(x=x, edge_index=to_undirected(pairs["train"][0], num_nodes=n), num_nodes=n)
+    plain = Data(x=x, edge_index=to_undirected(train, num_nodes=n), num_nodes=n)
 
     def official(pos: torch.Tensor, neg: torch.Tensor) -> float:
         return _evaluate(evaluator, {"y_pred_pos": pos.view(-1), "y_pred_neg": neg.view(-1)})

@@ -68,10 +68,6 @@ class GNNSpec(ModelSpec):
     # whether they cannot work without them.
     edge_features: ClassVar[bool] = False
     needs_edge_features: ClassVar[bool] = False
-    # Whether a sampled batch's seeds get the same output when each layer drops the nodes
-    # later layers do not need (false for GCN: its normalisation counts a neighbour's own
-    # in-edges, which the trimmed layer no longer has).
-    trims_exactly: ClassVar[bool] = True
 
     def hidden_width(self) -> int:
         """Width of a hidden layer's output (``heads x hidden_channels`` for attention)."""
@@ -84,6 +80,12 @@ class GNNSpec(ModelSpec):
     def preferred_adjacency(self) -> str:
         """The adjacency layout its layers aggregate fastest with."""
         return self.adjacency
+
+    def trims_exactly(self) -> bool:
+        """Whether a sampled batch's seeds get the same outputs and gradients when each layer
+        drops the nodes later layers no longer need: not when statistics run over all the
+        layer's nodes (batch or pair norm) or DropEdge draws from the whole edge list."""
+        return self.norm not in ("batch", "pair") and self.drop_edge == 0
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> torch.nn.Module:
         """One layer; ``last`` is the layer that produces ``out_channels``."""
@@ -102,7 +104,9 @@ class GCN(GNNSpec):
 
     sparse_input = True
     adjacency = "gcn"
-    trims_exactly = False
+
+    def trims_exactly(self) -> bool:
+        return False  # its normalisation counts a neighbour's own in-edges, which trimming drops
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from gnnexp.models.fast import FastGCNConv
@@ -167,7 +171,8 @@ class GraphSAGE(GNNSpec):
         return self.aggr != "max"  # max does not commute with the projection
 
     def preferred_adjacency(self) -> str:
-        return "mean" if self.aggr == "mean" else "csr"
+        # A CSR entry holds a repeated edge's count, which max must not multiply in.
+        return {"mean": "mean", "sum": "csr"}.get(self.aggr, "coo")
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import SAGEConv
@@ -189,28 +194,42 @@ class GIN(GNNSpec):
     sparse_input = True
     adjacency = "csr"
 
-    def update_mlp(self, in_channels: int, out_channels: int, last: bool) -> torch.nn.Module:
-        """GIN's update: an MLP (batch-normalised inside, except in the output layer)."""
+    def trims_exactly(self) -> bool:
+        # Every hidden layer's MLP batch-normalises: only a last layer (2 layers, no
+        # jumping knowledge) may be trimmed.
+        return super().trims_exactly() and self.num_layers <= 2 and self.jk == "none"
+
+    def update_mlp(
+        self, in_channels: int, out_channels: int, last: bool, bias_only_first: bool = False
+    ) -> Any:
+        """GIN's update: an MLP (batch-normalised inside, except in the output layer).
+        ``bias_only_first``: its first layer adds only its bias, for a conv that applies
+        that layer's weight itself (``ReorderedGINConv``)."""
         from torch_geometric.nn.models import MLP
         from torch_geometric.nn.resolver import activation_resolver
 
-        return MLP(
+        mlp = MLP(
             [in_channels] + [out_channels] * self.mlp_layers,
             act=activation_resolver(self.act),
             norm="batch_norm" if not last else None,
             norm_kwargs={"allow_single_element": True},
             plain_last=True,
         )
+        if bias_only_first:
+            from gnnexp.models.reordered import BiasOnly
+
+            mlp.lins[0].__class__ = BiasOnly  # same parameters and keys; PyG's MLP makes Linear
+        return mlp
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import GINConv
 
-        mlp = self.update_mlp(in_channels, out_channels, last)
         if layout.reorder:
             from gnnexp.models.reordered import ReorderedGINConv
 
+            mlp = self.update_mlp(in_channels, out_channels, last, bias_only_first=True)
             return ReorderedGINConv(mlp, self.train_eps, in_channels, out_channels)
-        return GINConv(mlp, train_eps=self.train_eps)
+        return GINConv(self.update_mlp(in_channels, out_channels, last), train_eps=self.train_eps)
 
 
 @component("model", "gine")

@@ -28,12 +28,13 @@ def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     gives each its own coefficient."""
     src, dst = edge_index
     keep = src != dst
-    nodes = torch.arange(num_nodes)
+    nodes = torch.arange(num_nodes, device=edge_index.device)
     src, dst = torch.cat([src[keep], nodes]), torch.cat([dst[keep], nodes])
     order = torch.argsort(dst * num_nodes + src, stable=True)
-    crow = torch.zeros(num_nodes + 1, dtype=torch.long)
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
     crow[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0)
-    return torch.sparse_csr_tensor(crow, src[order], torch.ones(order.numel()), (num_nodes, num_nodes))
+    ones = torch.ones(order.numel(), device=edge_index.device)
+    return torch.sparse_csr_tensor(crow, src[order], ones, (num_nodes, num_nodes))
 
 
 class _Pattern:
@@ -44,14 +45,14 @@ class _Pattern:
         crow, col = adj.crow_indices().long(), adj.col_indices().long()
         n, e = adj.size(0), col.numel()
         self.crow, self.col = crow, col
-        self.row = torch.repeat_interleave(torch.arange(n), crow[1:] - crow[:-1])
-        self.degree = crow[1:] - crow[:-1]
-        offsets = torch.arange(heads)
+        self.row = torch.repeat_interleave(torch.arange(n, device=crow.device), crow[1:] - crow[:-1])
+        offsets = torch.arange(heads, device=crow.device)
         block_crow = torch.cat([crow[:-1] + h * e for h in range(heads)] + [crow[-1:] + (heads - 1) * e])
         self.block_crow = block_crow
         self.block_col = (col.view(1, -1) + (offsets * n).view(-1, 1)).reshape(-1)
         self.block_row = (self.row.view(1, -1) + (offsets * n).view(-1, 1)).reshape(-1)
-        block = torch.sparse_csr_tensor(self.block_crow, self.block_col, torch.ones(heads * e), (heads * n,) * 2)
+        ones = torch.ones(heads * e, device=crow.device)
+        block = torch.sparse_csr_tensor(self.block_crow, self.block_col, ones, (heads * n,) * 2)
         self.t_crow, self.t_col, self.perm = transpose_pattern(block)
         self.shape = (heads * n, heads * n)
 
@@ -85,13 +86,20 @@ class CSRGATConv(GATConv):
     adjacency (see :func:`attention_adjacency`); other inputs go to ``GATConv`` itself."""
 
     _pattern: _Pattern | None = None
-    _key: tuple[int, int] | None = None
+    _key: tuple[int, int, int, int] | None = None
 
+    # torch.compile cannot trace sparse CSR tensors: this runs eagerly inside a compiled model.
+    @torch.compiler.disable
     def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
         if not is_csr(edge_index) or edge_attr is not None or kwargs or self.res is not None:
             return super().forward(x, edge_index, edge_attr, **kwargs)
         heads, channels = self.heads, self.out_channels
-        key = (edge_index.crow_indices().data_ptr(), heads)
+        key = (
+            edge_index.crow_indices().data_ptr(),
+            edge_index.col_indices().data_ptr(),
+            edge_index.values().numel(),
+            heads,
+        )
         if self._key != key:
             self._key, self._pattern = key, _Pattern(edge_index, heads)
         p = self._pattern

@@ -87,9 +87,9 @@ def transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """CSR structure of ``x.T`` and the permutation that maps ``x``'s values onto it."""
     crow, col = x.crow_indices().long(), x.col_indices().long()
     rows, cols = x.shape
-    row = torch.repeat_interleave(torch.arange(rows), crow[1:] - crow[:-1])
+    row = torch.repeat_interleave(torch.arange(rows, device=crow.device), crow[1:] - crow[:-1])
     perm = torch.argsort(col * rows + row)
-    t_crow = torch.zeros(cols + 1, dtype=torch.long)
+    t_crow = torch.zeros(cols + 1, dtype=torch.long, device=crow.device)
     t_crow[1:] = torch.cumsum(torch.bincount(col, minlength=cols), 0)
     index_dtype = x.crow_indices().dtype
     return t_crow.to(index_dtype), row[perm].to(index_dtype), perm
@@ -152,7 +152,7 @@ def make_sparse_aware(conv: torch.nn.Module) -> None:
 def _ones(edge_index: Tensor) -> Tensor:
     """Edge weights of one: a repeated edge then sums to its count in the CSR matrix, as the
     edge list counts it (without weights PyG's conversion keeps one copy)."""
-    return torch.ones(edge_index.size(1))
+    return torch.ones(edge_index.size(1), device=edge_index.device)
 
 
 def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -191,13 +191,12 @@ def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool, edge_dim: in
 def sampled_layout(spec: ModelSpec | None, allowed: bool) -> Layout:
     """The layout for neighbour-sampled mini-batches: edge lists and dense features as the
     loader makes them; linear maps reordered; and each layer trimmed to the nodes later
-    layers need, unless that changes the seeds' outputs (batch or pair norm, DropEdge, GCN)."""
+    layers need, where that keeps the seeds' outputs (``GNNSpec.trims_exactly``)."""
     from gnnexp.models.archs import GNNSpec
 
     if not allowed or not isinstance(spec, GNNSpec):
         return PLAIN
-    trim = spec.trims_exactly and spec.norm not in ("batch", "pair") and spec.drop_edge == 0
-    return Layout(uniform_dropout=True, reorder=True, trim=trim)
+    return Layout(uniform_dropout=True, reorder=True, trim=spec.trims_exactly())
 
 
 def prepare(
@@ -228,6 +227,8 @@ def mean_adjacency(adj_t: Tensor) -> Tensor:
     """``adj_t`` with each row divided by its sum, the node's in-degree counting repeated
     edges (a node without in-edges keeps an empty row: its mean is 0, as in PyG)."""
     crow, values = adj_t.crow_indices(), adj_t.values()
-    row = torch.repeat_interleave(torch.arange(adj_t.size(0)), (crow[1:] - crow[:-1]).long())
-    degree = torch.zeros(adj_t.size(0), dtype=values.dtype).index_add_(0, row, values)
+    row = torch.repeat_interleave(
+        torch.arange(adj_t.size(0), device=crow.device), (crow[1:] - crow[:-1]).long()
+    )
+    degree = torch.zeros(adj_t.size(0), dtype=values.dtype, device=values.device).index_add_(0, row, values)
     return torch.sparse_csr_tensor(crow, adj_t.col_indices(), values / degree[row], adj_t.shape)

@@ -121,7 +121,7 @@ class GNN(torch.nn.Module):
                 hidden.append(x)
         if self.jk_mode is None:
             return x
-        if trim is not None:  # every layer's rows, cut to the nodes the last layer kept
+        if trim is not None:  # trimmed layers differ in length; JK combines them row by row
             hidden = [h[: x.size(0)] for h in hidden]
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:

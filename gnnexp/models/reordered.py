@@ -81,7 +81,7 @@ class ReorderedSAGEConv(SAGEConv):
         return super().message_and_aggregate(adj_t, x)
 
 
-class _BiasOnly(PyGLinear):
+class BiasOnly(PyGLinear):
     """The first linear layer of a reordered GIN's MLP: the conv applied its weight before
     aggregating, so here only the bias remains (same parameters and keys as ``Linear``)."""
 
@@ -91,12 +91,13 @@ class _BiasOnly(PyGLinear):
 
 class ReorderedGINConv(GINConv):
     """PyG's ``GINConv`` whose MLP's first linear map runs before the (sum) aggregation:
-    ``W((1 + eps) x + A x) = (1 + eps) x W + A x W``, the bias added once afterwards."""
+    ``W((1 + eps) x + A x) = (1 + eps) x W + A x W``, the bias added once afterwards by the
+    MLP's first layer, a :class:`BiasOnly` (``GIN.update_mlp(..., bias_only_first=True)``)."""
 
     def __init__(self, nn: Any, train_eps: bool, in_channels: int, out_channels: int) -> None:
+        if not isinstance(nn.lins[0], BiasOnly):
+            raise TypeError("ReorderedGINConv needs an MLP whose first layer is BiasOnly")
         super().__init__(nn, train_eps=train_eps)
-        # Built here, before any use: the first layer's weight moves into forward.
-        nn.lins[0].__class__ = _BiasOnly
         self.reorder = in_channels > out_channels
         self._project = _Projection()
         self._aggregate = _CSRAggregation()

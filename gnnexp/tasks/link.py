@@ -46,13 +46,16 @@ def split_edges(graph: Data, val_ratio: float, test_ratio: float, seed: int) -> 
 
 
 def fixed_split(graph: Data, pairs: dict[str, Any]) -> tuple[Data, Data, Data]:
-    """The train/val/test graphs of a dataset's own split (OGB's), by the rules of
-    ``split_edges``: ``graph`` passes messages over training edges, test also over the
-    validation edges. ``pairs``: ``{split: (positive pairs, negative pairs or None)}``."""
+    """The train/val/test graphs of a dataset's own split (OGB's): ``graph`` passes messages
+    over training edges; test also over the validation edges where the dataset's rules allow
+    (``pairs["validation_edges_at_test"]``). ``pairs``: ``{split: (positive pairs, negative
+    pairs or None)}``."""
     train_pos = pairs["train"][0]
     val_pos, val_neg = pairs["val"]
     test_pos, test_neg = pairs["test"]
-    seen = torch.cat([graph.edge_index, to_undirected(val_pos, num_nodes=graph.num_nodes)], dim=1)
+    seen = graph.edge_index
+    if pairs.get("validation_edges_at_test"):
+        seen = torch.cat([seen, to_undirected(val_pos, num_nodes=graph.num_nodes)], dim=1)
 
     def part(edge_index: Tensor, pos: Tensor, neg: Tensor | None) -> Data:
         d = Data(x=graph.x, edge_index=edge_index, num_nodes=graph.num_nodes, pos_edge_label_index=pos)
