@@ -76,7 +76,7 @@ def test_fast_paths_give_identical_eval_outputs(variant, dataset):
     )
     if dataset == "cora" and linear_first:
         assert fast.is_csr(x)  # bag-of-words features are ~1% non-zero
-    if model in ("gcn", "gin", "gat") or (model == "sage" and "model.aggr=max" not in variant):
+    if model in ("gcn", "gin", "gat", "gatv2") or (model == "sage" and "model.aggr=max" not in variant):
         assert fast.is_csr(adj)  # a CSR entry counts repeated edges, which max must not weigh
     if model in ("sage", "gin") and linear_first and dataset == "cora":
         # The first layer projects the 1,433 input columns before aggregating.

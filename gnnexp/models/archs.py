@@ -131,16 +131,16 @@ class GAT(GNNSpec):
         return self.hidden_channels * self.heads
 
     def preferred_adjacency(self) -> str:
-        return "coo" if self.v2 else "attention"
+        return "attention"
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
         from torch_geometric.nn import GATConv, GATv2Conv
 
         conv = GATv2Conv if self.v2 else GATConv
         if layout.adjacency == "attention":
-            from gnnexp.models.attention import CSRGATConv
+            from gnnexp.models.attention import CSRGATConv, CSRGATv2Conv
 
-            conv = CSRGATConv
+            conv = CSRGATv2Conv if self.v2 else CSRGATConv
         heads = self.out_heads if last else self.heads
         return conv(
             in_channels,

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import GATConv
+from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import is_csr, transpose_pattern
+from gnnexp.models.fast import dropout, is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -38,23 +38,63 @@ def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
 
 
 class _Pattern:
-    """A CSR adjacency repeated once per head as a block-diagonal matrix, with each entry's
-    row and the transpose's structure (computed once per adjacency)."""
+    """A CSR adjacency repeated once per head as one block matrix over (node, head) pairs:
+    row ``i * heads + h`` holds node i's entries for head h, so the heads' features, a
+    (nodes, heads, channels) tensor, are its dense operand without any transposition. With
+    each entry's row and column and the transpose's structure (computed once)."""
 
     def __init__(self, adj: Tensor, heads: int) -> None:
         crow, col = adj.crow_indices().long(), adj.col_indices().long()
-        n, e = adj.size(0), col.numel()
-        self.crow, self.col = crow, col
-        self.row = torch.repeat_interleave(torch.arange(n, device=crow.device), crow[1:] - crow[:-1])
-        offsets = torch.arange(heads, device=crow.device)
-        block_crow = torch.cat([crow[:-1] + h * e for h in range(heads)] + [crow[-1:] + (heads - 1) * e])
-        self.block_crow = block_crow
-        self.block_col = (col.view(1, -1) + (offsets * n).view(-1, 1)).reshape(-1)
-        self.block_row = (self.row.view(1, -1) + (offsets * n).view(-1, 1)).reshape(-1)
-        ones = torch.ones(heads * e, device=crow.device)
-        block = torch.sparse_csr_tensor(self.block_crow, self.block_col, ones, (heads * n,) * 2)
-        self.t_crow, self.t_col, self.perm = transpose_pattern(block)
+        n, e, device = adj.size(0), col.numel(), crow.device
+        degree = crow[1:] - crow[:-1]
+        row = torch.repeat_interleave(torch.arange(n, device=device), degree)
+        head = torch.arange(heads, device=device)
+        # Entry k of node i for head h sits at crow[i] * heads + h * degree[i] + k.
+        offset = torch.arange(e, device=device) - crow[row]
+        position = (crow[row] * heads + offset).view(-1, 1) + head.view(1, -1) * degree[row].view(-1, 1)
+        self.block_col = torch.empty(e * heads, dtype=torch.long, device=device)
+        self.block_col[position.view(-1)] = (col.view(-1, 1) * heads + head.view(1, -1)).view(-1)
+        self.block_row = torch.empty(e * heads, dtype=torch.long, device=device)
+        self.block_row[position.view(-1)] = (row.view(-1, 1) * heads + head.view(1, -1)).view(-1)
+        self.head_mask = F.one_hot(self.block_row % heads, heads).float()
+        entries = torch.arange(e * heads, device=device)
+        starts = (crow[:-1] * heads).repeat_interleave(heads) + head.repeat(n) * degree.repeat_interleave(
+            heads
+        )
+        self.block_crow = torch.cat([starts, crow[-1:] * heads])
         self.shape = (heads * n, heads * n)
+        ones = torch.ones(heads * e, device=device)
+        block = torch.sparse_csr_tensor(self.block_crow, self.block_col, ones, self.shape)
+        self.t_crow, self.t_col, self.perm = transpose_pattern(block)
+        # Gathering rows by entry is a product with a 0/1 matrix; its backward sums each
+        # entry's gradient into its row, here as CSR products rather than a scatter.
+        self.to_rows = torch.sparse_csr_tensor(self.block_crow, entries, ones, (heads * n, heads * e))
+        self.to_cols = torch.sparse_csr_tensor(self.t_crow.long(), self.perm, ones, (heads * n, heads * e))
+
+
+class _Gather(torch.autograd.Function):
+    """``x.index_select(0, index)`` whose backward is the product with ``sums``, the CSR
+    matrix that adds every gathered row's gradient back to the row it came from."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, index: Tensor, sums: Tensor) -> Tensor:
+        ctx.sums, ctx.shape = sums, x.shape
+        return x.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        flat = grad.contiguous().view(grad.size(0), -1)
+        return torch.sparse.mm(ctx.sums, flat).view(ctx.shape), None, None
+
+
+def gather_rows(x: Tensor, p: _Pattern) -> Tensor:
+    """Each entry's target-side row of ``x`` ((node, head) rows)."""
+    return _Gather.apply(x, p.block_row, p.to_rows)
+
+
+def gather_cols(x: Tensor, p: _Pattern) -> Tensor:
+    """Each entry's source-side row of ``x``."""
+    return _Gather.apply(x, p.block_col, p.to_cols)
 
 
 class _BlockMatmul(torch.autograd.Function):
@@ -74,49 +114,94 @@ class _BlockMatmul(torch.autograd.Function):
         p: _Pattern = ctx.pattern
         grad_values = grad_dense = None
         if ctx.needs_input_grad[0]:
-            grad_values = (grad[p.block_row] * dense[p.block_col]).sum(-1)
+            # Each entry's gradient is a dot product of two rows: a sampled dense-dense product.
+            pattern = torch.sparse_csr_tensor(p.block_crow, p.block_col, values, p.shape)
+            grad_values = torch.sparse.sampled_addmm(pattern, grad.contiguous(), dense.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
             transposed = torch.sparse_csr_tensor(p.t_crow, p.t_col, values[p.perm], p.shape)
             grad_dense = torch.sparse.mm(transposed, grad.contiguous())
         return grad_values, grad_dense, None
 
 
-class CSRGATConv(GATConv):
-    """PyG's ``GATConv`` (no edge features, no residual) computed on an ``attention``
-    adjacency (see :func:`attention_adjacency`); other inputs go to ``GATConv`` itself."""
+def _attend(scores: Tensor, values: Tensor, p: _Pattern, drop: float, training: bool) -> Tensor:
+    """Softmax of the (target, head) rows' ``scores`` as PyG's (its max shift and its 1e-16),
+    attention dropout, and the weighted sums of ``values`` (``(nodes * heads, channels)``)."""
+    top = torch.segment_reduce(scores.detach(), "max", offsets=p.block_crow, axis=0)
+    exp = (scores - top.index_select(0, p.block_row)).exp()
+    total = torch.zeros_like(top).index_add_(0, p.block_row, exp)
+    alpha = exp / (total.index_select(0, p.block_row) + 1e-16)
+    # The attention layout comes with the fast layouts' dropout masks (same distribution).
+    alpha = dropout(alpha, drop, training, fast=True)
+    return _BlockMatmul.apply(alpha, values, p)
+
+
+class _CSRAttention:
+    """What both attention convolutions share: when to take the CSR path, and its pattern."""
 
     _pattern: _Pattern | None = None
     _key: tuple[int, int, int, int] | None = None
 
+    def pattern(self, adj: Tensor, heads: int) -> _Pattern:
+        key = (adj.crow_indices().data_ptr(), adj.col_indices().data_ptr(), adj.values().numel(), heads)
+        if self._key != key or self._pattern is None:
+            self._key, self._pattern = key, _Pattern(adj, heads)
+        return self._pattern
+
+    @staticmethod
+    def applies(conv: Any, x: Any, edge_index: Any, edge_attr: Any, kwargs: dict[str, Any]) -> bool:
+        return (
+            is_csr(edge_index)
+            and isinstance(x, Tensor)
+            and edge_attr is None
+            and not kwargs
+            and conv.res is None
+        )
+
+
+class CSRGATConv(_CSRAttention, GATConv):
+    """PyG's ``GATConv`` (no edge features, no residual) computed on an ``attention``
+    adjacency (see :func:`attention_adjacency`); other inputs go to ``GATConv`` itself."""
+
     # torch.compile cannot trace sparse CSR tensors: this runs eagerly inside a compiled model.
     @torch.compiler.disable
     def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
-        if not is_csr(edge_index) or edge_attr is not None or kwargs or self.res is not None:
+        if not self.applies(self, x, edge_index, edge_attr, kwargs):
             return super().forward(x, edge_index, edge_attr, **kwargs)
         heads, channels = self.heads, self.out_channels
-        key = (
-            edge_index.crow_indices().data_ptr(),
-            edge_index.col_indices().data_ptr(),
-            edge_index.values().numel(),
-            heads,
-        )
-        if self._key != key:
-            self._key, self._pattern = key, _Pattern(edge_index, heads)
-        p = self._pattern
-        assert p is not None and self.lin is not None
+        p = self.pattern(edge_index, heads)
+        assert self.lin is not None
         h = self.lin(x).view(-1, heads, channels)
-        alpha_src = (h * self.att_src).sum(-1)
-        alpha_dst = (h * self.att_dst).sum(-1)
-        scores = F.leaky_relu(alpha_src[p.col] + alpha_dst[p.row], self.negative_slope)
-        # Softmax over each target's entries, as PyG's softmax (its max shift and its 1e-16).
-        offsets = p.crow
-        top = torch.segment_reduce(scores.detach(), "max", offsets=offsets, axis=0)
-        exp = (scores - top[p.row]).exp()
-        total = torch.zeros_like(top).index_add_(0, p.row, exp)
-        alpha = exp / (total[p.row] + 1e-16)
-        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         n = h.size(0)
-        dense = h.transpose(0, 1).reshape(heads * n, channels)
-        out = _BlockMatmul.apply(alpha.t().reshape(-1), dense, p).view(heads, n, channels).transpose(0, 1)
+        alpha_src = (h * self.att_src).sum(-1).view(-1)  # (node, head) pairs, node-major
+        alpha_dst = (h * self.att_dst).sum(-1).view(-1)
+        # index_select rather than indexing: its backward is an index_add, not an index_put.
+        scores = alpha_src.index_select(0, p.block_col) + alpha_dst.index_select(0, p.block_row)
+        scores = F.leaky_relu(scores, self.negative_slope)
+        out = _attend(scores, h.reshape(n * heads, channels), p, self.dropout, self.training)
+        out = out.view(n, heads, channels)
+        out = out.reshape(n, heads * channels) if self.concat else out.mean(dim=1)
+        return out if self.bias is None else out + self.bias
+
+
+class CSRGATv2Conv(_CSRAttention, GATv2Conv):
+    """PyG's ``GATv2Conv`` (no edge features, no residual) on an ``attention`` adjacency:
+    each entry's score needs both endpoints' features (that is GATv2), the softmax and the
+    weighted sum run as in :class:`CSRGATConv`."""
+
+    @torch.compiler.disable
+    def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
+        if not self.applies(self, x, edge_index, edge_attr, kwargs):
+            return super().forward(x, edge_index, edge_attr, **kwargs)
+        heads, channels = self.heads, self.out_channels
+        p = self.pattern(edge_index, heads)
+        x_l = self.lin_l(x).view(-1, channels)  # (node, head) rows, node-major
+        x_r = x_l if self.share_weights else self.lin_r(x).view(-1, channels)
+        n = x_l.size(0) // heads
+        pair = gather_cols(x_l, p) + gather_rows(x_r, p)
+        pair = F.leaky_relu(pair, self.negative_slope)
+        # Every head's score of every entry, then each entry's own head: two dense products
+        # instead of gathering the head's vector per entry (whose backward is a scatter).
+        scores = ((pair @ self.att.view(heads, channels).t()) * p.head_mask).sum(-1)
+        out = _attend(scores, x_l, p, self.dropout, self.training).view(n, heads, channels)
         out = out.reshape(n, heads * channels) if self.concat else out.mean(dim=1)
         return out if self.bias is None else out + self.bias

@@ -48,7 +48,11 @@ def csr(x: Tensor) -> Tensor:
 
 
 def _uniform_dropout(x: Tensor, p: float) -> Tensor:
-    return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p)) if p < 1 else torch.zeros_like(x)
+    if p >= 1:
+        return torch.zeros_like(x)
+    # The mask and its scale in one float tensor, in place: no boolean tensor to convert.
+    mask = torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))
+    return x * mask
 
 
 # torch.compile cannot trace sparse CSR tensors: these run eagerly inside a compiled model.
