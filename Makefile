@@ -47,7 +47,7 @@ bench: install data/.seeded
 bench-hpo: install data/.seeded
 	$(PY) benchmarks/hpo.py $(ARGS)
 
-## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG) over 10 seeds, ours beside theirs (~15 min)
+## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG by both protocols, GINE on ChEMBL), ours beside theirs (~30 min)
 reproduce: install data/.seeded
 	$(PY) benchmarks/reproduce.py $(ARGS)
 

@@ -264,3 +264,50 @@ def test_ogbl_ddi_gets_node_ids_and_keeps_validation_edges_out_of_the_test_graph
     assert task.metric == "hits@20"
     # OGB's rules allow validation edges as input at test time for collab only
     assert torch.equal(task.data["test"].edge_index, task.data["val"].edge_index)
+
+
+def _trained(run_dir: Path):
+    """The task and the model of a finished run, its best weights loaded (as gnnexp eval does)."""
+    from omegaconf import OmegaConf
+
+    from gnnexp.checkpoint import load_checkpoint, load_weights
+    from gnnexp.data import load_dataset
+    from gnnexp.paths import resolve_data_dir
+    from gnnexp.tasks.base import build_task
+
+    state = load_checkpoint(run_dir / "checkpoints" / "best.pt")
+    cfg = OmegaConf.create(state["config"])
+    task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), torch.device("cpu"))
+    model = task.build_model(cfg.model)
+    load_weights(model, state["model"], run_dir)
+    return task, model.eval()
+
+
+def test_ogbs_own_evaluator_on_the_best_model_gives_the_metric_in_results_json(gnnexp, tmp_path):
+    """Scored outside gnnexp, by ogb's Evaluator on the saved model's predictions."""
+    from ogb.linkproppred import Evaluator as LinkEvaluator
+    from ogb.nodeproppred import Evaluator as NodeEvaluator
+
+    data = tmp_path / "data"
+    write_tiny_arxiv(data)
+    write_tiny_collab(data)
+    node = gnnexp("dataset=ogbn-arxiv", "model=sage", "trainer.max_epochs=5", f"data_dir={data}")
+    link = gnnexp("dataset=ogbl-collab", "model=gcn", "trainer.max_epochs=5", f"data_dir={data}")
+    assert node.code == 0 and link.code == 0, node.err + link.err
+
+    task, model = _trained(node.run_dir)
+    with torch.no_grad():
+        pred = model(*task.inputs).argmax(-1)
+    mask = task.graph.test_mask
+    official = NodeEvaluator("ogbn-arxiv").eval(
+        {"y_true": task.graph.y[mask].view(-1, 1), "y_pred": pred[mask].view(-1, 1)}
+    )["acc"]
+    assert node.results["test"]["accuracy"] == pytest.approx(official)
+
+    task, model = _trained(link.run_dir)
+    test = task.data["test"]
+    with torch.no_grad():
+        z = model.encode(*task.inputs["test"])
+        pos, neg = model.decode(z, test.pos_edge_label_index), model.decode(z, test.neg_edge_label_index)
+    official = LinkEvaluator("ogbl-collab").eval({"y_pred_pos": pos, "y_pred_neg": neg})["hits@50"]
+    assert link.results["test"]["hits@50"] == pytest.approx(official)

@@ -63,13 +63,16 @@ class _Pattern:
         )
         self.block_crow = torch.cat([starts, crow[-1:] * heads])
         self.shape = (heads * n, heads * n)
+        # 32-bit copies for the sparse products, which would convert 64-bit ones every call.
+        self.crow32, self.col32 = self.block_crow.int(), self.block_col.int()
         ones = torch.ones(heads * e, device=device)
-        block = torch.sparse_csr_tensor(self.block_crow, self.block_col, ones, self.shape)
+        block = torch.sparse_csr_tensor(self.crow32, self.col32, ones, self.shape)
         self.t_crow, self.t_col, self.perm = transpose_pattern(block)
         # Gathering rows by entry is a product with a 0/1 matrix; its backward sums each
         # entry's gradient into its row, here as CSR products rather than a scatter.
-        self.to_rows = torch.sparse_csr_tensor(self.block_crow, entries, ones, (heads * n, heads * e))
-        self.to_cols = torch.sparse_csr_tensor(self.t_crow.long(), self.perm, ones, (heads * n, heads * e))
+        size = (heads * n, heads * e)
+        self.to_rows = torch.sparse_csr_tensor(self.crow32, entries.int(), ones, size)
+        self.to_cols = torch.sparse_csr_tensor(self.t_crow, self.perm.int(), ones, size)
 
 
 class _Gather(torch.autograd.Function):
@@ -105,7 +108,7 @@ class _BlockMatmul(torch.autograd.Function):
     def forward(ctx: Any, values: Tensor, dense: Tensor, pattern: _Pattern) -> Tensor:
         ctx.save_for_backward(values, dense)
         ctx.pattern = pattern
-        matrix = torch.sparse_csr_tensor(pattern.block_crow, pattern.block_col, values, pattern.shape)
+        matrix = torch.sparse_csr_tensor(pattern.crow32, pattern.col32, values, pattern.shape)
         return torch.sparse.mm(matrix, dense)
 
     @staticmethod
@@ -115,7 +118,7 @@ class _BlockMatmul(torch.autograd.Function):
         grad_values = grad_dense = None
         if ctx.needs_input_grad[0]:
             # Each entry's gradient is a dot product of two rows: a sampled dense-dense product.
-            pattern = torch.sparse_csr_tensor(p.block_crow, p.block_col, values, p.shape)
+            pattern = torch.sparse_csr_tensor(p.crow32, p.col32, values, p.shape)
             grad_values = torch.sparse.sampled_addmm(pattern, grad.contiguous(), dense.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
             transposed = torch.sparse_csr_tensor(p.t_crow, p.t_col, values[p.perm], p.shape)
@@ -140,6 +143,17 @@ class _CSRAttention:
 
     _pattern: _Pattern | None = None
     _key: tuple[int, int, int, int] | None = None
+    heads: int
+    out_channels: int
+    concat: bool
+    bias: Any
+
+    def heads_out(self, out: Tensor, n: int) -> Tensor:
+        """The ``(nodes * heads, channels)`` sums as the layer's output: heads concatenated
+        or averaged, plus the bias."""
+        out = out.view(n, self.heads, self.out_channels)
+        out = out.reshape(n, -1) if self.concat else out.mean(dim=1)
+        return out if self.bias is None else out + self.bias
 
     def pattern(self, adj: Tensor, heads: int) -> _Pattern:
         key = (adj.crow_indices().data_ptr(), adj.col_indices().data_ptr(), adj.values().numel(), heads)
@@ -177,10 +191,9 @@ class CSRGATConv(_CSRAttention, GATConv):
         # index_select rather than indexing: its backward is an index_add, not an index_put.
         scores = alpha_src.index_select(0, p.block_col) + alpha_dst.index_select(0, p.block_row)
         scores = F.leaky_relu(scores, self.negative_slope)
-        out = _attend(scores, h.reshape(n * heads, channels), p, self.dropout, self.training)
-        out = out.view(n, heads, channels)
-        out = out.reshape(n, heads * channels) if self.concat else out.mean(dim=1)
-        return out if self.bias is None else out + self.bias
+        return self.heads_out(
+            _attend(scores, h.reshape(n * heads, channels), p, self.dropout, self.training), n
+        )
 
 
 class CSRGATv2Conv(_CSRAttention, GATv2Conv):
@@ -202,6 +215,4 @@ class CSRGATv2Conv(_CSRAttention, GATv2Conv):
         # Every head's score of every entry, then each entry's own head: two dense products
         # instead of gathering the head's vector per entry (whose backward is a scatter).
         scores = ((pair @ self.att.view(heads, channels).t()) * p.head_mask).sum(-1)
-        out = _attend(scores, x_l, p, self.dropout, self.training).view(n, heads, channels)
-        out = out.reshape(n, heads * channels) if self.concat else out.mean(dim=1)
-        return out if self.bias is None else out + self.bias
+        return self.heads_out(_attend(scores, x_l, p, self.dropout, self.training), n)
