@@ -46,7 +46,7 @@ def metric_name(cfg: DictConfig) -> str:
     or else the task kind's own default (link prediction on a node classification dataset)."""
     if cfg.task.get("metric"):
         return str(cfg.task.metric)
-    spec = declared("task").get(str(cfg.task.kind))
+    spec = declared("task").get(str(cfg.task.get("kind")))
     metric = str(cfg.dataset.metric)
     if spec is not None and spec.metrics is not None and metric not in spec.metrics and spec.default_metric:
         return spec.default_metric
