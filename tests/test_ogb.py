@@ -304,6 +304,11 @@ def test_ogbs_own_evaluator_on_the_best_model_gives_the_metric_in_results_json(g
     )["acc"]
     assert node.results["test"]["accuracy"] == pytest.approx(official)
 
+    sampled = gnnexp("dataset=ogbn-arxiv", "model=sage", "loader=neighbor", "loader.backend=torch",
+                     "trainer.max_epochs=3", f"data_dir={data}")  # fmt: skip
+    assert sampled.code == 0, sampled.err  # as ogbn-products trains: neighbour-sampled batches
+    assert 0 <= sampled.results["test"]["accuracy"] <= 1
+
     task, model = _trained(link.run_dir)
     test = task.data["test"]
     with torch.no_grad():
@@ -311,3 +316,21 @@ def test_ogbs_own_evaluator_on_the_best_model_gives_the_metric_in_results_json(g
         pos, neg = model.decode(z, test.pos_edge_label_index), model.decode(z, test.neg_edge_label_index)
     official = LinkEvaluator("ogbl-collab").eval({"y_pred_pos": pos, "y_pred_neg": neg})["hits@50"]
     assert link.results["test"]["hits@50"] == pytest.approx(official)
+
+
+def test_ogbg_evaluator_on_the_best_model_gives_the_metric_in_results_json(gnnexp, tiny):
+    from ogb.graphproppred import Evaluator
+
+    run = gnnexp("dataset=ogbg-molhiv", "model=gine", "trainer.max_epochs=4", f"data_dir={tiny}")
+    assert run.code == 0, run.err
+    task, model = _trained(run.run_dir)
+    scores, truth = [], []
+    with torch.no_grad():
+        for batch in task.loaders["test"]:
+            logits = task._forward(model, batch)
+            scores.append(logits[:, 1] - logits[:, 0])
+            truth.append(batch.y)
+    official = Evaluator("ogbg-molhiv").eval(
+        {"y_true": torch.cat(truth).view(-1, 1), "y_pred": torch.cat(scores).view(-1, 1)}
+    )["rocauc"]
+    assert run.results["test"]["roc_auc"] == pytest.approx(official)
