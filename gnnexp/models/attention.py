@@ -161,28 +161,28 @@ class _CSRAttention:
             self._key, self._pattern = key, _Pattern(adj, heads)
         return self._pattern
 
-    @staticmethod
-    def applies(conv: Any, x: Any, edge_index: Any, edge_attr: Any, kwargs: dict[str, Any]) -> bool:
-        return (
-            is_csr(edge_index)
-            and isinstance(x, Tensor)
-            and edge_attr is None
-            and not kwargs
-            and conv.res is None
-        )
+    res: Any
+
+    # torch.compile cannot trace sparse CSR tensors: this runs eagerly inside a compiled model.
+    @torch.compiler.disable
+    def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
+        """The CSR path for plain inputs on an ``attention`` adjacency; PyG's conv otherwise."""
+        plain = isinstance(x, Tensor) and edge_attr is None and not kwargs and self.res is None
+        if not (plain and is_csr(edge_index)):
+            return super().forward(x, edge_index, edge_attr, **kwargs)  # type: ignore[misc]
+        return self.attend(x, self.pattern(edge_index, self.heads))
+
+    def attend(self, x: Tensor, p: _Pattern) -> Tensor:
+        """The layer's output for ``x`` over the pattern ``p``."""
+        raise NotImplementedError
 
 
 class CSRGATConv(_CSRAttention, GATConv):
     """PyG's ``GATConv`` (no edge features, no residual) computed on an ``attention``
     adjacency (see :func:`attention_adjacency`); other inputs go to ``GATConv`` itself."""
 
-    # torch.compile cannot trace sparse CSR tensors: this runs eagerly inside a compiled model.
-    @torch.compiler.disable
-    def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
-        if not self.applies(self, x, edge_index, edge_attr, kwargs):
-            return super().forward(x, edge_index, edge_attr, **kwargs)
+    def attend(self, x: Tensor, p: _Pattern) -> Tensor:
         heads, channels = self.heads, self.out_channels
-        p = self.pattern(edge_index, heads)
         assert self.lin is not None
         h = self.lin(x).view(-1, heads, channels)
         n = h.size(0)
@@ -201,12 +201,8 @@ class CSRGATv2Conv(_CSRAttention, GATv2Conv):
     each entry's score needs both endpoints' features (that is GATv2), the softmax and the
     weighted sum run as in :class:`CSRGATConv`."""
 
-    @torch.compiler.disable
-    def forward(self, x: Any, edge_index: Any, edge_attr: Any = None, **kwargs: Any) -> Any:
-        if not self.applies(self, x, edge_index, edge_attr, kwargs):
-            return super().forward(x, edge_index, edge_attr, **kwargs)
+    def attend(self, x: Tensor, p: _Pattern) -> Tensor:
         heads, channels = self.heads, self.out_channels
-        p = self.pattern(edge_index, heads)
         x_l = self.lin_l(x).view(-1, channels)  # (node, head) rows, node-major
         x_r = x_l if self.share_weights else self.lin_r(x).view(-1, channels)
         n = x_l.size(0) // heads
