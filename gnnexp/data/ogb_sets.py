@@ -115,8 +115,7 @@ def _node_features(graph: Any) -> tuple[torch.Tensor, int]:
     if getattr(graph, "x", None) is not None:
         return graph.x.float(), int(graph.x.size(1))
     n = int(graph.num_nodes)
-    ids = torch.arange(n)
-    return torch.sparse_coo_tensor(torch.stack([ids, ids]), torch.ones(n), (n, n)).to_dense(), n
+    return torch.eye(n), n
 
 
 def load_ogbg(cfg: DictConfig, data_dir: Path) -> GraphData:

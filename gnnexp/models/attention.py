@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import dropout, is_csr, transpose_pattern
+from gnnexp.models.fast import dropout, entry_rows, is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -47,7 +47,7 @@ class _Pattern:
         crow, col = adj.crow_indices().long(), adj.col_indices().long()
         n, e, device = adj.size(0), col.numel(), crow.device
         degree = crow[1:] - crow[:-1]
-        row = torch.repeat_interleave(torch.arange(n, device=device), degree)
+        row = entry_rows(crow)
         head = torch.arange(heads, device=device)
         # Entry k of node i for head h sits at crow[i] * heads + h * degree[i] + k.
         offset = torch.arange(e, device=device) - crow[row]

@@ -87,11 +87,17 @@ class _CSRMatmul(torch.autograd.Function):
         return None, x_t @ grad, None, None, None
 
 
+def entry_rows(crow: Tensor) -> Tensor:
+    """The row of each stored entry of a CSR matrix with row pointers ``crow``."""
+    crow = crow.long()
+    return torch.repeat_interleave(torch.arange(crow.numel() - 1, device=crow.device), crow[1:] - crow[:-1])
+
+
 def transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """CSR structure of ``x.T`` and the permutation that maps ``x``'s values onto it."""
     crow, col = x.crow_indices().long(), x.col_indices().long()
     rows, cols = x.shape
-    row = torch.repeat_interleave(torch.arange(rows, device=crow.device), crow[1:] - crow[:-1])
+    row = entry_rows(crow)
     perm = torch.argsort(col * rows + row)
     t_crow = torch.zeros(cols + 1, dtype=torch.long, device=crow.device)
     t_crow[1:] = torch.cumsum(torch.bincount(col, minlength=cols), 0)
@@ -231,8 +237,6 @@ def mean_adjacency(adj_t: Tensor) -> Tensor:
     """``adj_t`` with each row divided by its sum, the node's in-degree counting repeated
     edges (a node without in-edges keeps an empty row: its mean is 0, as in PyG)."""
     crow, values = adj_t.crow_indices(), adj_t.values()
-    row = torch.repeat_interleave(
-        torch.arange(adj_t.size(0), device=crow.device), (crow[1:] - crow[:-1]).long()
-    )
+    row = entry_rows(crow)
     degree = torch.zeros(adj_t.size(0), dtype=values.dtype, device=values.device).index_add_(0, row, values)
     return torch.sparse_csr_tensor(crow, adj_t.col_indices(), values / degree[row], adj_t.shape)
