@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import dropout, entry_rows, is_csr, transpose_pattern
+from gnnexp.models.fast import SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -121,7 +121,7 @@ class _BlockMatmul(torch.autograd.Function):
             pattern = torch.sparse_csr_tensor(p.crow32, p.col32, values, p.shape)
             grad_values = torch.sparse.sampled_addmm(pattern, grad.contiguous(), dense.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            transposed = torch.sparse_csr_tensor(p.t_crow, p.t_col, values[p.perm], p.shape)
+            transposed = torch.sparse_csr_tensor(p.t_crow, p.t_col, values.index_select(0, p.perm), p.shape)
             grad_dense = torch.sparse.mm(transposed, grad.contiguous())
         return grad_values, grad_dense, None
 
@@ -183,11 +183,21 @@ class CSRGATConv(_CSRAttention, GATConv):
 
     def attend(self, x: Tensor, p: _Pattern) -> Tensor:
         heads, channels = self.heads, self.out_channels
-        assert self.lin is not None
-        h = self.lin(x).view(-1, heads, channels)
+        lin = self.lin
+        assert lin is not None
+        # (x W_h) . a_h = x (W_h^T a_h): the attention vectors folded into the projection give
+        # each node's scores in the same product as its features, where broadcasting them
+        # over the (nodes, heads, channels) features cost more than the product itself.
+        att = torch.stack([self.att_src.view(heads, channels), self.att_dst.view(heads, channels)], dim=1)
+        folded = torch.bmm(att, lin.weight.view(heads, channels, -1))  # (heads, 2, in)
+        weight = torch.cat([lin.weight, folded.view(2 * heads, -1)])
+        out = lin.project(x, weight) if isinstance(lin, SparseAwareLinear) else F.linear(x, weight)
+        # split, not slicing: its backward joins the gradients in one copy.
+        h, scores = torch.split(out, [heads * channels, 2 * heads], dim=1)
         n = h.size(0)
-        alpha_src = (h * self.att_src).sum(-1).view(-1)  # (node, head) pairs, node-major
-        alpha_dst = (h * self.att_dst).sum(-1).view(-1)
+        scores = scores.reshape(n, heads, 2)
+        alpha_src = scores[..., 0].reshape(-1)  # (node, head) pairs, node-major
+        alpha_dst = scores[..., 1].reshape(-1)
         # index_select rather than indexing: its backward is an index_add, not an index_put.
         scores = alpha_src.index_select(0, p.block_col) + alpha_dst.index_select(0, p.block_row)
         scores = F.leaky_relu(scores, self.negative_slope)

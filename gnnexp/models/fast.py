@@ -83,7 +83,7 @@ class _CSRMatmul(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor, None, None, None]:
         values, t_crow, t_col, perm = ctx.saved_tensors
         rows, cols = ctx.shape
-        x_t = torch.sparse_csr_tensor(t_crow, t_col, values[perm], (cols, rows))
+        x_t = torch.sparse_csr_tensor(t_crow, t_col, values.index_select(0, perm), (cols, rows))
         return None, x_t @ grad, None, None, None
 
 
@@ -133,10 +133,17 @@ class SparseAwareLinear(PyGLinear):
     def forward(self, x: Tensor) -> Tensor:
         if not is_csr(x):
             return super().forward(x)
+        out = self.project(x, self.weight)
+        return out if self.bias is None else out + self.bias
+
+    def project(self, x: Tensor, weight: Tensor) -> Tensor:
+        """``x @ weight.T`` for dense or CSR ``x``, with a weight derived from this layer's
+        (the CSR transpose is cached here, per input pattern)."""
+        if not is_csr(x):
+            return F.linear(x, weight)
         if self._matmul is None:
             self._matmul = CSRMatmul()
-        out = self._matmul(x, self.weight.t())
-        return out if self.bias is None else out + self.bias
+        return self._matmul(x, weight.t())
 
 
 class FastGCNConv(GCNConv):
