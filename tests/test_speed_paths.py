@@ -119,6 +119,50 @@ def test_fast_paths_give_identical_gradients(variant):
     _assert_same_gradients(fast_model, plain_model)
 
 
+def test_per_layer_inputs_keep_only_what_the_targets_need():
+    """On the path 0-1-2-3-4, two layers for node 0: layer 1 reads nodes 0-2 and computes
+    0 and 1 (node 2's row stays empty); layer 2 reads 0 and 1 and computes 0."""
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    adj = fast.prepare(torch.eye(5), edge_index, 5, fast.Layout(adjacency="mean"))[1]
+    x, (first, second) = fast.per_layer_inputs(torch.eye(5), adj, torch.tensor([0]), 2, sparse=False)
+    torch.testing.assert_close(x, torch.eye(5)[:3])
+    torch.testing.assert_close(first.to_dense(), torch.tensor([[0, 1, 0], [0.5, 0, 0.5], [0, 0, 0]]))
+    torch.testing.assert_close(second.to_dense(), torch.tensor([[0.0, 1], [0, 0]]))
+
+
+# Trimmed to the targets: attention, the gcn and mean adjacencies, sums; residuals and JK.
+TRIMMED = [["model=gat"], ["model=gatv2", "model.num_layers=3"], ["model=gcn", "model.num_layers=3", "model.jk=cat"],
+           ["model=sage", "model.residual=true", "model.num_layers=3", "model.norm=layer"],
+           ["model=sage", "model.aggr=sum"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", TRIMMED, ids=[" ".join(v) for v in TRIMMED])
+def test_full_graph_passes_compute_only_the_targets_needs(variant):
+    """The validation nodes' outputs from the trimmed inputs are the full pass's rows, and
+    the trimmed pass reads fewer nodes and far fewer adjacency entries."""
+    (task, _), (model, _) = _pair([*variant, "dataset=cora"])
+    assert task.layers == len(model.convs)
+    model.eval()
+    nodes = task.graph.val_mask.nonzero().view(-1)
+    x, adjacencies = fast.per_layer_inputs(
+        task.graph.x, task.inputs[1], nodes, task.layers, task.layout.sparse_features
+    )
+    assert x.size(0) < task.graph.num_nodes
+    assert adjacencies[-1].values().numel() < task.inputs[1].values().numel() / 3
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, adjacencies)[: nodes.numel()], model(*task.inputs)[nodes])
+
+
+@pytest.mark.parametrize(
+    "variant", [["model=gin"], ["model=gcn", "model.norm=batch"], ["model=sage", "model.aggr=max"]]
+)
+def test_passes_that_depend_on_all_nodes_are_not_trimmed(variant):
+    """Batch statistics (GIN's MLPs, batch norm) cover every node of a pass; max aggregation
+    runs on the edge list."""
+    (task, _), _ = _pair([*variant, "dataset=cora"])
+    assert task.layers == 0
+
+
 SAMPLED = [["model=sage"], ["model=sage", "model.aggr=sum"], ["model=gin", "model.norm=none", "model.num_layers=2", "model.jk=none"], ["model=gat"],
            ["model=gcn"], ["model=sage", "model.jk=cat"]]  # fmt: skip
 

@@ -81,11 +81,16 @@ class GNNSpec(ModelSpec):
         """The adjacency layout its layers aggregate fastest with."""
         return self.adjacency
 
+    def rows_independent(self) -> bool:
+        """Whether a node's output depends only on its neighbourhood and not on which other
+        nodes a pass computes: not when statistics run over all the layer's nodes (batch or
+        pair norm) or DropEdge draws from the whole edge list."""
+        return self.norm not in ("batch", "pair") and self.drop_edge == 0
+
     def trims_exactly(self) -> bool:
         """Whether a sampled batch's seeds get the same outputs and gradients when each layer
-        drops the nodes later layers no longer need: not when statistics run over all the
-        layer's nodes (batch or pair norm) or DropEdge draws from the whole edge list."""
-        return self.norm not in ("batch", "pair") and self.drop_edge == 0
+        drops the nodes later layers no longer need."""
+        return self.rows_independent()
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> torch.nn.Module:
         """One layer; ``last`` is the layer that produces ``out_channels``."""
@@ -194,10 +199,13 @@ class GIN(GNNSpec):
     sparse_input = True
     adjacency = "csr"
 
+    def rows_independent(self) -> bool:
+        return False  # every hidden layer's MLP batch-normalises over the nodes of the pass
+
     def trims_exactly(self) -> bool:
-        # Every hidden layer's MLP batch-normalises: only a last layer (2 layers, no
-        # jumping knowledge) may be trimmed.
-        return super().trims_exactly() and self.num_layers <= 2 and self.jk == "none"
+        # A sampled batch's statistics are the batch's anyway: only a last layer (2 layers,
+        # no jumping knowledge), which does not normalise, may be trimmed.
+        return super().rows_independent() and self.num_layers <= 2 and self.jk == "none"
 
     def update_mlp(
         self, in_channels: int, out_channels: int, last: bool, bias_only_first: bool = False

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
+from gnnexp.models.fast import PatternCache, SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -141,8 +141,7 @@ def _attend(scores: Tensor, values: Tensor, p: _Pattern, drop: float, training: 
 class _CSRAttention:
     """What both attention convolutions share: when to take the CSR path, and its pattern."""
 
-    _pattern: _Pattern | None = None
-    _key: tuple[int, int, int, int] | None = None
+    _patterns: PatternCache | None = None
     heads: int
     out_channels: int
     concat: bool
@@ -156,10 +155,10 @@ class _CSRAttention:
         return out if self.bias is None else out + self.bias
 
     def pattern(self, adj: Tensor, heads: int) -> _Pattern:
-        key = (adj.crow_indices().data_ptr(), adj.col_indices().data_ptr(), adj.values().numel(), heads)
-        if self._key != key or self._pattern is None:
-            self._key, self._pattern = key, _Pattern(adj, heads)
-        return self._pattern
+        if self._patterns is None:
+            self._patterns = PatternCache()
+        pattern: _Pattern = self._patterns.get(adj, lambda: _Pattern(adj, heads), heads)
+        return pattern
 
     res: Any
 

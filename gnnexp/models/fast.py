@@ -17,6 +17,7 @@ plain path; only the data layout changes:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -105,6 +106,24 @@ def transpose_pattern(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return t_crow.to(index_dtype), row[perm].to(index_dtype), perm
 
 
+class PatternCache:
+    """Structures derived from a CSR pattern, kept for the few patterns a model meets (the
+    full graph's, and the training and evaluation nodes' per-layer adjacencies); keyed by
+    the index tensors' storage, which the task holds for the whole run."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: dict[tuple[int, ...], Any] = {}
+
+    def get(self, x: Tensor, make: Callable[[], Any], *extra: int) -> Any:
+        key = (x.crow_indices().data_ptr(), x.col_indices().data_ptr(), x.values().numel(), *x.shape, *extra)
+        if key not in self._items:
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = make()
+        return self._items[key]
+
+
 class CSRMatmul:
     """``x @ w`` for CSR matrices ``x`` that keep their pattern from call to call.
 
@@ -113,16 +132,11 @@ class CSRMatmul:
     """
 
     def __init__(self) -> None:
-        self._key: tuple[int, int] | None = None
-        self._pattern: tuple[Tensor, Tensor, Tensor] | None = None
+        self._transposes = PatternCache()
 
     @torch.compiler.disable
     def __call__(self, x: Tensor, w: Tensor) -> Tensor:
-        key = (x.crow_indices().data_ptr(), x.col_indices().data_ptr())
-        if self._key != key:
-            self._key, self._pattern = key, transpose_pattern(x)
-        assert self._pattern is not None
-        return _CSRMatmul.apply(x, w, *self._pattern)
+        return _CSRMatmul.apply(x, w, *self._transposes.get(x, lambda: transpose_pattern(x)))
 
 
 class SparseAwareLinear(PyGLinear):
@@ -238,6 +252,75 @@ def prepare(
         adj_t = csr(to_torch_csr_tensor(edge_index.flip(0), _ones(edge_index), size=(num_nodes, num_nodes)))
         return x, mean_adjacency(adj_t) if layout.adjacency == "mean" else adj_t
     return x, edge_index
+
+
+def trimmed_layers(spec: ModelSpec | None, layout: Layout) -> int:
+    """How many layers a full-graph pass trims to what the loss's (or the metric's) nodes
+    need (:func:`per_layer_inputs`), 0 for none: all of them for a built-in architecture
+    whose nodes' outputs depend only on their neighbourhoods, on a CSR adjacency whose
+    values were computed on the whole graph (GCN's normalisation, the means' in-degrees,
+    GAT's self-loops)."""
+    from gnnexp.models.archs import GNNSpec
+
+    if isinstance(spec, GNNSpec) and spec.rows_independent() and layout.adjacency in CSR_ADJACENCIES:
+        return spec.num_layers
+    return 0
+
+
+CSR_ADJACENCIES = ("gcn", "attention", "csr", "mean")
+
+
+def per_layer_inputs(
+    x: Tensor, adj: Tensor, targets: Tensor, layers: int, sparse: bool
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The inputs of a ``layers``-layer pass that computes ``targets``' outputs and nothing
+    the targets do not need, as PyG's ``trim_to_layer`` does for sampled batches.
+
+    The nodes within ``layers`` hops of the targets are renumbered nearest first (the
+    targets first, in their order), so the nodes a layer must compute are a prefix of those
+    it reads. Returns their features (``x``'s rows; CSR when ``sparse``) and, for each layer,
+    a square adjacency over the nodes it reads: the rows of the nodes the next layer reads
+    are ``adj``'s own (values kept, so normalisations computed on the whole graph hold), the
+    other rows are empty. The model's output rows ``[:len(targets)]`` are the targets'.
+    """
+    crow, col, values = adj.crow_indices().long(), adj.col_indices().long(), adj.values()
+    n = adj.size(0)
+    rows = entry_rows(crow)
+    reached = torch.zeros(n, dtype=torch.bool, device=adj.device)
+    reached[targets] = True
+    order, counts = [targets], [targets.numel()]
+    for _ in range(layers):
+        new = torch.zeros_like(reached)
+        new[col[reached[rows]]] = True  # every source of a row reached so far
+        new &= ~reached
+        order.append(new.nonzero().view(-1))
+        reached |= new
+        counts.append(counts[-1] + order[-1].numel())
+    nodes = torch.cat(order)
+    renumber = torch.full((n,), -1, dtype=torch.long, device=adj.device)
+    renumber[nodes] = torch.arange(nodes.numel(), device=adj.device)
+    adjacencies = []
+    for layer in range(layers):
+        size, computed = counts[layers - layer], counts[layers - 1 - layer]
+        kept = nodes[:computed]
+        degree = crow[kept + 1] - crow[kept]
+        new_crow = torch.zeros(size + 1, dtype=torch.long, device=adj.device)
+        new_crow[1 : computed + 1] = torch.cumsum(degree, 0)
+        new_crow[computed + 1 :] = new_crow[computed]
+        first = torch.repeat_interleave(crow[kept] - new_crow[:computed], degree)
+        entries = first + torch.arange(int(new_crow[-1]), device=adj.device)
+        new_row = entry_rows(new_crow)
+        new_col = renumber[col[entries]]
+        # Columns ascending within each row, as in a CSR matrix built from scratch.
+        sort = torch.argsort(new_row * size + new_col)
+        index_dtype = adj.crow_indices().dtype
+        adjacencies.append(
+            torch.sparse_csr_tensor(
+                new_crow.to(index_dtype), new_col[sort].to(index_dtype), values[entries][sort], (size, size)
+            )
+        )
+    features = x.index_select(0, nodes)
+    return (csr(features) if sparse else features, tuple(adjacencies))
 
 
 def mean_adjacency(adj_t: Tensor) -> Tensor:

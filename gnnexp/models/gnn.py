@@ -92,11 +92,13 @@ class GNN(torch.nn.Module):
     def forward(
         self,
         x: Tensor,
-        edge_index: Tensor,
+        edge_index: Tensor | tuple[Tensor, ...],
         edge_attr: Tensor | None = None,
         hops: tuple[list[int], list[int]] | None = None,
     ) -> Tensor:
-        """``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``;
+        """``edge_index``: the edges, or one CSR adjacency per layer from
+        ``fast.per_layer_inputs`` (the output's first rows are then its targets');
+        ``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``;
         ``hops``: a sampled batch's nodes and edges per hop (seeds first), for a model built
         with ``layout.trim``: layer i then computes only the nodes within ``num_layers - i``
         hops of the seeds, and the rows of the seeds are exactly those of the full pass."""
@@ -106,11 +108,19 @@ class GNN(torch.nn.Module):
         uses_edges = self.layout.edge_dim is not None
         # Trimming assumes one hop per layer (the loader's settings are checked to agree).
         trim = hops if self.layout.trim and hops is not None and len(hops[1]) == self.num_layers else None
+        # A tuple: one adjacency per layer, each over a prefix of the previous one's nodes
+        # (fast.per_layer_inputs).
+        per_layer = edge_index if isinstance(edge_index, tuple) else None
+        assert per_layer is None or len(per_layer) == len(self.convs)
         hidden: list[Tensor] = []
         for i, conv in enumerate(self.convs):
             if trim is not None and i > 0:
                 x, adjacency, edge_attr = trim_to_layer(i, trim[0], trim[1], x, edge_index, edge_attr)
                 edge_index = cast(Tensor, adjacency)
+            if per_layer is not None:
+                edge_index = per_layer[i]
+                if i > 0:
+                    x = x[: edge_index.size(0)]
             x_in = x
             x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout)
             x = conv(x, edge_index, edge_attr) if uses_edges else conv(x, edge_index)
@@ -121,7 +131,9 @@ class GNN(torch.nn.Module):
                 hidden.append(x)
         if self.jk_mode is None:
             return x
-        if trim is not None:  # trimmed layers differ in length; JK combines them row by row
+        if (
+            trim is not None or per_layer is not None
+        ):  # trimmed layers differ in length; JK combines them row by row
             hidden = [h[: x.size(0)] for h in hidden]
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:
