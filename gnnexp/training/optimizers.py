@@ -18,6 +18,13 @@ def _betas(value: list[float]) -> bool:
     return len(value) == 2 and all(0 <= b < 1 for b in value)
 
 
+def _fusable(params: list[torch.nn.Parameter]) -> bool | None:
+    """Whether torch's fused Adam kernel (one pass over each tensor for the whole update;
+    the same update) can take ``params``; None leaves the choice to torch."""
+    devices = {p.device.type for p in params}
+    return True if params and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params) else None
+
+
 @group_base("optimizer")
 @dataclass
 class OptimizerSpec:
@@ -53,7 +60,8 @@ class Adam(OptimizerSpec):
     def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
         import torch
 
-        return torch.optim.Adam(params, **self.kwargs())
+        params = list(params)
+        return torch.optim.Adam(params, **self.kwargs(), fused=_fusable(params))
 
 
 @component("optimizer", "adamw")
@@ -63,7 +71,8 @@ class AdamW(Adam):
     def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
         import torch
 
-        return torch.optim.AdamW(params, **self.kwargs())
+        params = list(params)
+        return torch.optim.AdamW(params, **self.kwargs(), fused=_fusable(params))
 
 
 @component("optimizer", "sgd")
