@@ -22,7 +22,9 @@ def _fusable(params: list[torch.nn.Parameter]) -> bool | None:
     """Whether torch's fused Adam kernel (one pass over each tensor for the whole update;
     the same update) can take ``params``; None leaves the choice to torch."""
     devices = {p.device.type for p in params}
-    return True if params and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params) else None
+    return (
+        True if params and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params) else None
+    )
 
 
 @group_base("optimizer")
