@@ -131,9 +131,8 @@ class GNN(torch.nn.Module):
                 hidden.append(x)
         if self.jk_mode is None:
             return x
-        if (
-            trim is not None or per_layer is not None
-        ):  # trimmed layers differ in length; JK combines them row by row
+        # Trimmed layers differ in length; JK combines them row by row.
+        if trim is not None or per_layer is not None:
             hidden = [h[: x.size(0)] for h in hidden]
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:
