@@ -193,3 +193,33 @@ def test_models_map_features_to_classes(name, variant):
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x, edge_index), model(x, edge_index))  # eval is deterministic
+
+
+def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
+    """A checkpoint saved by an optimizer without the fused kernel (as before it was used)
+    must not turn the kernel off: the fp16 GradScaler hands fused optimizers its inf check."""
+    from gnnexp.config.compose import compose
+    from gnnexp.training.optim import LRSchedule
+    from gnnexp.training.optimizers import Adam
+    from gnnexp.training.precision import Precision
+    from gnnexp.training.state import TrainState
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    old = torch.optim.Adam(model.parameters(), lr=0.01)
+    model(torch.randn(3, 4)).sum().backward()
+    old.step()
+    cfg = compose([])
+    optimizer = Adam(name="adam").build(model.parameters())
+    assert optimizer.param_groups[0]["fused"] is True
+    precision = Precision("16", torch.device("cpu"))
+    state = TrainState(model, model, optimizer, LRSchedule(optimizer, cfg.scheduler, 10, "min"),
+                       EarlyStopping("min", None), precision)  # fmt: skip
+    checkpoint = state.parts() | {"optimizer": old.state_dict(), "epoch": 1}
+    state.restore(checkpoint)
+    assert optimizer.param_groups[0]["fused"] is True
+    assert optimizer.state[model.weight]["exp_avg"].abs().sum() > 0  # the moments came back
+    optimizer.zero_grad()
+    precision.backward(model(torch.randn(3, 4)).sum())
+    precision.unscale(optimizer)
+    precision.step(optimizer)  # raised "Expected grad_scale and found_inf to be None" before

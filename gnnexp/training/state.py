@@ -12,6 +12,8 @@ from gnnexp.training.early_stopping import EarlyStopping
 from gnnexp.training.optim import LRSchedule
 from gnnexp.training.precision import Precision
 
+KERNEL_KEYS = ("fused", "foreach")  # torch optimizer settings that pick an implementation
+
 
 @dataclass
 class TrainState:
@@ -48,7 +50,12 @@ class TrainState:
     def restore(self, checkpoint: dict[str, Any]) -> None:
         """Continue from a checkpoint's state (the inverse of :meth:`parts`)."""
         self.model.load_state_dict(checkpoint["model"])
+        # Which kernel runs the update is this process's choice, not the checkpoint's: one
+        # saved without the fused kernel would turn it off under a GradScaler built for it.
+        kernels = [{k: g[k] for k in KERNEL_KEYS if k in g} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        for group, kernel in zip(self.optimizer.param_groups, kernels, strict=True):
+            group.update(kernel)
         self.schedule.load_state_dict(checkpoint["scheduler"])
         self.stopper.load_state_dict(checkpoint["early_stopping"])
         self.precision.load_state_dict(checkpoint.get("scaler"))
