@@ -163,6 +163,20 @@ def test_passes_that_depend_on_all_nodes_are_not_trimmed(variant):
     assert task.layers == 0
 
 
+def test_layers_reaching_further_than_one_hop_are_not_trimmed():
+    """A plugin architecture must declare ``one_hop``: a layer like SGConv(K=2) reads two
+    hops, which trimming to one hop per layer would cut off."""
+    from gnnexp.models.archs import GraphSAGE
+
+    class TwoHops(GraphSAGE):
+        one_hop = False
+
+    layout = fast.Layout(adjacency="mean")
+    assert fast.trimmed_layers(GraphSAGE(name="sage"), layout) == 2 and GraphSAGE(name="sage").trims_exactly()
+    assert fast.trimmed_layers(TwoHops(name="twohops"), layout) == 0
+    assert not TwoHops(name="twohops").trims_exactly()
+
+
 SAMPLED = [["model=sage"], ["model=sage", "model.aggr=sum"], ["model=gin", "model.norm=none", "model.num_layers=2", "model.jk=none"], ["model=gat"],
            ["model=gcn"], ["model=sage", "model.jk=cat"]]  # fmt: skip
 

@@ -59,10 +59,14 @@ class GNNSpec(ModelSpec):
 
     ``sparse_input``: the first layer starts with a linear map, so CSR features work;
     ``adjacency``: the adjacency layout it runs fastest on (``gcn``, ``csr`` or ``coo``);
-    ``edge_features``: its layers take ``edge_attr`` (of width ``layout.edge_dim``).
+    ``edge_features``: its layers take ``edge_attr`` (of width ``layout.edge_dim``);
+    ``one_hop``: each layer reads only its nodes and their in-neighbours, so a pass may drop
+    the nodes beyond ``num_layers`` hops of those it must compute (off unless declared: a
+    layer reaching K hops, like SGConv or APPNP, would need more).
     """
 
     sparse_input: ClassVar[bool] = False
+    one_hop: ClassVar[bool] = False
     adjacency: ClassVar[str] = "coo"
     # Whether its layers take edge features (``edge_attr``) when the data has them, and
     # whether they cannot work without them.
@@ -85,7 +89,7 @@ class GNNSpec(ModelSpec):
         """Whether a node's output depends only on its neighbourhood and not on which other
         nodes a pass computes: not when statistics run over all the layer's nodes (batch or
         pair norm) or DropEdge draws from the whole edge list."""
-        return self.norm not in ("batch", "pair") and self.drop_edge == 0
+        return self.one_hop and self.norm not in ("batch", "pair") and self.drop_edge == 0
 
     def trims_exactly(self) -> bool:
         """Whether a sampled batch's seeds get the same outputs and gradients when each layer
@@ -107,6 +111,8 @@ class GNNSpec(ModelSpec):
 class GCN(GNNSpec):
     """Graph convolutional network (Kipf & Welling 2017)."""
 
+    one_hop = True
+
     sparse_input = True
     adjacency = "gcn"
 
@@ -123,6 +129,8 @@ class GCN(GNNSpec):
 @component("model", "gat")
 class GAT(GNNSpec):
     """Graph attention network (Velickovic et al. 2018); heads concatenated in hidden layers."""
+
+    one_hop = True
 
     heads: int = option(8, doc="attention heads of each hidden layer (concatenated)", ge=1)
     out_heads: int = option(1, doc="attention heads of the output layer (averaged)", ge=1)
@@ -168,6 +176,8 @@ class GATv2(GAT):
 class GraphSAGE(GNNSpec):
     """GraphSAGE (Hamilton et al. 2017) with a root weight and configurable aggregation."""
 
+    one_hop = True
+
     aggr: str = option("mean", doc="neighbour aggregation", choices=("mean", "max", "sum"))
 
     adjacency = "csr"
@@ -192,6 +202,8 @@ class GraphSAGE(GNNSpec):
 @component("model", "gin")
 class GIN(GNNSpec):
     """Graph isomorphism network (Xu et al. 2019): sum aggregation and an MLP update."""
+
+    one_hop = True
 
     train_eps: bool = option(False, doc="learn GIN's epsilon (the weight of a node's own features)")
     mlp_layers: int = option(2, doc="layers of each GIN update MLP", ge=1)
@@ -262,6 +274,8 @@ class Transformer(GNNSpec):
     """Graph transformer layers (Shi et al. 2021, TransformerConv): attention over neighbours,
     with edge features in keys and values when the data has them."""
 
+    one_hop = True
+
     heads: int = option(4, doc="attention heads of each hidden layer (concatenated)", ge=1)
     attn_dropout: float = option(0.1, doc="dropout on the attention coefficients", ge=0, lt=1)
 
@@ -286,6 +300,8 @@ class Transformer(GNNSpec):
 @component("model", "mlp")
 class MLP(GNNSpec):
     """Multi-layer perceptron on node features only: the no-graph baseline."""
+
+    one_hop = True
 
     sparse_input = True
 
