@@ -163,6 +163,16 @@ def test_passes_that_depend_on_all_nodes_are_not_trimmed(variant):
     assert task.layers == 0
 
 
+def test_passes_reading_nearly_the_whole_graph_keep_the_full_inputs():
+    """Cora's 140 training nodes reach 1,664 nodes in two hops: trimmed. The synthetic
+    graph's training nodes (most of them) reach all: the full inputs, without copies."""
+    (cora, _), _ = _pair(["model=gat", "dataset=cora"])
+    inputs, nodes = cora.trimmed_inputs(("train",))
+    assert nodes.numel() == 140 and inputs[0].size(0) == 1664
+    (synthetic, _), _ = _pair(["model=gat", "dataset=synthetic"])
+    assert synthetic.layers == 2 and synthetic.trimmed_inputs(("train",)) is None
+
+
 def test_layers_reaching_further_than_one_hop_are_not_trimmed():
     """A plugin architecture must declare ``one_hop``: a layer like SGConv(K=2) reads two
     hops, which trimming to one hop per layer would cut off."""

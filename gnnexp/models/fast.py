@@ -268,6 +268,10 @@ def trimmed_layers(spec: ModelSpec | None, layout: Layout) -> int:
 
 
 CSR_ADJACENCIES = ("gcn", "attention", "csr", "mean")
+# A pass whose first layer would read more than this share of the nodes keeps the full
+# inputs: trimming would copy nearly the whole graph (features and one adjacency per
+# layer) to save little.
+TRIM_AT_MOST = 0.9
 
 
 def per_layer_inputs(

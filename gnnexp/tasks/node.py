@@ -75,7 +75,7 @@ class NodeTask:
         self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
         # Training and evaluation passes compute only the nodes their loss or metrics need.
         self.layers = fast.trimmed_layers(spec, self.layout)
-        self._per_layer: dict[tuple[str, ...], tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor]] = {}
+        self._per_layer: dict[tuple[str, ...], tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None] = {}
         self._eval_graph: Data | None = None
         self.notes = dict(data.notes)
 
@@ -101,15 +101,22 @@ class NodeTask:
             batch = batch.to(self.device)
             seeds = batch.batch_size  # seed nodes come first in a sampled batch
             return self.objective.loss(self._forward_sampled(model, batch)[:seeds], batch.y[:seeds])
-        if self.layers:
-            inputs, nodes = self._inputs_for(("train",))
+        trimmed = self.trimmed_inputs(("train",))
+        if trimmed is not None:
+            inputs, nodes = trimmed
             return self.objective.loss(model(*inputs)[: nodes.numel()], batch.y[nodes])
         out = model(*self.inputs)  # the full graph, in the fast layouts when enabled
         return self.objective.loss(out[batch.train_mask], batch.y[batch.train_mask])
 
-    def _inputs_for(self, splits: tuple[str, ...]) -> tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor]:
-        """The per-layer inputs of a pass over the nodes of ``splits`` (made once), and
-        those nodes (ascending)."""
+    def trimmed_inputs(
+        self, splits: tuple[str, ...]
+    ) -> tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None:
+        """The per-layer inputs of a pass over the nodes of ``splits`` (made once), and those
+        nodes (ascending); None where the pass is not trimmed: the model does not allow it,
+        or it would read nearly the whole graph (copies of it would cost memory for little
+        saving)."""
+        if not self.layers:
+            return None
         if splits not in self._per_layer:
             g = self.graph
             mask = torch.stack([g[f"{split}_mask"] for split in splits]).any(0)
@@ -117,14 +124,16 @@ class NodeTask:
             inputs = fast.per_layer_inputs(
                 g.x, self.inputs[1], nodes, self.layers, self.layout.sparse_features
             )
-            self._per_layer[splits] = (inputs, nodes)
+            worth = inputs[0].size(0) <= fast.TRIM_AT_MOST * g.num_nodes
+            self._per_layer[splits] = (inputs, nodes) if worth else None
         return self._per_layer[splits]
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
         if self.sampled and self.loader.eval == "sampled":
             return {split: self._evaluate_sampled(model, split) for split in splits}
-        if self.layers:
-            inputs, nodes = self._inputs_for(splits)
+        trimmed = self.trimmed_inputs(splits)
+        if trimmed is not None:
+            inputs, nodes = trimmed
             out, y = model(*inputs)[: nodes.numel()], self.graph.y[nodes]
             masks = {split: self.graph[f"{split}_mask"][nodes] for split in splits}
             return {split: self.objective.scores(out[masks[split]], y[masks[split]]) for split in splits}
