@@ -18,7 +18,7 @@ from gnnexp.checkpoint import load_checkpoint, load_weights
 from gnnexp.config.components import declared
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.models import fast
+from gnnexp.models import fast, trimmed
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
@@ -124,7 +124,7 @@ def test_per_layer_inputs_keep_only_what_the_targets_need():
     0 and 1 (node 2's row stays empty); layer 2 reads 0 and 1 and computes 0."""
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
     adj = fast.prepare(torch.eye(5), edge_index, 5, fast.Layout(adjacency="mean"))[1]
-    x, (first, second) = fast.per_layer_inputs(torch.eye(5), adj, torch.tensor([0]), 2, sparse=False)
+    x, (first, second) = trimmed.per_layer_inputs(torch.eye(5), adj, torch.tensor([0]), 2, sparse=False)
     torch.testing.assert_close(x, torch.eye(5)[:3])
     torch.testing.assert_close(first.to_dense(), torch.tensor([[0, 1, 0], [0.5, 0, 0.5], [0, 0, 0]]))
     torch.testing.assert_close(second.to_dense(), torch.tensor([[0.0, 1], [0, 0]]))
@@ -144,7 +144,7 @@ def test_full_graph_passes_compute_only_the_targets_needs(variant):
     assert task.layers == len(model.convs)
     model.eval()
     nodes = task.graph.val_mask.nonzero().view(-1)
-    x, adjacencies = fast.per_layer_inputs(
+    x, adjacencies = trimmed.per_layer_inputs(
         task.graph.x, task.inputs[1], nodes, task.layers, task.layout.sparse_features
     )
     assert x.size(0) < task.graph.num_nodes
@@ -182,8 +182,10 @@ def test_layers_reaching_further_than_one_hop_are_not_trimmed():
         one_hop = False
 
     layout = fast.Layout(adjacency="mean")
-    assert fast.trimmed_layers(GraphSAGE(name="sage"), layout) == 2 and GraphSAGE(name="sage").trims_exactly()
-    assert fast.trimmed_layers(TwoHops(name="twohops"), layout) == 0
+    assert (
+        trimmed.trimmed_layers(GraphSAGE(name="sage"), layout) == 2 and GraphSAGE(name="sage").trims_exactly()
+    )
+    assert trimmed.trimmed_layers(TwoHops(name="twohops"), layout) == 0
     assert not TwoHops(name="twohops").trims_exactly()
 
 

@@ -97,7 +97,7 @@ class GNN(torch.nn.Module):
         hops: tuple[list[int], list[int]] | None = None,
     ) -> Tensor:
         """``edge_index``: the edges, or one CSR adjacency per layer from
-        ``fast.per_layer_inputs`` (the output's first rows are then its targets');
+        ``trimmed.per_layer_inputs`` (the output's first rows are then its targets');
         ``edge_attr``: the edges' features, for a model built with ``layout.edge_dim``;
         ``hops``: a sampled batch's nodes and edges per hop (seeds first), for a model built
         with ``layout.trim``: layer i then computes only the nodes within ``num_layers - i``
@@ -109,7 +109,7 @@ class GNN(torch.nn.Module):
         # Trimming assumes one hop per layer (the loader's settings are checked to agree).
         trim = hops if self.layout.trim and hops is not None and len(hops[1]) == self.num_layers else None
         # A tuple: one adjacency per layer, each over a prefix of the previous one's nodes
-        # (fast.per_layer_inputs).
+        # (trimmed.per_layer_inputs).
         per_layer = edge_index if isinstance(edge_index, tuple) else None
         assert per_layer is None or len(per_layer) == len(self.convs)
         hidden: list[Tensor] = []

@@ -15,7 +15,7 @@ from gnnexp.config.components import instance
 from gnnexp.data.sampling import neighbor_loader
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
-from gnnexp.models import fast
+from gnnexp.models import fast, trimmed
 from gnnexp.models.build import model_spec
 from gnnexp.ranks import SINGLE, Dist, shard
 from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
@@ -74,7 +74,7 @@ class NodeTask:
         g = self.graph
         self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
         # Training and evaluation passes compute only the nodes their loss or metrics need.
-        self.layers = fast.trimmed_layers(spec, self.layout)
+        self.layers = trimmed.trimmed_layers(spec, self.layout)
         self._per_layer: dict[tuple[str, ...], tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None] = {}
         self._eval_graph: Data | None = None
         self.notes = dict(data.notes)
@@ -101,9 +101,9 @@ class NodeTask:
             batch = batch.to(self.device)
             seeds = batch.batch_size  # seed nodes come first in a sampled batch
             return self.objective.loss(self._forward_sampled(model, batch)[:seeds], batch.y[:seeds])
-        trimmed = self.trimmed_inputs(("train",))
-        if trimmed is not None:
-            inputs, nodes = trimmed
+        subset = self.trimmed_inputs(("train",))
+        if subset is not None:
+            inputs, nodes = subset
             return self.objective.loss(model(*inputs)[: nodes.numel()], batch.y[nodes])
         out = model(*self.inputs)  # the full graph, in the fast layouts when enabled
         return self.objective.loss(out[batch.train_mask], batch.y[batch.train_mask])
@@ -121,19 +121,19 @@ class NodeTask:
             g = self.graph
             mask = torch.stack([g[f"{split}_mask"] for split in splits]).any(0)
             nodes = mask.nonzero().view(-1)
-            inputs = fast.per_layer_inputs(
+            inputs = trimmed.per_layer_inputs(
                 g.x, self.inputs[1], nodes, self.layers, self.layout.sparse_features
             )
-            worth = inputs[0].size(0) <= fast.TRIM_AT_MOST * g.num_nodes
+            worth = inputs[0].size(0) <= trimmed.TRIM_AT_MOST * g.num_nodes
             self._per_layer[splits] = (inputs, nodes) if worth else None
         return self._per_layer[splits]
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
         if self.sampled and self.loader.eval == "sampled":
             return {split: self._evaluate_sampled(model, split) for split in splits}
-        trimmed = self.trimmed_inputs(splits)
-        if trimmed is not None:
-            inputs, nodes = trimmed
+        subset = self.trimmed_inputs(splits)
+        if subset is not None:
+            inputs, nodes = subset
             out, y = model(*inputs)[: nodes.numel()], self.graph.y[nodes]
             masks = {split: self.graph[f"{split}_mask"][nodes] for split in splits}
             return {split: self.objective.scores(out[masks[split]], y[masks[split]]) for split in splits}
