@@ -112,7 +112,6 @@ class GCN(GNNSpec):
     """Graph convolutional network (Kipf & Welling 2017)."""
 
     one_hop = True
-
     sparse_input = True
     adjacency = "gcn"
 
@@ -130,12 +129,11 @@ class GCN(GNNSpec):
 class GAT(GNNSpec):
     """Graph attention network (Velickovic et al. 2018); heads concatenated in hidden layers."""
 
-    one_hop = True
-
     heads: int = option(8, doc="attention heads of each hidden layer (concatenated)", ge=1)
     out_heads: int = option(1, doc="attention heads of the output layer (averaged)", ge=1)
     attn_dropout: float = option(0.6, doc="dropout on the attention coefficients", ge=0, lt=1)
 
+    one_hop = True
     sparse_input = True
     edge_features = True
     v2: ClassVar[bool] = False
@@ -176,10 +174,9 @@ class GATv2(GAT):
 class GraphSAGE(GNNSpec):
     """GraphSAGE (Hamilton et al. 2017) with a root weight and configurable aggregation."""
 
-    one_hop = True
-
     aggr: str = option("mean", doc="neighbour aggregation", choices=("mean", "max", "sum"))
 
+    one_hop = True
     adjacency = "csr"
 
     def takes_sparse_input(self) -> bool:
@@ -203,11 +200,10 @@ class GraphSAGE(GNNSpec):
 class GIN(GNNSpec):
     """Graph isomorphism network (Xu et al. 2019): sum aggregation and an MLP update."""
 
-    one_hop = True
-
     train_eps: bool = option(False, doc="learn GIN's epsilon (the weight of a node's own features)")
     mlp_layers: int = option(2, doc="layers of each GIN update MLP", ge=1)
 
+    one_hop = True
     sparse_input = True
     adjacency = "csr"
 
@@ -274,11 +270,10 @@ class Transformer(GNNSpec):
     """Graph transformer layers (Shi et al. 2021, TransformerConv): attention over neighbours,
     with edge features in keys and values when the data has them."""
 
-    one_hop = True
-
     heads: int = option(4, doc="attention heads of each hidden layer (concatenated)", ge=1)
     attn_dropout: float = option(0.1, doc="dropout on the attention coefficients", ge=0, lt=1)
 
+    one_hop = True
     edge_features = True
 
     def hidden_width(self) -> int:
@@ -302,7 +297,6 @@ class MLP(GNNSpec):
     """Multi-layer perceptron on node features only: the no-graph baseline."""
 
     one_hop = True
-
     sparse_input = True
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
