@@ -37,23 +37,13 @@ CSR_ADJACENCIES = ("gcn", "attention", "csr", "mean")
 TRIM_AT_MOST = 0.9
 
 
-def per_layer_inputs(
-    x: Tensor, adj: Tensor, targets: Tensor, layers: int, sparse: bool
-) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """The inputs of a ``layers``-layer pass that computes ``targets``' outputs and nothing
-    the targets do not need, as PyG's ``trim_to_layer`` does for sampled batches.
-
-    The nodes within ``layers`` hops of the targets are renumbered nearest first (the
-    targets first, in their order), so the nodes a layer must compute are a prefix of those
-    it reads. Returns their features (``x``'s rows; CSR when ``sparse``) and, for each layer,
-    a square adjacency over the nodes it reads: the rows of the nodes the next layer reads
-    are ``adj``'s own (values kept, so normalisations computed on the whole graph hold), the
-    other rows are empty. The model's output rows ``[:len(targets)]`` are the targets'.
-    """
-    crow, col, values = adj.crow_indices().long(), adj.col_indices().long(), adj.values()
-    n = adj.size(0)
+def hop_order(adj: Tensor, targets: Tensor, layers: int) -> tuple[Tensor, list[int]]:
+    """The nodes within ``layers`` hops of ``targets`` over the CSR adjacency ``adj`` (rows
+    take messages from their columns), nearest first and the targets first, in their order;
+    and how many lie within 0, 1, ... ``layers`` hops (each count a prefix of the nodes)."""
+    crow, col = adj.crow_indices().long(), adj.col_indices().long()
     rows = entry_rows(crow)
-    reached = torch.zeros(n, dtype=torch.bool, device=adj.device)
+    reached = torch.zeros(adj.size(0), dtype=torch.bool, device=adj.device)
     reached[targets] = True
     order, counts = [targets], [targets.numel()]
     for _ in range(layers):
@@ -63,7 +53,41 @@ def per_layer_inputs(
         order.append(new.nonzero().view(-1))
         reached |= new
         counts.append(counts[-1] + order[-1].numel())
-    nodes = torch.cat(order)
+    return torch.cat(order), counts
+
+
+def per_layer_inputs(
+    x: Tensor, adj: Tensor, targets: Tensor, layers: int, sparse: bool
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The inputs of a ``layers``-layer pass that computes ``targets``' outputs and nothing
+    the targets do not need, as PyG's ``trim_to_layer`` does for sampled batches.
+
+    The nodes within ``layers`` hops of the targets are renumbered nearest first
+    (:func:`hop_order`), so the nodes a layer must compute are a prefix of those it reads.
+    Returns their features (``x``'s rows; CSR when ``sparse``) and, for each layer, a square
+    adjacency over the nodes it reads: the rows of the nodes the next layer reads are
+    ``adj``'s own (values kept, so normalisations computed on the whole graph hold), the
+    other rows are empty. The model's output rows ``[:len(targets)]`` are the targets'.
+    """
+    return _inputs(x, adj, *hop_order(adj, targets, layers), sparse)
+
+
+def trimmed_inputs(
+    x: Tensor, adj: Tensor, targets: Tensor, layers: int, sparse: bool
+) -> tuple[Tensor, tuple[Tensor, ...]] | None:
+    """:func:`per_layer_inputs`, or None when its first layer would read more than
+    ``TRIM_AT_MOST`` of the nodes (decided before any copy is made)."""
+    nodes, counts = hop_order(adj, targets, layers)
+    if counts[-1] > TRIM_AT_MOST * adj.size(0):
+        return None
+    return _inputs(x, adj, nodes, counts, sparse)
+
+
+def _inputs(
+    x: Tensor, adj: Tensor, nodes: Tensor, counts: list[int], sparse: bool
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    crow, col, values = adj.crow_indices().long(), adj.col_indices().long(), adj.values()
+    n, layers, index_dtype = adj.size(0), len(counts) - 1, adj.crow_indices().dtype
     renumber = torch.full((n,), -1, dtype=torch.long, device=adj.device)
     renumber[nodes] = torch.arange(nodes.numel(), device=adj.device)
     adjacencies = []
@@ -80,7 +104,6 @@ def per_layer_inputs(
         new_col = renumber[col[entries]]
         # Columns ascending within each row, as in a CSR matrix built from scratch.
         sort = torch.argsort(new_row * size + new_col)
-        index_dtype = adj.crow_indices().dtype
         adjacencies.append(
             torch.sparse_csr_tensor(
                 new_crow.to(index_dtype), new_col[sort].to(index_dtype), values[entries][sort], (size, size)

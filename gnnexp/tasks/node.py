@@ -121,11 +121,10 @@ class NodeTask:
             g = self.graph
             mask = torch.stack([g[f"{split}_mask"] for split in splits]).any(0)
             nodes = mask.nonzero().view(-1)
-            inputs = trimmed.per_layer_inputs(
+            inputs = trimmed.trimmed_inputs(
                 g.x, self.inputs[1], nodes, self.layers, self.layout.sparse_features
             )
-            worth = inputs[0].size(0) <= trimmed.TRIM_AT_MOST * g.num_nodes
-            self._per_layer[splits] = (inputs, nodes) if worth else None
+            self._per_layer[splits] = None if inputs is None else (inputs, nodes)
         return self._per_layer[splits]
 
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
