@@ -90,7 +90,7 @@ def training_state(experiment: Experiment, dist: Dist = SINGLE) -> TrainState:
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.trainer.compile:
         trained = torch.compile(trained)  # type: ignore[assignment]
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    optimizer = build_optimizer(cfg.optimizer, model)
     mode, metric = monitor_mode(cfg), metric_name(cfg)
     t = cfg.trainer
     return TrainState(

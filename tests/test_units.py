@@ -210,7 +210,7 @@ def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
     model(torch.randn(3, 4)).sum().backward()
     old.step()
     cfg = compose([])
-    optimizer = Adam(name="adam").build(model.parameters())
+    optimizer = Adam(name="adam").build([{"params": list(model.parameters())}])
     assert optimizer.param_groups[0]["fused"] is True
     precision = Precision("16", torch.device("cpu"))
     state = TrainState(model, model, optimizer, LRSchedule(optimizer, cfg.scheduler, 10, "min"),
@@ -223,3 +223,26 @@ def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
     precision.backward(model(torch.randn(3, 4)).sum())
     precision.unscale(optimizer)
     precision.step(optimizer)  # raised "Expected grad_scale and found_inf to be None" before
+
+
+@pytest.mark.parametrize(("weight_decay_on", "decayed"), [("all", {"convs.0", "convs.1"}), ("first_layer", {"convs.0"})])
+def test_weight_decay_reaches_the_layers_it_is_set_on(weight_decay_on, decayed):
+    """With zero gradients the penalty is the only force, so exactly the decayed layers move
+    (SGD: w <- w - lr * wd * w), by the amount the penalty asks for."""
+    from omegaconf import OmegaConf
+
+    from gnnexp.training.optim import build_optimizer
+
+    torch.manual_seed(0)
+    model: GNN = MODELS["gcn"](hidden_channels=8, num_layers=2).build(5, 3)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = OmegaConf.create({"name": "sgd", "lr": 0.1, "weight_decay": 0.5, "momentum": 0.0,
+                            "weight_decay_on": weight_decay_on})  # fmt: skip
+    optimizer = build_optimizer(cfg, model)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    for name, p in model.named_parameters():
+        layer = ".".join(name.split(".")[:2])
+        expected = before[name] * (1 - 0.1 * 0.5) if layer in decayed else before[name]
+        assert torch.allclose(p.detach(), expected), name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -12,13 +11,33 @@ from torch.optim import lr_scheduler as sched
 
 from gnnexp.config.components import instance
 from gnnexp.errors import ConfigError
+from gnnexp.models.gnn import GNN
 
 
-def build_optimizer(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> Optimizer:
-    """The optimizer ``cfg.name`` over ``params``."""
+def parameter_groups(model: torch.nn.Module, weight_decay_on: str) -> list[dict[str, Any]]:
+    """``model``'s parameters in the groups the weight decay setting asks for: one group, or
+    the first message-passing layer's parameters apart with every other one undecayed."""
+    if weight_decay_on == "all":
+        return [{"params": list(model.parameters())}]
+    gnn = next((m for m in model.modules() if isinstance(m, GNN)), None)
+    if gnn is None:
+        raise ConfigError(
+            "optimizer.weight_decay_on=first_layer: this model has no message-passing layers.",
+            "use optimizer.weight_decay_on=all.",
+        )
+    first = gnn.convs[0]
+    decayed = {id(p) for p in first.parameters()}
+    return [
+        {"params": [p for p in model.parameters() if id(p) in decayed]},
+        {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0},
+    ]
+
+
+def build_optimizer(cfg: DictConfig, model: torch.nn.Module) -> Optimizer:
+    """The optimizer ``cfg.name`` over ``model``'s parameters."""
     spec = instance("optimizer", cfg)
     try:
-        return spec.build(params)
+        return spec.build(parameter_groups(model, spec.weight_decay_on))
     except ValueError as err:  # torch's own argument checks, e.g. nesterov without momentum
         raise ConfigError(f"optimizer={cfg.name}: {err}.", "adjust the optimizer.* values.") from err
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +17,14 @@ def _betas(value: list[float]) -> bool:
     return len(value) == 2 and all(0 <= b < 1 for b in value)
 
 
-def _fusable(params: list[torch.nn.Parameter]) -> bool | None:
+# torch's parameter groups: {"params": [...]} with settings of their own where they differ.
+ParamGroup = dict[str, Any]
+
+
+def _fusable(groups: list[ParamGroup]) -> bool | None:
     """Whether torch's fused Adam kernel (one pass over each tensor for the whole update;
-    the same update) can take ``params``; None leaves the choice to torch."""
+    the same update) can take ``groups``; None leaves the choice to torch."""
+    params = [p for g in groups for p in g["params"]]
     devices = {p.device.type for p in params}
     return (
         True if params and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params) else None
@@ -35,13 +39,18 @@ class OptimizerSpec:
     name: str = MISSING
     lr: float = option(0.01, doc="learning rate", gt=0)
     weight_decay: float = option(0.0, doc="L2 penalty", ge=0)
+    weight_decay_on: str = option(
+        "all",
+        doc="parameters the L2 penalty applies to: all, or the first layer's only (Kipf & Welling's GCN)",
+        choices=("all", "first_layer"),
+    )
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def build(self, params: list[ParamGroup]) -> torch.optim.Optimizer:
         raise NotImplementedError
 
     def kwargs(self) -> dict[str, Any]:
-        """The constructor arguments: every setting but the name."""
-        out = {k: v for k, v in asdict(self).items() if k != "name"}
+        """The constructor arguments: every setting torch's optimizer takes."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("name", "weight_decay_on")}
         if "betas" in out:
             out["betas"] = tuple(out["betas"])
         return out
@@ -59,10 +68,9 @@ class Adam(OptimizerSpec):
     eps: float = option(1e-8, doc="added to the denominator for stability", gt=0)
     amsgrad: bool = option(False, doc="use the AMSGrad variant")
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def build(self, params: list[ParamGroup]) -> torch.optim.Optimizer:
         import torch
 
-        params = list(params)
         return torch.optim.Adam(params, **self.kwargs(), fused=_fusable(params))
 
 
@@ -70,10 +78,9 @@ class Adam(OptimizerSpec):
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay."""
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def build(self, params: list[ParamGroup]) -> torch.optim.Optimizer:
         import torch
 
-        params = list(params)
         return torch.optim.AdamW(params, **self.kwargs(), fused=_fusable(params))
 
 
@@ -85,7 +92,7 @@ class SGD(OptimizerSpec):
     nesterov: bool = option(False, doc="Nesterov momentum")
     dampening: float = option(0.0, doc="dampening of the momentum", ge=0, lt=1)
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def build(self, params: list[ParamGroup]) -> torch.optim.Optimizer:
         import torch
 
         return torch.optim.SGD(params, **self.kwargs())
