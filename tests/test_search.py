@@ -307,3 +307,53 @@ def test_a_grid_search_takes_its_grid_from_the_choices_and_runs_it_once(gnnexp, 
     assert len(_study(sweep).trials) == 6 and len(points) == 6  # lr x hidden: each point once
     again = gnnexp(*grid, run_dir=sweep)
     assert again.code == 0 and "0 to run" in again.out and len(_study(sweep).trials) == 6
+
+
+def test_trials_composed_from_files_read_once_get_hydras_own_config():
+    """The sweeper composes trials from config files read once per search; each trial's
+    config must be the one Hydra composes from scratch, group changes included."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from gnnexp.config.resolvers import register_resolvers
+    from gnnexp.config.schema import register_schemas
+    from gnnexp.config.sweep_loader import ReusingConfigLoader
+    from gnnexp.paths import config_dir
+
+    register_resolvers()
+    register_schemas()
+    import hydra_plugins.gnnexp_sweepers.optuna_sweeper  # noqa: F401  (registers the sweeper's schema)
+
+    search_path = create_config_search_path(str(config_dir()))
+    plain, reusing = ConfigLoaderImpl(search_path), ReusingConfigLoader(search_path)
+    master = plain.load_configuration("config", ["hparams_search=cora_optuna"], RunMode.MULTIRUN)
+    trials = [
+        [
+            "model=gat",
+            "optimizer.lr=0.003",
+            "model.dropout=0.4",
+            "trial.number=0",
+            "hydra.sweep.subdir=trial_0",
+        ],
+        ["model=gcn", "optimizer.lr=0.02", "model.hidden_channels=64", "hydra.sweep.subdir=trial_1"],
+        [
+            "model=gat",
+            "optimizer.lr=0.001",
+            "model.dropout=0.7",
+            "trial.number=2",
+            "hydra.sweep.subdir=trial_2",
+        ],
+        ["model=gcn", "optimizer=sgd", "optimizer.momentum=0.5"],
+    ]
+    for overrides in trials:
+        expected = plain.load_sweep_config(master, list(overrides))
+        got = reusing.load_sweep_config(master, list(overrides))
+        assert OmegaConf.to_container(got, resolve=False) == OmegaConf.to_container(expected, resolve=False)
+        assert OmegaConf.to_container(got.model) == OmegaConf.to_container(expected.model)  # resolved too
+        assert got.optimizer.lr == expected.optimizer.lr
+    # Each trial has its own copy: a change to one never reaches the next.
+    first = reusing.load_sweep_config(master, list(trials[0]))
+    first.model.dropout = 0.99
+    assert reusing.load_sweep_config(master, list(trials[0])).model.dropout == 0.4

@@ -225,7 +225,9 @@ def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
     precision.step(optimizer)  # raised "Expected grad_scale and found_inf to be None" before
 
 
-@pytest.mark.parametrize(("weight_decay_on", "decayed"), [("all", {"convs.0", "convs.1"}), ("first_layer", {"convs.0"})])
+@pytest.mark.parametrize(
+    ("weight_decay_on", "decayed"), [("all", {"convs.0", "convs.1"}), ("first_layer", {"convs.0"})]
+)
 def test_weight_decay_reaches_the_layers_it_is_set_on(weight_decay_on, decayed):
     """With zero gradients the penalty is the only force, so exactly the decayed layers move
     (SGD: w <- w - lr * wd * w), by the amount the penalty asks for."""

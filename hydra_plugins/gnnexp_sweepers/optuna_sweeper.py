@@ -81,6 +81,21 @@ class GnnexpOptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+        from hydra.types import HydraContext
+
+        from gnnexp.config.sweep_loader import ReusingConfigLoader
+
+        loader = hydra_context.config_loader
+        if isinstance(self.launcher, BasicLauncher) and isinstance(loader, ConfigLoaderImpl):
+            # Trials run here, one after another: each composes from the files read once.
+            # (A launcher that pickles the context to other processes would gain nothing.)
+            reusing = HydraContext(
+                config_loader=ReusingConfigLoader(loader.config_search_path),
+                callbacks=hydra_context.callbacks,
+            )
+            self.launcher.setup(hydra_context=reusing, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
         from gnnexp.errors import GnnexpError, report

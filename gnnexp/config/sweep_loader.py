@@ -1,0 +1,49 @@
+"""Composing a sweep's jobs without reading the config files again for each one.
+
+Hydra composes every job of a sweep from scratch: it parses the overrides, reads each
+config file of the search path and merges them, about 0.3 s a job, which is as long as a
+pruned trial's training. The jobs of one search differ in a few values, and often in no
+config group at all, so :class:`ReusingConfigLoader` reads each file once and merges each
+distinct list of files (a defaults list) once; every job then gets its own copy, to which
+Hydra applies the job's overrides as usual. The result is the config Hydra would compose
+(tests/test_search.py compares them). Config files edited while a search runs do not
+reach its later trials, which keeps the trials of one search comparable.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.config_repository import CachingConfigRepository
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
+
+
+class ReusingConfigLoader(ConfigLoaderImpl):
+    """Hydra's config loader, reading the config files once per search."""
+
+    def __init__(self, config_search_path: Any) -> None:
+        super().__init__(config_search_path=config_search_path)
+        self._repo: CachingConfigRepository | None = None
+        self._composed: dict[tuple[Any, ...], DictConfig] = {}
+
+    def _parse_overrides_and_create_caching_repo(
+        self, config_name: str | None, overrides: list[str]
+    ) -> tuple[list[Any], CachingConfigRepository]:
+        parsed = OverridesParser.create().parse_overrides(overrides=overrides)
+        if any(o.key_or_group.startswith("hydra.searchpath") for o in parsed):
+            return super()._parse_overrides_and_create_caching_repo(config_name, overrides)
+        if self._repo is None:
+            self._repo = CachingConfigRepository(self.repository)
+            self._process_config_searchpath(config_name, parsed, self._repo)
+        return parsed, self._repo
+
+    def _compose_config_from_defaults_list(self, defaults: list[Any], repo: Any) -> DictConfig:
+        if self._repo is None or repo is not self._repo:
+            return super()._compose_config_from_defaults_list(defaults, repo)
+        key = tuple((d.config_path, d.parent, d.package, d.is_self) for d in defaults)
+        if key not in self._composed:
+            self._composed[key] = super()._compose_config_from_defaults_list(defaults, self._repo)
+        return copy.deepcopy(self._composed[key])
