@@ -25,7 +25,13 @@ from gnnexp.paths import METRICS_FILE
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, MetricsCSV, write_failure
 from gnnexp.reporting.painter import Curves, Painter
-from gnnexp.resume import check_same_data, check_same_model, differences, truncate_metrics
+from gnnexp.resume import (
+    check_same_data,
+    check_same_model,
+    check_same_optimizer,
+    differences,
+    truncate_metrics,
+)
 from gnnexp.training.callbacks import Callback
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
@@ -110,6 +116,12 @@ def _resume(
     current = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     check_same_model(checkpoint["config"], current, state.model.state_dict(), checkpoint["model"])
     check_same_data(checkpoint["config"], current)
+    check_same_optimizer(
+        checkpoint["config"],
+        current,
+        [len(g["params"]) for g in state.optimizer.param_groups],
+        [len(g["params"]) for g in checkpoint["optimizer"]["param_groups"]],
+    )
     changed = differences(checkpoint["config"], current, ignore=("trainer.resume",))
     if changed:
         console.print(f"[yellow]resuming with changed settings:[/yellow] {'; '.join(changed)}")

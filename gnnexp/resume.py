@@ -95,6 +95,21 @@ def check_same_model(
         )
 
 
+def check_same_optimizer(
+    saved: dict[str, Any], current: dict[str, Any], groups: list[int], saved_groups: list[int]
+) -> None:
+    """Refuse to resume when the optimizer built from ``current`` groups its parameters
+    otherwise than the checkpoint's (``groups``: parameters per group), whose moments would
+    then land on the wrong parameters."""
+    if groups != saved_groups:
+        changed = differences({"optimizer": saved.get("optimizer")}, {"optimizer": current.get("optimizer")})
+        raise ConfigError(
+            "Cannot resume: this config groups the optimizer's parameters otherwise than the "
+            f"checkpoint ({'; '.join(changed) or f'{saved_groups} against {groups}'}).",
+            "resume with the run's own optimizer settings (drop those overrides), or start a new run.",
+        )
+
+
 def truncate_metrics(path: Path, last_epoch: int) -> None:
     """Drop rows after ``last_epoch`` (epochs the resumed run will train again)."""
     if not path.is_file():

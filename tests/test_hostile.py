@@ -518,6 +518,13 @@ CASES = [
         setup=_copy_of_run(lambda d: None, "model.hidden_channels=7"),
     ),
     Case(
+        "resume with the weight decay on other layers",
+        T,
+        [],
+        ["groups the optimizer's parameters otherwise", "optimizer.weight_decay_on: all -> first_layer"],
+        setup=_copy_of_run(lambda d: None, "optimizer.weight_decay_on=first_layer"),
+    ),
+    Case(
         "resume code in overrides",
         T,
         [],
