@@ -106,7 +106,7 @@ def check_same_optimizer(
         raise ConfigError(
             "Cannot resume: this config groups the optimizer's parameters otherwise than the "
             f"checkpoint ({'; '.join(changed) or f'{saved_groups} against {groups}'}).",
-            "resume with the run's own optimizer settings (drop those overrides), or start a new run.",
+            "resume with the optimizer settings the checkpoint was saved with (set them back), or start a new run.",
         )
 
 

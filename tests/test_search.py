@@ -346,6 +346,15 @@ def test_trials_composed_from_files_read_once_get_hydras_own_config():
             "hydra.sweep.subdir=trial_2",
         ],
         ["model=gcn", "optimizer=sgd", "optimizer.momentum=0.5"],
+        # Composing merges the files' nodes without copying them: a choice made again must
+        # not see what the compositions between changed (trainer=fast's 5 epochs, the
+        # experiment's folds), nor a trial what an earlier trial's files set.
+        ["trainer=default"],
+        ["trainer=fast"],
+        ["trainer=default"],
+        ["+experiment=gin_mutag"],
+        ["model=gat"],
+        ["+experiment=gin_mutag"],
     ]
     for overrides in trials:
         expected = plain.load_sweep_config(master, list(overrides))

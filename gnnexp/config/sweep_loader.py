@@ -21,12 +21,33 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 
+class _ReadOnce(CachingConfigRepository):
+    """Hydra's per-composition cache, filled with copies of files read once per search.
+
+    Composing merges the loaded files' nodes into the result without copying them, so the
+    results a composition loaded are changed by it: every composition gets its own copies,
+    as Hydra's fresh cache would give it, and the files as read stay untouched in ``read``.
+    """
+
+    def __init__(self, delegate: Any, read: dict[str, Any]) -> None:
+        super().__init__(delegate)
+        self.read = read
+
+    def load_config(self, config_path: str) -> Any:
+        key = f"config_path={config_path}"
+        if key not in self.cache:
+            if key not in self.read:
+                self.read[key] = self.delegate.load_config(config_path=config_path)
+            self.cache[key] = copy.deepcopy(self.read[key])
+        return self.cache[key]
+
+
 class ReusingConfigLoader(ConfigLoaderImpl):
     """Hydra's config loader, reading the config files once per search."""
 
     def __init__(self, config_search_path: Any) -> None:
         super().__init__(config_search_path=config_search_path)
-        self._repo: CachingConfigRepository | None = None
+        self._read: dict[str, Any] = {}
         self._composed: dict[tuple[Any, ...], DictConfig] = {}
 
     def _parse_overrides_and_create_caching_repo(
@@ -35,15 +56,16 @@ class ReusingConfigLoader(ConfigLoaderImpl):
         parsed = OverridesParser.create().parse_overrides(overrides=overrides)
         if any(o.key_or_group.startswith("hydra.searchpath") for o in parsed):
             return super()._parse_overrides_and_create_caching_repo(config_name, overrides)
-        if self._repo is None:
-            self._repo = CachingConfigRepository(self.repository)
-            self._process_config_searchpath(config_name, parsed, self._repo)
-        return parsed, self._repo
+        repo = _ReadOnce(self.repository, self._read)
+        self._process_config_searchpath(config_name, parsed, repo)
+        return parsed, repo
 
     def _compose_config_from_defaults_list(self, defaults: list[Any], repo: Any) -> DictConfig:
-        if self._repo is None or repo is not self._repo:
+        if not isinstance(repo, _ReadOnce):  # another search path: Hydra's own way
             return super()._compose_config_from_defaults_list(defaults, repo)
+        # The same files in the same order merge into the same config; each trial changes
+        # its own copy.
         key = tuple((d.config_path, d.parent, d.package, d.is_self) for d in defaults)
         if key not in self._composed:
-            self._composed[key] = super()._compose_config_from_defaults_list(defaults, self._repo)
+            self._composed[key] = super()._compose_config_from_defaults_list(defaults, repo)
         return copy.deepcopy(self._composed[key])
