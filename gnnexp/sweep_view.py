@@ -12,7 +12,9 @@ processes and works for every launcher. Torch-free: it runs in the launching pro
 from __future__ import annotations
 
 import csv
+import os
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,9 @@ class SweepView:
         self.console = console or Console()
         self.live: Live | None = None
         self.stopped = threading.Event()
+        # Held while the view reads the jobs' files or writes to the terminal: a worker forked
+        # meanwhile (gnnexp.search.forked) must not inherit a lock this thread holds.
+        self.busy = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="gnnexp-sweep-view", daemon=True)
         self.announced: set[Path] = set()
         self.ended: set[Path] = set()
@@ -146,8 +151,10 @@ class SweepView:
 
     def start(self) -> None:
         if self.console.is_terminal:
-            self.live = Live(render([], 0, 0), console=self.console, refresh_per_second=4, transient=True)
+            # Redrawn by this view's thread after each poll: no refresh thread of rich's own.
+            self.live = Live(render([], 0, 0), console=self.console, auto_refresh=False, transient=True)
             self.live.start()
+        _RUNNING.add(self)
         self.thread.start()
 
     def stop(self) -> None:
@@ -155,6 +162,7 @@ class SweepView:
         self.stopped.set()
         if self.thread.is_alive():
             self.thread.join()
+        _RUNNING.discard(self)
         try:
             self.poll()
         finally:
@@ -164,10 +172,11 @@ class SweepView:
 
     def _run(self) -> None:
         while not self.stopped.wait(POLL_S):
-            try:
-                self.poll()
-            except Exception:  # a view must never end the sweep; try again
-                continue
+            with self.busy:
+                try:
+                    self.poll()
+                except Exception:  # a view must never end the sweep; try again
+                    continue
 
     def poll(self) -> None:
         lines = []
@@ -183,7 +192,7 @@ class SweepView:
             if line.status != "running":
                 self.final[job] = line
         if self.live is not None:
-            self.live.update(render(lines, len(self.ended), self.failed))
+            self.live.update(render(lines, len(self.ended), self.failed), refresh=True)
 
     def _print(self, text: str) -> None:
         (self.live.console if self.live else self.console).print(
@@ -200,6 +209,26 @@ class SweepView:
             self.ended.add(job)
             self.failed += line.status not in ("completed", "pruned")  # pruned: ended on purpose
             self._print(line.plain())
+
+
+_RUNNING: weakref.WeakSet[SweepView] = weakref.WeakSet()
+_HELD: list[threading.Lock] = []
+
+
+def _hold_views() -> None:
+    for view in list(_RUNNING):
+        if view.thread.is_alive():
+            view.busy.acquire()
+            _HELD.append(view.busy)
+
+
+def _release_views() -> None:
+    while _HELD:
+        _HELD.pop().release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hold_views, after_in_parent=_release_views, after_in_child=_release_views)
 
 
 def jobs_at_once(hydra_cfg: Any) -> int:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -237,8 +238,7 @@ def test_a_search_stopped_with_ctrl_c_resumes_with_exactly_the_missing_trials(tm
 
 
 @pytest.mark.slow
-def test_two_workers_through_joblib_run_every_trial_once(gnnexp, tmp_path, conf_dir):
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+def test_two_forked_workers_run_every_trial_once_with_a_core_each(gnnexp, tmp_path, conf_dir):
     sweep = tmp_path / "workers"
     result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=10",
                     "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=4", run_dir=sweep)  # fmt: skip
@@ -248,6 +248,148 @@ def test_two_workers_through_joblib_run_every_trial_once(gnnexp, tmp_path, conf_
     dirs = [json.loads((sweep / f"trial_{n}" / "results.json").read_text()) for n in range(4)]
     assert [d["trial"] for d in dirs] == [0, 1, 2, 3]
     assert {d["threads"]["count"] for d in dirs} == {1}  # 2 cores shared by 2 workers (or fewer cores)
+    assert all((sweep / f"trial_{n}" / "console.log").is_file() for n in range(4))  # tables kept apart
+
+
+@pytest.mark.slow
+def test_two_workers_through_an_explicit_joblib_launcher_run_every_trial_once(gnnexp, tmp_path, conf_dir):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "joblib"
+    result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=5",
+                    "hydra/launcher=joblib", "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=3",
+                    run_dir=sweep)  # fmt: skip
+    assert result.code == 0, result.err
+    assert sorted(t.number for t in _study(sweep).trials) == [0, 1, 2]
+    assert [json.loads((sweep / f"trial_{n}" / "results.json").read_text())["trial"] for n in range(3)] == [
+        0,
+        1,
+        2,
+    ]
+
+
+def _pid_of_trial(overrides: list[str], number: int) -> str:
+    time.sleep(0.05)  # long enough that both workers take trials
+    return f"{os.getpid()} {os.getpgrp()} {number} {' '.join(overrides)}"
+
+
+def test_forked_workers_run_each_trial_once_in_their_own_processes():
+    from gnnexp.search.forked import ForkedWorkers
+
+    pool = ForkedWorkers(_pid_of_trial, 2)
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            answers = list(threads.map(lambda n: pool.run([f"x={n}"], n), range(8)))
+    finally:
+        pool.close(wait_s=10)
+    assert all(outcome == "ran" for outcome, _ in answers)
+    rows = [str(value).split() for _, value in answers]
+    assert [(int(r[2]), r[3]) for r in rows] == [(n, f"x={n}") for n in range(8)]
+    pids = {int(r[0]) for r in rows}
+    assert len(pids) == 2 and os.getpid() not in pids
+    # Each in its own process group: a terminal's Ctrl-C reaches the sweeping process only,
+    # which passes it on once.
+    assert {int(r[1]) for r in rows} == pids
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids if sys.platform == "linux")
+
+
+def _dies_on_trial_1(overrides: list[str], number: int) -> str:
+    if number == 1:
+        os._exit(3)
+    return str(number)
+
+
+def test_a_worker_that_dies_fails_its_trial_and_the_others_go_on():
+    from gnnexp.search.forked import ForkedWorkers
+
+    pool = ForkedWorkers(_dies_on_trial_1, 2)
+    try:
+        assert pool.run([], 0) == ("ran", "0")
+        outcome, message = pool.run([], 1)
+        assert outcome == "died" and "exited with status 3" in str(message)
+        assert pool.run([], 2) == ("ran", "2")  # the other worker
+        only = ForkedWorkers(_dies_on_trial_1, 1)
+        assert only.run([], 1)[0] == "died"
+        assert only.run([], 2) == ("died", "every worker process has exited")  # no hang
+        only.close(wait_s=5)
+    finally:
+        pool.close(wait_s=10)
+
+
+def _long_search(conf_dir: Path, sweep: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "gnnexp", "train", "-m", "--config-dir", str(conf_dir), "hparams_search=tiny",
+            *DATA, "hydra.sweeper.n_trials=4", "trainer.max_epochs=1500", "trainer.patience=null",
+            f"hydra.sweeper.n_workers={workers}", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+
+
+def _wait_for_epochs(sweep: Path, trials: tuple[int, ...], deadline_s: float = 120) -> None:
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        files = [sweep / f"trial_{n}" / "metrics.csv" for n in trials]
+        if all(f.is_file() and len(f.read_text().splitlines()) > 5 for f in files):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"trials {trials} did not start in {deadline_s} s")
+
+
+def _processes_of(sweep: Path) -> list[int]:
+    """Live processes started for this sweep (forked workers carry the command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if str(sweep) in (entry / "cmdline").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_ctrl_c_stops_two_forked_workers_which_save_and_the_rerun_completes(tmp_path, conf_dir, data_dir):
+    sweep = tmp_path / "ctrl_c"
+    env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
+    # A terminal sends Ctrl-C to its foreground process group: the search's own here.
+    first = subprocess.Popen(_long_search(conf_dir, sweep, 2), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env, cwd=REPO, start_new_session=True)  # fmt: skip
+    _wait_for_epochs(sweep, (0, 1))
+    os.killpg(first.pid, signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    assert "stopping now" not in err  # one Ctrl-C reached each run: they finished the epoch and saved
+    study = _study(sweep)
+    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
+    assert all(t.system_attrs[INTERRUPTED] for t in study.trials)
+    for n in (0, 1):
+        assert json.loads((sweep / f"trial_{n}" / "failed.json").read_text())["status"] == "interrupted"
+    assert _processes_of(sweep) == []
+
+    second = subprocess.run(_long_search(conf_dir, sweep, 2), capture_output=True, text=True, env=env, cwd=REPO,
+                            timeout=300)  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "2 trials recorded (2 interrupted), 4 to run" in second.stdout
+    states = [t.state.name for t in _study(sweep).trials]
+    assert states == ["FAIL", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE", "COMPLETE"], states
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_workers_whose_search_is_killed_stop_after_their_epoch_and_save(tmp_path, conf_dir, data_dir):
+    sweep = tmp_path / "killed"
+    env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
+    search = subprocess.Popen(_long_search(conf_dir, sweep, 2), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=REPO, start_new_session=True)  # fmt: skip
+    _wait_for_epochs(sweep, (0, 1))
+    search.kill()
+    search.wait(timeout=30)
+    deadline = time.time() + 60
+    while _processes_of(sweep) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _processes_of(sweep) == []  # no trial trains on with nobody to tell its result
+    err = search.stderr.read() if search.stderr else ""
+    assert "stopping now" not in err, err
+    for n in (0, 1):
+        assert json.loads((sweep / f"trial_{n}" / "failed.json").read_text())["status"] == "interrupted"
 
 
 def test_the_old_optuna_plugin_is_in_no_extra():

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +39,26 @@ def paint(request: dict[str, Any]) -> None:
     )
 
 
+_PAINTERS: weakref.WeakSet[Painter] = weakref.WeakSet()
+
+
+def _forget_helpers() -> None:
+    # A forked trial worker (gnnexp.search.forked) draws in-process: two processes writing
+    # requests into one helper's pipe would read each other's answers.
+    for painter in list(_PAINTERS):
+        painter.process = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers)
+
+
 class Painter:
     """A helper process that draws on request (one JSON line in, one status line out)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
+        _PAINTERS.add(self)
 
     def start(self) -> None:
         if self.process is None:

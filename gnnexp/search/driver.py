@@ -189,7 +189,8 @@ class Workers:
         from optuna.trial import TrialState
 
         with self._lock:
-            self._running.pop(trial.number, None)
+            if self._running.pop(trial.number, None) is None:
+                return  # the sweep was interrupted meanwhile, and marked the trial so
             if run.out_dir is not None:
                 trial.set_user_attr(DIR, str(run.out_dir))
             values = run.values

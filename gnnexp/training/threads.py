@@ -102,7 +102,7 @@ def launcher_parallelism(
     as many as there are cores (each job then starts with one thread and widens its share once
     it sees how many others really run); cluster launchers (Slurm, Ray) place jobs on their
     own allocations: 1. gnnexp's Optuna sweeper runs ``n_workers`` trials at once, one job per
-    launch, through any local launcher (the basic one becomes joblib's).
+    launch, through any local launcher (with the basic one, in forked worker processes).
     """
     target = str((launcher or {}).get("_target_", ""))
     workers = (sweeper or {}).get("n_workers")

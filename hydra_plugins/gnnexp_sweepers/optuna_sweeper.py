@@ -6,8 +6,9 @@ It keeps the keys of Hydra's Optuna sweeper (``sampler``, ``direction``, ``study
 - ``pruner``: any ``optuna.pruners.*`` by ``_target_``. Each trial's run reports its
   monitored validation value every evaluated epoch and stops when pruned.
 - ``n_workers``: trials at once, each worker taking the next trial as soon as its last one
-  ends (no batches); several workers run through the configured launcher, or through
-  joblib's when that is the basic (in-process) one.
+  ends (no batches); several workers run through the configured launcher, or, when that is
+  the basic (in-process) one, as processes forked from this one (gnnexp.search.forked;
+  joblib's launcher where fork does not exist).
 - resuming: the study lives in the sweep directory (or ``storage``); re-running with the
   same ``hydra.sweep.dir`` runs only the missing trials.
 - ``directions`` with ``objectives`` (results.json keys) for a multi-objective search.
@@ -107,6 +108,7 @@ class GnnexpOptunaSweeper(Sweeper):
             sys.exit(err.exit_code)
 
     def _sweep(self, arguments: list[str]) -> Any:
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
@@ -235,7 +237,9 @@ class GnnexpOptunaSweeper(Sweeper):
             # its start would propose its first points again. Seed + trials so far is as
             # reproducible (the same seed and history give the same points) and does not.
             study.sampler = _sampler({**sampler_spec, "seed": int(sampler_spec["seed"]) + recorded}, space)
-        launcher = self._launcher_for(int(s.n_workers))
+        forking = self._forks(int(s.n_workers))
+        launcher = None if forking else self._launcher_for(int(s.n_workers))
+        pool: Any = None
         for name in (
             "hydra._internal.core_plugins.basic_launcher",
             "hydra_plugins.hydra_joblib_launcher._core",
@@ -245,7 +249,11 @@ class GnnexpOptunaSweeper(Sweeper):
             study,
             storage,
             space,
-            lambda overrides, number: self._run_trial(launcher, overrides, number, objectives),
+            lambda overrides, number: (
+                self._run_forked(pool, overrides, number, objectives)
+                if pool is not None
+                else self._run_trial(launcher, overrides, number, objectives)
+            ),
             _trials_wanted(int(s.n_trials), study.sampler),
             int(s.n_workers),
             report=_say,
@@ -269,7 +277,21 @@ class GnnexpOptunaSweeper(Sweeper):
                 + (f" ({interrupted} interrupted)" if interrupted else "")
                 + f", {missing} to run"
             )
-        workers.run()
+        if missing and isinstance(self.launcher, BasicLauncher):
+            # Trials run in this process or in processes forked from it: torch and PyG are
+            # imported once, here, before the first trial's clock starts.
+            import gnnexp.run  # noqa: F401
+        if forking and missing:
+            pool = self._fork_workers(int(s.n_workers))
+        try:
+            workers.run()
+        except KeyboardInterrupt:
+            if pool is not None:
+                pool.interrupt()
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
         record = study_record(study, _labels(study, objectives), space.fixed)
         test = self._test_best(record)
         write_outcome(sweep_dir, record, test)
@@ -277,9 +299,30 @@ class GnnexpOptunaSweeper(Sweeper):
         _say(headline(record))
         return None
 
+    def _forks(self, n_workers: int) -> bool:
+        """Whether several workers run as processes forked from this one (gnnexp.search.forked):
+        for the in-process basic launcher, where fork exists."""
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        from gnnexp.search import forked
+
+        return n_workers > 1 and isinstance(self.launcher, BasicLauncher) and forked.available()
+
+    def _fork_workers(self, n_workers: int) -> Any:
+        """``n_workers`` processes that run trials with the basic launcher, as one worker does here."""
+        from gnnexp.search.forked import ForkedWorkers
+
+        launcher = self.launcher
+
+        def run_trial(overrides: list[str], number: int) -> str | None:
+            (job,) = launcher.launch([overrides], initial_job_idx=number)
+            return str(job.hydra_cfg.hydra.runtime.output_dir) if job.hydra_cfg is not None else None
+
+        return ForkedWorkers(run_trial, n_workers)
+
     def _launcher_for(self, n_workers: int) -> Any:
-        """The configured launcher; for several workers with the in-process basic launcher,
-        joblib's (each trial in a worker process, as many processes as workers)."""
+        """The configured launcher; for several workers with the in-process basic launcher
+        where fork does not exist, joblib's (each trial in a worker process)."""
         from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
         from gnnexp.errors import GnnexpError
@@ -301,35 +344,19 @@ class GnnexpOptunaSweeper(Sweeper):
         return launcher
 
     def _run_trial(self, launcher: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
-        from gnnexp.atomic import read_json_object
-        from gnnexp.search.driver import TrialRun
-
         (job,) = launcher.launch([overrides], initial_job_idx=number)
         out_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg is not None else None
-        results = read_json_object(out_dir / "results.json") if out_dir else None
-        if results is None:
-            failure = read_json_object(out_dir / "failed.json") if out_dir else None
-            status = str((failure or {}).get("status", "failed"))
-            return TrialRun("interrupted" if status == "interrupted" else "failed", out_dir, None)
-        status = str(results.get("status"))
-        if status not in ("completed", "pruned"):
-            return TrialRun("failed", out_dir, None)
-        values = [results.get(key) for key in objectives]
-        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if status == "completed" and len(numbers) != len(objectives):
-            from gnnexp.errors import GnnexpError
+        return _read_trial(out_dir, objectives)
 
-            wrong = next(
-                k for k, v in zip(objectives, values, strict=True) if not isinstance(v, (int, float))
-            )
-            usable = sorted(
-                k for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            )
-            raise GnnexpError(
-                f"objective {wrong!r} is not a numeric key of results.json ({out_dir}).",
-                f"use one of: {', '.join(usable)}.",
-            )
-        return TrialRun(status, out_dir, numbers if len(numbers) == len(objectives) else None)
+    def _run_forked(self, workers: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
+        from gnnexp.search.driver import TrialRun
+
+        outcome, value = workers.run(overrides, number)
+        if outcome == "ran":
+            return _read_trial(Path(value) if value else None, objectives)
+        if outcome == "died":
+            _say(f"trial {number}: {value}")
+        return TrialRun("interrupted" if outcome == "interrupted" else "failed", None, None)
 
     def _test_best(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The test metrics of the best trial's best checkpoint: the only test a search runs."""
@@ -370,6 +397,35 @@ def _check_settings(s: Any, directions: list[str], objectives: list[str]) -> Non
             raise GnnexpError(
                 f"hydra.sweeper.{key}={getattr(s, key)} is invalid.", f"give an integer >= {least}."
             )
+
+
+def _read_trial(out_dir: Path | None, objectives: list[str]) -> Any:
+    """What a trial's run directory says: its status and objective values."""
+    from gnnexp.atomic import read_json_object
+    from gnnexp.search.driver import TrialRun
+
+    results = read_json_object(out_dir / "results.json") if out_dir else None
+    if results is None:
+        failure = read_json_object(out_dir / "failed.json") if out_dir else None
+        status = str((failure or {}).get("status", "failed"))
+        return TrialRun("interrupted" if status == "interrupted" else "failed", out_dir, None)
+    status = str(results.get("status"))
+    if status not in ("completed", "pruned"):
+        return TrialRun("failed", out_dir, None)
+    values = [results.get(key) for key in objectives]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if status == "completed" and len(numbers) != len(objectives):
+        from gnnexp.errors import GnnexpError
+
+        wrong = next(k for k, v in zip(objectives, values, strict=True) if not isinstance(v, (int, float)))
+        usable = sorted(
+            k for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        )
+        raise GnnexpError(
+            f"objective {wrong!r} is not a numeric key of results.json ({out_dir}).",
+            f"use one of: {', '.join(usable)}.",
+        )
+    return TrialRun(status, out_dir, numbers if len(numbers) == len(objectives) else None)
 
 
 def _trials_wanted(n_trials: int, sampler: Any) -> int:
