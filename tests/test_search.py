@@ -161,6 +161,30 @@ def test_a_multi_objective_search_lists_its_pareto_front(gnnexp, tmp_path, conf_
     assert not (sweep / "best.yaml").exists()  # no single best among several objectives
 
 
+FIGURES_WITHOUT_SKLEARN = """
+import sys
+sys.modules["sklearn"] = None  # as where only gnnexp[optuna] is installed: importing it fails
+import optuna
+from gnnexp.search.outcome import draw_figures
+study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+for _ in range(12):
+    trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+                       "hidden": optuna.distributions.CategoricalDistribution([8, 16])})
+    for epoch in range(5):
+        trial.report(trial.params["lr"] * epoch, epoch)
+    study.tell(trial, trial.params["lr"])
+print(" ".join(sorted(p.name for p in draw_figures(study, __import__("pathlib").Path(sys.argv[1])))))
+"""
+
+
+def test_figures_need_no_scikit_learn(tmp_path):
+    done = subprocess.run([sys.executable, "-c", FIGURES_WITHOUT_SKLEARN, str(tmp_path)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["optuna_history.png", "optuna_importances.png", "optuna_intermediate.png"]
+    assert all(_png_has_content(tmp_path / name) for name in done.stdout.split())
+
+
 def _fake_launch(log: list[int], lock: threading.Lock):
     def launch(overrides: list[str], number: int) -> TrialRun:
         with lock:

@@ -22,23 +22,33 @@ from omegaconf import DictConfig
 
 
 class _ReadOnce(CachingConfigRepository):
-    """Hydra's per-composition cache, filled with copies of files read once per search.
+    """Hydra's per-composition cache, filled from files read once per search.
 
     Composing merges the loaded files' nodes into the result without copying them, so the
-    results a composition loaded are changed by it: every composition gets its own copies,
-    as Hydra's fresh cache would give it, and the files as read stay untouched in ``read``.
+    files a composition merges are changed by it: with ``copies`` every composition gets its
+    own copies, as Hydra's fresh cache would give it, and the files as read stay untouched in
+    ``read``. Building the defaults list only reads the files (Hydra copies their defaults
+    itself), so it takes them as read.
     """
 
-    def __init__(self, delegate: Any, read: dict[str, Any]) -> None:
-        super().__init__(delegate)
+    def __init__(self, delegate: Any, read: dict[str, Any], copies: bool) -> None:
+        # Hydra's own copies the whole repository for every composition, in case the primary
+        # config's hydra.searchpath changes its sources; here only when it does.
+        self.delegate = delegate
+        self.cache = {}
         self.read = read
+        self.copies = copies
+
+    def initialize_sources(self, config_search_path: Any) -> None:
+        self.delegate = copy.deepcopy(self.delegate)
+        self.delegate.initialize_sources(config_search_path)
 
     def load_config(self, config_path: str) -> Any:
         key = f"config_path={config_path}"
         if key not in self.cache:
             if key not in self.read:
                 self.read[key] = self.delegate.load_config(config_path=config_path)
-            self.cache[key] = copy.deepcopy(self.read[key])
+            self.cache[key] = copy.deepcopy(self.read[key]) if self.copies else self.read[key]
         return self.cache[key]
 
 
@@ -56,7 +66,7 @@ class ReusingConfigLoader(ConfigLoaderImpl):
         parsed = OverridesParser.create().parse_overrides(overrides=overrides)
         if any(o.key_or_group.startswith("hydra.searchpath") for o in parsed):
             return super()._parse_overrides_and_create_caching_repo(config_name, overrides)
-        repo = _ReadOnce(self.repository, self._read)
+        repo = _ReadOnce(self.repository, self._read, copies=False)
         self._process_config_searchpath(config_name, parsed, repo)
         return parsed, repo
 
@@ -67,5 +77,6 @@ class ReusingConfigLoader(ConfigLoaderImpl):
         # its own copy.
         key = tuple((d.config_path, d.parent, d.package, d.is_self) for d in defaults)
         if key not in self._composed:
-            self._composed[key] = super()._compose_config_from_defaults_list(defaults, repo)
+            merging = _ReadOnce(repo.delegate, self._read, copies=True)
+            self._composed[key] = super()._compose_config_from_defaults_list(defaults, merging)
         return copy.deepcopy(self._composed[key])
