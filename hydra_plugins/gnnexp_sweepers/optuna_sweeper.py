@@ -20,6 +20,7 @@ the rest of gnnexp only when it sweeps.
 # No "from __future__ import annotations": Hydra loads this module without registering it,
 # and dataclasses then cannot resolve string annotations.
 
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -282,7 +283,7 @@ class GnnexpOptunaSweeper(Sweeper):
             # imported once, here, before the first trial's clock starts.
             import gnnexp.run  # noqa: F401
         if forking and missing:
-            pool = self._fork_workers(int(s.n_workers))
+            pool = self._fork_workers(int(s.n_workers), list(space.fixed))
         try:
             workers.run()
         except KeyboardInterrupt:
@@ -308,11 +309,15 @@ class GnnexpOptunaSweeper(Sweeper):
 
         return n_workers > 1 and isinstance(self.launcher, BasicLauncher) and forked.available()
 
-    def _fork_workers(self, n_workers: int) -> Any:
+    def _fork_workers(self, n_workers: int, fixed: list[str]) -> Any:
         """``n_workers`` processes that run trials with the basic launcher, as one worker does here."""
         from gnnexp.search.forked import ForkedWorkers
 
         launcher = self.launcher
+        # Composed once here, the config files are read once for every worker, not by each;
+        # only a warm-up: the trials compose (and report errors) for themselves.
+        with contextlib.suppress(Exception):
+            launcher.hydra_context.config_loader.load_sweep_config(self.config, fixed)
 
         def run_trial(overrides: list[str], number: int) -> str | None:
             (job,) = launcher.launch([overrides], initial_job_idx=number)
