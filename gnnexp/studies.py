@@ -66,14 +66,16 @@ def _reused_storage(spec: str) -> Any:
 
 
 def _file_identity(spec: str) -> Any:
-    """A journal file's device and inode (None for a database URL, which is not reused)."""
+    """A journal file's device, inode and first line (None for a database URL, which is not
+    reused). The first line records the study's creation with the creating process's unique
+    id: a new file that got a deleted one's inode still differs there."""
     if "://" in spec:
         return None
     try:
-        stat = os.stat(spec)
+        with open(spec, "rb") as journal:
+            return (os.fstat(journal.fileno()).st_dev, os.fstat(journal.fileno()).st_ino, journal.readline())
     except OSError:
         return None
-    return (stat.st_dev, stat.st_ino)
 
 
 PRUNER_ATTR = "gnnexp:pruner"  # study user attribute: the pruner's settings, for the trials' runs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -227,8 +228,17 @@ def _release_views() -> None:
         _HELD.pop().release()
 
 
+def _in_forked_child() -> None:
+    """A forked trial worker has no view: its writes go to the terminal itself, not through
+    a copy of the parent's live table (rich's redirection of stdout and stderr)."""
+    _release_views()
+    if any(view.live is not None for view in _RUNNING):
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    _RUNNING.clear()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_hold_views, after_in_parent=_release_views, after_in_child=_release_views)
+    os.register_at_fork(before=_hold_views, after_in_parent=_release_views, after_in_child=_in_forked_child)
 
 
 def jobs_at_once(hydra_cfg: Any) -> int:

@@ -304,7 +304,7 @@ def test_forked_workers_run_each_trial_once_in_their_own_processes():
         with ThreadPoolExecutor(2) as threads:
             answers = list(threads.map(lambda n: pool.run([f"x={n}"], n), range(8)))
     finally:
-        pool.close(wait_s=10)
+        pool.close()
     assert all(outcome == "ran" for outcome, _ in answers)
     rows = [str(value).split() for _, value in answers]
     assert [(int(r[2]), r[3]) for r in rows] == [(n, f"x={n}") for n in range(8)]
@@ -333,10 +333,11 @@ def test_a_worker_that_dies_fails_its_trial_and_the_others_go_on():
         assert pool.run([], 2) == ("ran", "2")  # the other worker
         only = ForkedWorkers(_dies_on_trial_1, 1)
         assert only.run([], 1)[0] == "died"
-        assert only.run([], 2) == ("died", "every worker process has exited")  # no hang
-        only.close(wait_s=5)
+        assert only.alive() == 0
+        assert only.run([], 2) == ("gone", "every worker process has exited")  # no hang
+        only.close()
     finally:
-        pool.close(wait_s=10)
+        pool.close()
 
 
 def _long_search(conf_dir: Path, sweep: Path, workers: int) -> list[str]:
@@ -398,13 +399,20 @@ def test_ctrl_c_stops_two_forked_workers_which_save_and_the_rerun_completes(tmp_
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_workers_whose_search_is_killed_stop_after_their_epoch_and_save(tmp_path, conf_dir, data_dir):
+@pytest.mark.parametrize("how", ["kill the search", "terminate every process"])
+def test_workers_whose_search_is_killed_stop_after_their_epoch_and_save(tmp_path, conf_dir, data_dir, how):
+    """The search dies; its workers stop after their epoch and save, once, whether they got
+    no signal (the search was killed) or a SIGTERM of their own (a Slurm cancel, pkill)."""
     sweep = tmp_path / "killed"
     env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
     search = subprocess.Popen(_long_search(conf_dir, sweep, 2), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=REPO, start_new_session=True)  # fmt: skip
     _wait_for_epochs(sweep, (0, 1))
-    search.kill()
+    if how == "kill the search":
+        search.kill()
+    else:
+        for pid in _processes_of(sweep):
+            os.kill(pid, signal.SIGTERM)
     search.wait(timeout=30)
     deadline = time.time() + 60
     while _processes_of(sweep) and time.time() < deadline:

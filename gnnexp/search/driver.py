@@ -234,8 +234,11 @@ class Workers:
                 _mark_interrupted(self.storage, running)
 
     def _interrupt_running(self) -> None:
-        for number in list(self._running):
-            self._interrupt(number)
+        # Under the lock: a trial being asked for meanwhile is in _running once it is released.
+        with self._lock:
+            for running in self._running.values():
+                _mark_interrupted(self.storage, running)
+            self._running.clear()
 
     def _heartbeats(self) -> None:
         while not self._stop:

@@ -44,7 +44,9 @@ class ForkedWorkers:
     """``n`` forked processes that each run the trials sent to them, one at a time.
 
     :meth:`run` may be called from several threads at once (one per search worker); each
-    call takes an idle process, so at most ``n`` trials run together.
+    call takes an idle process, so at most ``n`` trials run together. A process that dies
+    (killed for memory, say) is not replaced, since forking beside the search's threads is
+    not safe: the others go on, and once none is left :meth:`run` answers "gone".
     """
 
     def __init__(self, run_trial: RunTrial, n: int) -> None:
@@ -53,7 +55,11 @@ class ForkedWorkers:
         self._all: list[tuple[Any, Connection]] = []
         for _ in range(n):
             mine, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, run_trial), daemon=True)
+            # Not a daemon: a trial may start processes of its own (loader workers, DDP).
+            # The child closes its copies of this process's ends of every pipe, so that each
+            # worker sees its own pipe end when the search does.
+            ends = [mine, *(end for _, end in self._all)]
+            process = context.Process(target=_serve, args=(theirs, run_trial, ends), daemon=False)
             with warnings.catch_warnings():
                 # Python 3.12+ warns of fork beside threads. The sweep view's is held out of
                 # every lock across the fork (gnnexp.sweep_view); no other runs yet.
@@ -63,29 +69,38 @@ class ForkedWorkers:
             self._all.append((process, mine))
             self._idle.put((process, mine))
 
+    def alive(self) -> int:
+        return sum(process.is_alive() for process, _ in self._all)
+
     def run(self, overrides: list[str], number: int) -> tuple[str, str | None]:
-        """Run one trial in an idle worker: ("ran", its directory), ("interrupted", None) when
-        a signal stopped it before it could save, or ("died", message)."""
+        """Run one trial in an idle worker: ("ran", its directory); ("interrupted", None) when
+        a signal stopped it; ("died", why) when its worker died under it; ("gone", why) when
+        no worker is left to run it."""
         while True:
             try:
                 process, conn = self._idle.get(timeout=POLL_S)
-                break
             except queue.Empty:
-                if not any(process.is_alive() for process, _ in self._all):
-                    return "died", "every worker process has exited"
+                if not self.alive():
+                    return "gone", "every worker process has exited"
+                continue
+            try:
+                conn.send((overrides, number))
+            except (BrokenPipeError, OSError):  # died while idle: the trial has not started
+                continue
+            break
+        outcome, value = "died", ""
         try:
-            conn.send((overrides, number))
             while not conn.poll(POLL_S):
                 if not process.is_alive():
-                    return "died", _death(process)
+                    return outcome, _death(process)
             try:
                 outcome, value = conn.recv()
             except (EOFError, OSError):
                 return "died", _death(process)
             return str(outcome), value
         finally:
-            if process.is_alive():
-                self._idle.put((process, conn))
+            if outcome in ("ran", "failed") and process.is_alive():
+                self._idle.put((process, conn))  # an interrupted worker ends
 
     def interrupt(self) -> None:
         """Pass a Ctrl-C on to the workers (they are not in the terminal's process group):
@@ -95,15 +110,15 @@ class ForkedWorkers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGINT)
 
-    def close(self, wait_s: float = 60.0) -> None:
-        """Let every worker finish its trial (an interrupted one saves first), then end them."""
+    def close(self) -> None:
+        """Let every worker finish its trial (an interrupted one after its epoch, saved), then
+        end them; a Ctrl-C meanwhile stops them at once."""
         for _, conn in self._all:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(STOP)
-        deadline = time.monotonic() + wait_s
         try:
             for process, _ in self._all:
-                process.join(max(0.0, deadline - time.monotonic()))
+                process.join()
         except KeyboardInterrupt:
             self.interrupt()
             for process, _ in self._all:
@@ -119,58 +134,79 @@ class ForkedWorkers:
 
 def _death(process: Any) -> str:
     process.join(5)  # reaped, so that its exit status is known
-    return f"worker process {process.pid} exited with status {process.exitcode}"
+    return f"its worker process exited with status {process.exitcode}"
 
 
-def _serve(conn: Connection, run_trial: RunTrial) -> None:
+def _serve(conn: Connection, run_trial: RunTrial, parent_ends: list[Connection]) -> None:
+    for end in parent_ends:
+        end.close()
     # Out of the terminal's process group: a Ctrl-C reaches the sweeping process, which passes
     # it on once (a worker that also got the terminal's would take the two as "stop now").
     os.setpgrp()
+    # A background process group may not write to a terminal set to "stty tostop" unless it
+    # ignores this signal; the search's output is its own view, the workers' goes to files.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     _end_with_parent()
-    # Between trials a Ctrl-C ends the worker quietly: the sweeping process reports it.
     while True:
+        message = None
         try:
             message = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
+            if message is STOP:
+                return
+            overrides, number = message
+            outcome = _run(run_trial, overrides, number)
+        except (EOFError, OSError):
             return
-        if message is STOP:
+        except KeyboardInterrupt:  # between trials (no message yet): just end
+            if message is None:
+                return
+            outcome = ("interrupted", None)
+        if not _send(conn, outcome) or outcome[0] == "interrupted":
             return
-        overrides, number = message
-        try:
-            out_dir = run_trial(overrides, number)
-        except (KeyboardInterrupt, SystemExit) as err:  # a run stopped by a signal exits 128 + signal
-            if isinstance(err, SystemExit) and err.code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-                _send(conn, ("died", f"the trial's run exited with status {err.code}"))
-                continue
-            _send(conn, ("interrupted", None))
-            return
-        except BaseException as err:  # reported as a failed trial by the sweeping process
-            _send(conn, ("died", f"{type(err).__name__}: {err}"))
-            continue
-        if not _send(conn, ("ran", out_dir)):
-            return
+
+
+def _run(run_trial: RunTrial, overrides: list[str], number: int) -> tuple[str, str | None]:
+    try:
+        return "ran", run_trial(overrides, number)
+    except SystemExit as err:  # a run stopped by a signal exits 128 + signal
+        if err.code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            return "interrupted", None
+        return "failed", f"the trial's run exited with status {err.code}"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # reported as a failed trial by the sweeping process
+        return "failed", f"{type(err).__name__}: {err}"
 
 
 def _end_with_parent() -> None:
-    """One SIGTERM when the sweeping process dies, however it dies: the trial then stops after
-    its epoch and saves, as a run told to stop does, instead of training on unowned. (Linux's
-    parent-death signal can arrive twice, which a run reads as "stop now, unsaved".)"""
+    """A SIGTERM when the sweeping process dies, however it dies: the trial then stops after
+    its epoch and saves, as a run told to stop does, instead of training on unowned. Not
+    when the run already has a stop signal (a Slurm cancel or ``pkill`` reaches every
+    process): a second would mean "stop now, unsaved". (Linux's own parent-death signal can
+    arrive twice.)"""
+    from gnnexp.training.interrupt import signalled
+
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_POLL_S)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if not signalled():
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="gnnexp-parent-watch", daemon=True).start()
 
 
 def _send(conn: Connection, message: tuple[str, str | None]) -> bool:
+    """Send ``message`` whole; False when the worker should end (the search is gone, or a
+    Ctrl-C came meanwhile: held until the message is out, as a signal can reach any thread)."""
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a Ctrl-C must not cut a message
         conn.send(message)
-        return True
+        sent = True
     except (BrokenPipeError, OSError):
-        return False
+        sent = False
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+    return sent and not held

@@ -122,11 +122,11 @@ def draw_figures(study: Any, sweep_dir: Path) -> list[Path]:
     written = []
     for file, function in names.items():
         kwargs: dict[str, Any] = {}
-        if function == "plot_param_importances":
-            kwargs["evaluator"] = _ped_anova()
-            if multi:
-                kwargs["target"] = lambda t: t.values[0]
         try:
+            if function == "plot_param_importances":
+                kwargs["evaluator"] = _ped_anova()
+                if multi:
+                    kwargs["target"] = lambda t: t.values[0]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # Optuna's "experimental" notices
                 axes = getattr(plots, function)(study, **kwargs)
@@ -146,7 +146,8 @@ def _ped_anova() -> Any:
     which needs scikit-learn, not in the [optuna] extra).
 
     ``optuna.importance`` imports scikit-learn for fANOVA whenever it is installed, about
-    0.7 s that every search would pay at its end for nothing: it is kept out of that import.
+    0.7 s that every search would pay at its end for nothing: it is kept out of that import
+    (fANOVA then stays unavailable in this process, which draws the figures last).
     """
     if "optuna.importance" not in sys.modules and "sklearn" not in sys.modules:
         sys.modules["sklearn"] = None  # type: ignore[assignment]  # "import sklearn" fails

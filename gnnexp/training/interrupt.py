@@ -15,6 +15,13 @@ from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import INTERRUPTED, Callback, FitOutcome
 from gnnexp.training.state import TrainState
 
+_SIGNALLED = threading.Event()  # a stop signal reached a run of this process
+
+
+def signalled() -> bool:
+    """Whether a run in this process was told to stop by a signal (signals are per process)."""
+    return _SIGNALLED.is_set()
+
 
 class StopOnSignal(Callback):
     """The first SIGINT/SIGTERM asks the loop to stop after this epoch.
@@ -71,6 +78,7 @@ class StopOnSignal(Callback):
             sys.stderr.flush()
             os._exit(128 + signum)
         self.signum = signum
+        _SIGNALLED.set()
         sys.stderr.write(
             f"\ngnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n"
         )

@@ -282,17 +282,24 @@ class GnnexpOptunaSweeper(Sweeper):
             # Trials run in this process or in processes forked from it: torch and PyG are
             # imported once, here, before the first trial's clock starts.
             import gnnexp.run  # noqa: F401
-        if forking and missing:
+        if forking:
             pool = self._fork_workers(int(s.n_workers), list(space.fixed))
         try:
             workers.run()
-        except KeyboardInterrupt:
+            all_died = pool is not None and not pool.alive()
+        except BaseException:  # Ctrl-C, or an error: the workers stop after their epoch
             if pool is not None:
                 pool.interrupt()
             raise
         finally:
             if pool is not None:
                 pool.close()
+        if all_died and workers.missing():
+            raise GnnexpError(
+                f"Every worker process of the search died ({workers.missing()} trials not run); "
+                "the messages above say how.",
+                "run the same command again: finished trials are kept and only the missing ones run.",
+            )
         record = study_record(study, _labels(study, objectives), space.fixed)
         test = self._test_best(record)
         write_outcome(sweep_dir, record, test)
@@ -359,9 +366,10 @@ class GnnexpOptunaSweeper(Sweeper):
         outcome, value = workers.run(overrides, number)
         if outcome == "ran":
             return _read_trial(Path(value) if value else None, objectives)
-        if outcome == "died":
-            _say(f"trial {number}: {value}")
-        return TrialRun("interrupted" if outcome == "interrupted" else "failed", None, None)
+        if outcome in ("interrupted", "gone"):  # not run to its end: its place is run again
+            return TrialRun("interrupted", None, None)
+        _say(f"trial {number} failed: {value}")
+        return TrialRun("failed", None, None)
 
     def _test_best(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The test metrics of the best trial's best checkpoint: the only test a search runs."""
