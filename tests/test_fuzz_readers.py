@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from omegaconf import OmegaConf
@@ -84,8 +84,19 @@ arrays = hnp.arrays(
 )  # fmt: skip
 
 
+def test_features_beyond_float32_are_named_not_turned_into_inf(tmp_path):
+    from gnnexp.data.files import read_features
+
+    np.save(tmp_path / "x.npy", np.array([[0.0], [1e39], [0.0]]))
+    with pytest.raises(GnnexpError, match="row 2: features of node 1 are beyond the range of 32-bit floats"):
+        read_features(str(tmp_path / "x.npy"), 3)
+    np.save(tmp_path / "x.npy", np.array([[0.0], [3e38], [0.0]]))  # within range: kept
+    assert float(read_features(str(tmp_path / "x.npy"), 3)[1, 0]) == pytest.approx(3e38)
+
+
 @SETTINGS
 @given(array=arrays, which=st.sampled_from(["labels", "features"]))
+@example(array=np.array([3.40282357e38, 0.0, 0.0]), which="features")  # finite, but inf as float32
 def test_random_npy_arrays_as_labels_or_features(array, which):
     with tempfile.TemporaryDirectory() as tmp:
         edges, labels = _good(Path(tmp))

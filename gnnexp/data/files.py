@@ -157,7 +157,14 @@ def read_labels(value: str, regression: bool) -> Tensor:
             f"{path} row {row + 2}: the label is {labels[row]}.", "give every node a finite label."
         )
     if regression:
-        return torch.from_numpy(labels.astype(np.float32))
+        values = _as_float32(labels)
+        if not np.isfinite(values).all():
+            row = int(np.nonzero(~np.isfinite(values))[0][0])
+            raise DataError(
+                f"{path} row {row + 2}: the label {labels[row]} is {_why_not_finite(labels[row : row + 1])}.",
+                "scale the target values.",
+            )
+        return torch.from_numpy(values)
     if (labels != np.floor(labels)).any() or (labels < 0).any():
         row = int(np.nonzero((labels != np.floor(labels)) | (labels < 0))[0][0])
         raise DataError(
@@ -187,13 +194,29 @@ def read_features(value: str, num_nodes: int | None) -> Tensor:
             f"{path} has {table.shape[0]} rows but the labels file has {num_nodes} nodes.",
             "give one feature row per node, in node-id order.",
         )
-    bad_rows = np.nonzero(~np.isfinite(table).all(axis=1))[0]
+    features = _as_float32(table)
+    bad_rows = np.nonzero(~np.isfinite(features).all(axis=1))[0]
     if bad_rows.size:
+        row = int(bad_rows[0])
         raise DataError(
-            f"{path} row {bad_rows[0] + 1}: features of node {bad_rows[0]} are not finite (NaN or infinite).",
-            "fill or drop the missing or infinite values of the features file before training.",
+            f"{path} row {row + 1}: features of node {row} are {_why_not_finite(table[row])}.",
+            "fill or drop the missing or infinite values of the features file (or scale it) before training.",
         )
-    return torch.from_numpy(table.astype(np.float32))
+    return torch.from_numpy(features)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf: reported
+        return values.astype(np.float32)
+
+
+def _why_not_finite(values: np.ndarray) -> str:
+    if np.isfinite(values).all():
+        return f"beyond the range of 32-bit floats (±{FLOAT32_MAX:.4g}), which models compute in"
+    return "not finite (NaN or infinite)"
 
 
 def check_edges(edges: Tensor, num_nodes: int, value: str) -> None:
