@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from torch_geometric.data import Batch, Data
 
+from gnnexp.config.schema import TrainerConfig
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.models import MODELS, build_encoder, build_model
@@ -129,7 +130,8 @@ def _cfg(kind: str) -> OmegaConf:
                 "hits_k": 5,
             },
             "loader": {"kind": "full"},
-            "trainer": {"folds": None, "fast_paths": True, "precision": "32"},
+            # The declared trainer settings, as a composed config has them.
+            "trainer": OmegaConf.to_container(OmegaConf.structured(TrainerConfig)),
             "model": model_cfg("gin", {"jk": "cat", "norm": "batch"})
             if kind == "graph"
             else model_cfg("gcn", {}),
