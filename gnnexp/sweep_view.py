@@ -26,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gnnexp.paths import METRICS_FILE, fold_dirs, fold_number
+from gnnexp.process import VIEW_THREAD
 from gnnexp.summary import read_job
 from gnnexp.training.threads import launcher_parallelism, usable_cores
 
@@ -143,7 +144,7 @@ class SweepView:
         # Held while the view reads the jobs' files or writes to the terminal: a worker forked
         # meanwhile (gnnexp.search.forked) must not inherit a lock this thread holds.
         self.busy = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="gnnexp-sweep-view", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=VIEW_THREAD, daemon=True)
         self.announced: set[Path] = set()
         self.ended: set[Path] = set()
         self.failed = 0

@@ -262,11 +262,14 @@ def test_a_search_stopped_with_ctrl_c_resumes_with_exactly_the_missing_trials(tm
 
 
 @pytest.mark.slow
-def test_two_forked_workers_run_every_trial_once_with_a_core_each(gnnexp, tmp_path, conf_dir):
+def test_two_forked_workers_run_every_trial_once_with_a_core_each(tmp_path, conf_dir, data_dir):
     sweep = tmp_path / "workers"
-    result = gnnexp("-m", "--config-dir", str(conf_dir), "hparams_search=tiny", *DATA, "trainer.max_epochs=10",
-                    "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=4", run_dir=sweep)  # fmt: skip
-    assert result.code == 0, result.err
+    command = [sys.executable, "-m", "gnnexp", "train", "-m", "--config-dir", str(conf_dir), "hparams_search=tiny",
+               *DATA, "trainer.max_epochs=10", "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=4",
+               f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
     study = _study(sweep)
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
     dirs = [json.loads((sweep / f"trial_{n}" / "results.json").read_text()) for n in range(4)]
@@ -289,6 +292,29 @@ def test_two_workers_through_an_explicit_joblib_launcher_run_every_trial_once(gn
         1,
         2,
     ]
+
+
+FORK_CHECK = """
+import threading, time
+from gnnexp import process
+from gnnexp.search import forked
+before = forked.available()
+process.mark_command()
+alone = forked.available()
+threading.Thread(target=time.sleep, args=(1,), daemon=True).start()
+print(before, alone, forked.available())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked workers are Linux only")
+def test_workers_are_forked_only_from_gnnexps_own_process_with_known_threads():
+    from gnnexp.search import forked
+
+    assert not forked.available()  # pytest's process: a caller's, with threads of its own
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True", "False"], done.stderr
 
 
 def _pid_of_trial(overrides: list[str], number: int) -> str:

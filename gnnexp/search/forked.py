@@ -28,6 +28,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from gnnexp.process import VIEW_THREAD, is_command
+
 # A trial's overrides and number -> its run directory (None when it has none).
 RunTrial = Callable[[list[str], int], "str | None"]
 
@@ -37,7 +39,13 @@ PARENT_POLL_S = 0.5
 
 
 def available() -> bool:
-    return sys.platform.startswith("linux")
+    """Whether forking is safe here: on Linux, in gnnexp's own command process, with no
+    thread but the sweep view's. A caller's process (a notebook, a test calling gnnexp
+    in-process) may have threads, torch's among them, whose locks a fork would copy held."""
+    if not sys.platform.startswith("linux") or not is_command():
+        return False
+    main = threading.main_thread()
+    return all(t is main or t.name == VIEW_THREAD for t in threading.enumerate())
 
 
 class ForkedWorkers:
