@@ -57,10 +57,9 @@ def _trials_span(sweep: Path) -> float:
 
     from gnnexp.studies import open_storage
 
-    (summary,) = optuna.get_all_study_summaries(open_storage(str(sweep / "optuna.journal")))
-    study = optuna.load_study(
-        study_name=summary.study_name, storage=open_storage(str(sweep / "optuna.journal"))
-    )
+    storage = open_storage(str(sweep / "optuna.journal"))
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     first = min(t.datetime_start for t in trials if t.datetime_start is not None)
     last = max(t.datetime_complete for t in trials if t.datetime_complete is not None)

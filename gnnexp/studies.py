@@ -73,7 +73,8 @@ def _file_identity(spec: str) -> Any:
         return None
     try:
         with open(spec, "rb") as journal:
-            return (os.fstat(journal.fileno()).st_dev, os.fstat(journal.fileno()).st_ino, journal.readline())
+            stat = os.fstat(journal.fileno())
+            return (stat.st_dev, stat.st_ino, journal.readline())
     except OSError:
         return None
 
