@@ -53,9 +53,12 @@ def _check_value(key: str, value: Any, meta: dict[str, Any], kind: Any, default:
             f"{key}={value} is not one of {', '.join(names)}.{did_you_mean(str(value), names)}",
             f"use e.g. {key}={names[0]}.",
         )
+    must = expected(meta, kind)
+    # A default that follows another key (``${model.lr}``) is no example of a value.
+    interpolated = isinstance(default, str) and default.startswith("${")
     raise ConfigError(
-        f"{key}={value} is invalid: it must be {expected(meta, kind)}.",
-        f"use e.g. {key}={_example(default)}.",
+        f"{key}={value} is invalid: it must be {must}.",
+        f"give {key} {must}." if interpolated else f"use e.g. {key}={_example(default)}.",
     )
 
 
