@@ -127,9 +127,7 @@ def main() -> int:
         together = len(experiments) == len(members) and all(
             r.overrides[0].startswith("experiment=") for r in members
         )
-        runs = (
-            [[f"experiment={','.join(experiments)}"]] if together else [list(r.overrides) for r in members]
-        )
+        runs = [[f"experiment={','.join(experiments)}"]] if together else [list(r.overrides) for r in members]
         for i, overrides in enumerate(runs):
             cmd = [gnnexp, "train", "-m", *overrides, *extra.get(group, ()), f"seed=range(0,{seeds[group]})",
                    "trainer.log_every=1000", f"hydra.sweep.dir={args.out / group / str(i)}"]  # fmt: skip

@@ -90,14 +90,16 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, m
     A job that runs beside others of its sweep (``at_once`` > 1) writes its table into its
     own console.log: the sweep view (``gnnexp.sweep_view``) shows one line for it.
     """
+    from gnnexp.experiment import Checked, checked
     from gnnexp.run import check_writable, train
     from gnnexp.training.distributed import under_torchrun
 
+    # A single run's config was validated by the ValidateConfig callback (before Hydra
+    # wrote into its directory); a sweep's jobs are validated here, once each.
+    cfg = checked(cfg) if at_once else Checked(cfg)
     if cfg.trainer.strategy == "ddp" and not under_torchrun():
         from gnnexp.commands.ddp import launch
-        from gnnexp.experiment import checked
 
-        checked(cfg)
         check_writable(out_dir)
         machine.leave()  # this process only waits; its ranks count as the jobs
         return launch(cfg, out_dir, meta)
@@ -129,7 +131,9 @@ def our_errors() -> Iterator[None]:
     except GnnexpError:
         raise
     except Exception as err:
-        friendly = None if user == "1" else explain(err)
+        if user == "1":
+            raise
+        friendly = explain(err)
         if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
             friendly = GnnexpError(
                 f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",

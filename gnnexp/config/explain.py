@@ -25,6 +25,7 @@ PLUGIN_EXTRAS = {
     "hydra/sweeper/optuna": "optuna",
 }
 
+
 def _type_names() -> dict[type, str]:
     from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode
 
@@ -176,4 +177,3 @@ def check_overrides(overrides: list[str], multirun: bool, primary: bool = True) 
                 f"{line} adds {override.key_or_group}, which the config already chooses (as null when unset).",
                 f"write {plain} (without +).",
             )
-

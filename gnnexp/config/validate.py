@@ -76,7 +76,7 @@ def check_settings(prefix: str, node: Any, cls: type) -> None:
 
 def component_class(group: str, node: Any) -> type:
     """The declared class a group's node chooses (the shared base for a user's own model)."""
-    key = GROUPS[group][0]
+    key = GROUPS[group]
     if group == "model" and node.get("_target_"):
         base = base_of(group)
         assert base is not None
@@ -119,7 +119,7 @@ def _check_declared(cfg: DictConfig) -> None:
             continue
         cls = component_class(group, node)
         if not (group == "model" and node.get("_target_")):
-            _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group][0])}")
+            _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group])}")
         check_settings(f"{group}.", node, cls)
 
 
