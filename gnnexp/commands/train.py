@@ -133,7 +133,7 @@ def our_errors() -> Iterator[None]:
     except Exception as err:
         if user == "1":
             raise
-        friendly = explain(err)
+        friendly: GnnexpError | None = explain(err)
         if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
             friendly = GnnexpError(
                 f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",
