@@ -64,3 +64,30 @@ def test_a_stale_block_is_rewritten() -> None:
     )
     with pytest.raises(ValueError, match="not a gnnexp list"):
         generated("gnnexp train --format markdown")
+
+
+def test_no_option_file_restates_a_declared_default() -> None:
+    """One home per default: an option file sets only what differs from its schema."""
+    import yaml
+
+    from gnnexp.config.components import lookup, settings
+    from gnnexp.config.schema import NODES
+
+    restated = []
+    for path in sorted((REPO / "conf").glob("*/*.yaml")):
+        group, data = path.parent.name, yaml.safe_load(path.read_text()) or {}
+        bases = [
+            e[len("base_") :]
+            for e in data.get("defaults", [])
+            if isinstance(e, str) and e.startswith("base_")
+        ]
+        cls = NODES.get(group) if group in NODES else (lookup(group, bases[0]) if bases else None)
+        if cls is None:
+            continue
+        declared = {name: default for name, default, *_ in settings(cls)}
+        restated += [
+            f"{path.relative_to(REPO)}: {k}" for k, v in data.items() if k in declared and declared[k] == v
+        ]
+    assert restated == [], f"said in the declaration already: {restated}"
+    for name in ("adam", "adamw", "sgd"):
+        assert "lr:" not in (REPO / "conf" / "optimizer" / f"{name}.yaml").read_text()
