@@ -50,7 +50,7 @@ from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import quiet_known_warnings
-from gnnexp.experiment import build_experiment
+from gnnexp.experiment import build_experiment, checked
 from gnnexp.fitting import fit_and_test
 from gnnexp.paths import resolve_data_dir
 
@@ -68,7 +68,7 @@ def gnnexp_run(
     cfg = compose(
         [f"model={model_name}", f"dataset={dataset}", f"seed={seed}", f"device={device}", *same, *extra]
     )
-    experiment = build_experiment(cfg, seed=cfg.seed)
+    experiment = build_experiment(checked(cfg), seed=cfg.seed)
     with tempfile.TemporaryDirectory() as out:
         result = fit_and_test(experiment, Path(out), Console(file=io.StringIO()), intro=False)
         with open(Path(out) / "metrics.csv") as f:
@@ -195,7 +195,7 @@ def graph_section(seeds: int) -> dict[str, Any]:
     for seed in range(seeds):
         torch.manual_seed(seed)
         reference = build_experiment(
-            compose(["dataset=mutag", "model=gin", "trainer.fast_paths=false"]), seed=seed
+            checked(compose(["dataset=mutag", "model=gin", "trainer.fast_paths=false"])), seed=seed
         )
         ms, acc = plain.graph_run(reference.model, reference.task.loaders, lr, decay, plain.EPOCHS)  # type: ignore[attr-defined]
         plain_ms.append(ms)

@@ -21,7 +21,8 @@ from torch_geometric.nn.models import MLP
 from gnnexp.config.schema import TrainerConfig
 
 # gnnexp's defaults, which both sides follow.
-EPOCHS, PATIENCE = TrainerConfig().max_epochs, TrainerConfig().patience
+EPOCHS = TrainerConfig().max_epochs
+PATIENCE = TrainerConfig().patience or EPOCHS  # null patience: never stop early
 WIDE = (
     "model.num_layers=2",
     "model.hidden_channels=64",

@@ -1,4 +1,4 @@
-"""The one way a run is built: config -> validated config -> device, data, task, model.
+"""The one way a run is built: config -> validated config (once) -> device, data, task, model.
 
 ``gnnexp train``, ``eval``, ``predict``, resume, the benchmarks and the tests all build
 through :func:`build_experiment`; a config read back from a checkpoint goes through
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 
 import torch
 from omegaconf import DictConfig
@@ -23,40 +23,44 @@ from gnnexp.seeding import seed_everything
 from gnnexp.tasks.base import Task, build_task
 from gnnexp.training.distributed import SINGLE, Dist
 
+# A config that went through every check (:func:`checked`): what builds a run. Each run
+# validates once, where its config enters (run.train, a Hydra run's ValidateConfig, a
+# checkpoint's stored_config), and passes the result on.
+Checked = NewType("Checked", DictConfig)
+
 
 @dataclass
 class Experiment:
     """The parts of a run, ready to train or evaluate."""
 
-    cfg: DictConfig
+    cfg: Checked
     device: torch.device
     data: GraphData
     task: Task
     model: torch.nn.Module
 
 
-def checked(cfg: DictConfig) -> DictConfig:
+def checked(cfg: DictConfig) -> Checked:
     """``cfg`` after importing the user's modules (``imports``) and every value check."""
     import_modules(list(cfg.get("imports") or []))
     validate(cfg)
-    return cfg
+    return Checked(cfg)
 
 
 def build_experiment(
-    cfg: DictConfig,
+    cfg: Checked,
     fold: int | None = None,
     dist: Dist = SINGLE,
     device: torch.device | None = None,
     data: GraphData | None = None,
     seed: int | None = None,
 ) -> Experiment:
-    """Validate ``cfg`` and build what it describes.
+    """Build what ``cfg`` (validated: :func:`checked`) describes.
 
     ``fold`` (k-fold CV) and ``dist`` (this process's DDP rank) choose the part of the data
     this run trains on; ``data`` reuses a dataset already loaded (folds of one run);
     ``seed`` seeds every generator right before the weights are drawn.
     """
-    checked(cfg)
     device = device or resolve_device(cfg.device.type)
     data = data or load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
     task = build_task(cfg, data, device, fold=fold, dist=dist)
@@ -68,7 +72,7 @@ def build_experiment(
 
 def stored_config(
     state: dict[str, Any], overrides: list[str], source: Path, trusted: bool = False
-) -> DictConfig:
+) -> Checked:
     """The config a checkpoint was trained with, changed by ``overrides``, checked like a
     command line. Code it names (``_target_``, ``imports``) is refused unless the user
     repeats it in ``overrides`` or passes ``trusted`` (``--trust-config``)."""

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
 from rich.console import Console
 
 from gnnexp import __version__
@@ -28,7 +27,7 @@ from gnnexp.crossval import cross_validate
 from gnnexp.data.sources import load_dataset
 from gnnexp.device import resolve_device
 from gnnexp.errors import GnnexpError, OutputError
-from gnnexp.experiment import Experiment, build_experiment, checked
+from gnnexp.experiment import Checked, Experiment, build_experiment
 from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import key_value_panel
@@ -65,7 +64,7 @@ def _output_error(err: OSError, out_dir: Path) -> OutputError:
 
 
 def train(
-    cfg: DictConfig,
+    cfg: Checked,
     out_dir: Path,
     meta: dict[str, Any] | None = None,
     console: Console | None = None,
@@ -84,7 +83,6 @@ def train(
     """
     started = time.perf_counter()
     meta = meta or {}
-    checked(cfg)
     set_deterministic(bool(cfg.trainer.deterministic))
     device = resolve_device(cfg.device.type)
     if cfg.trainer.strategy == "ddp" and dist is None:

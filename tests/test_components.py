@@ -13,7 +13,7 @@ import torch
 
 from gnnexp.checkpoint import load_checkpoint, save_checkpoint
 from gnnexp.cli import main
-from gnnexp.commands.list_configs import settings_markdown
+from gnnexp.commands.list_configs import generated
 from gnnexp.config.components import declared, settings
 from tests.conftest import FAST, REPO
 
@@ -143,9 +143,7 @@ def test_settings_come_from_the_declarations():
     defaults = {name: default for name, default, *_ in settings(gat)}
     assert defaults["heads"] == 8 and defaults["out_heads"] == 1
     assert "heads:" not in (REPO / "conf" / "model" / "gat.yaml").read_text()  # said once, in the class
-    readme = (REPO / "README.md").read_text()
-    table = readme.split("<!-- settings:begin -->\n")[1].split("<!-- settings:end -->")[0]
-    assert table == settings_markdown()
+    table = generated("gnnexp list --settings --format markdown")  # the docs' table (test_generated_docs)
     assert "`heads` (8; an integer >= 1)" in table
 
 

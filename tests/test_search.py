@@ -552,9 +552,9 @@ def test_trials_composed_from_files_read_once_get_hydras_own_config():
         ["trainer=default"],
         ["trainer=fast"],
         ["trainer=default"],
-        ["+experiment=gin_mutag"],
+        ["experiment=gin_mutag"],
         ["model=gat"],
-        ["+experiment=gin_mutag"],
+        ["experiment=gin_mutag"],
     ]
     for overrides in trials:
         expected = plain.load_sweep_config(master, list(overrides))

@@ -300,7 +300,7 @@ def test_default_run_dirs_in_the_same_second_differ(gnnexp, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("name", ["gcn_cora", "gat_cora", "gcn_citeseer", "gat_citeseer", "gin_mutag"])
 def test_experiment_presets_compose(gnnexp, name):
-    result = gnnexp("--cfg", "job", f"+experiment={name}")
+    result = gnnexp("--cfg", "job", f"experiment={name}")
     assert result.code == 0, result.err
     cfg = yaml.safe_load(result.out)
     model, dataset = name.split("_")

@@ -210,7 +210,7 @@ def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
     model(torch.randn(3, 4)).sum().backward()
     old.step()
     cfg = compose([])
-    optimizer = Adam(name="adam").build([{"params": list(model.parameters())}])
+    optimizer = Adam(name="adam", lr=0.01, weight_decay=0.0).build([{"params": list(model.parameters())}])
     assert optimizer.param_groups[0]["fused"] is True
     precision = Precision("16", torch.device("cpu"))
     state = TrainState(model, model, optimizer, LRSchedule(optimizer, cfg.scheduler, 10, "min"),

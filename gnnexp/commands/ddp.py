@@ -32,11 +32,12 @@ def _worker(
     from rich.console import Console
 
     from gnnexp.device import resolve_device
+    from gnnexp.experiment import Checked
     from gnnexp.run import train
     from gnnexp.training.distributed import Dist, backend
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    cfg = OmegaConf.create(config)
+    cfg = Checked(OmegaConf.create(config))  # validated by the process that launched the ranks
     torch_dist.init_process_group(backend(resolve_device(cfg.device.type)), rank=rank, world_size=world_size)
     console = None if rank == 0 else Console(file=open(os.devnull, "w"))  # noqa: SIM115
     try:

@@ -6,8 +6,9 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -89,14 +90,16 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, m
     A job that runs beside others of its sweep (``at_once`` > 1) writes its table into its
     own console.log: the sweep view (``gnnexp.sweep_view``) shows one line for it.
     """
+    from gnnexp.experiment import Checked, checked
     from gnnexp.run import check_writable, train
     from gnnexp.training.distributed import under_torchrun
 
+    # A single run's config was validated by the ValidateConfig callback (before Hydra
+    # wrote into its directory); a sweep's jobs are validated here, once each.
+    cfg = checked(cfg) if at_once else Checked(cfg)
     if cfg.trainer.strategy == "ddp" and not under_torchrun():
         from gnnexp.commands.ddp import launch
-        from gnnexp.experiment import checked
 
-        checked(cfg)
         check_writable(out_dir)
         machine.leave()  # this process only waits; its ranks count as the jobs
         return launch(cfg, out_dir, meta)
@@ -111,47 +114,70 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, m
 
 
 @contextmanager
-def friendly_errors() -> Iterator[None]:
+def our_errors() -> Iterator[None]:
     """Report Hydra's composition errors as one line with a suggestion, exit status 2.
 
-    Hydra prints its errors itself, from ``hydra._internal.utils.run_and_report``, as
-    multi-line text ending in a HYDRA_FULL_ERROR hint. That function is the only place to
-    intercept them, so it is swapped for the duration of the call.
+    ``hydra.main`` prints its errors itself, several lines ending in a HYDRA_FULL_ERROR
+    hint, unless HYDRA_FULL_ERROR=1 is set: then it raises them (Hydra's documented
+    switch). It is set for the call, so the errors reach :func:`gnnexp.config.explain.explain`;
+    a user who set it gets the full trace, as Hydra would give it.
     """
-    import hydra._internal.utils as hydra_utils
-
     from gnnexp.config.explain import explain
 
-    original: Callable[[Any], Any] = hydra_utils.run_and_report
-
-    def run_and_report(func: Any) -> Any:
-        try:
-            return func()
-        except GnnexpError as err:
-            report(err)
-            sys.exit(err.exit_code)
-        except Exception as err:
-            friendly: GnnexpError | None = None if os.environ.get("HYDRA_FULL_ERROR") == "1" else explain(err)
-            if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
-                friendly = GnnexpError(
-                    f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",
-                    "choose a writable place with hydra.run.dir=... (hydra.sweep.dir=... for -m).",
-                )
-            if friendly is None:  # not a config mistake: Hydra's own report, with its trace
-                failure = err
-                return original(lambda: _reraise(failure))
-            report(friendly)
-            sys.exit(friendly.exit_code)
-
-    hydra_utils.run_and_report = run_and_report
+    user = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         yield
+    except GnnexpError:
+        raise
+    except Exception as err:
+        if user == "1":
+            raise
+        friendly: GnnexpError | None = explain(err)
+        if friendly is None and isinstance(err, OSError):  # e.g. Hydra cannot create the run dir
+            friendly = GnnexpError(
+                f"Cannot write {err.filename or 'the output directory'} ({err.strerror or err}).",
+                "choose a writable place with hydra.run.dir=... (hydra.sweep.dir=... for -m).",
+            )
+        if friendly is None:  # not a config mistake: the trace, as Hydra would print it
+            raise
+        raise friendly from None
     finally:
-        hydra_utils.run_and_report = original  # type: ignore[assignment]
+        if user is None:
+            del os.environ["HYDRA_FULL_ERROR"]
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = user
 
 
-def _reraise(err: BaseException) -> None:
-    raise err
+SHELL_COMPLETION = {"-sc", "--shell-completion"}
+
+
+@contextmanager
+def completion_without_schemas() -> Iterator[None]:
+    """Hydra's bash completion of the line in COMP_LINE, with flags anywhere on it and
+    without the internal schemas (``model=base_gat``), which Hydra offers beside the options.
+
+    Hydra reads the line from COMP_LINE and parses it as a command line, so it needs the
+    flags first; its answer is one line of candidates on stdout, filtered here.
+    """
+    import io
+    from contextlib import redirect_stdout
+
+    from gnnexp.commands.completion import is_schema
+
+    line = os.environ.get("COMP_LINE", "")
+    program, *words = line.split() or ["gnnexp"]
+    # The program's name stays first; a trailing space (a new word is being started) must
+    # survive the reordering.
+    os.environ["COMP_LINE"] = " ".join([program, *hydra_order(words)]) + line[len(line.rstrip()) :]
+    answer = io.StringIO()
+    try:
+        with redirect_stdout(answer):
+            yield
+    finally:
+        os.environ["COMP_LINE"] = line
+        words = answer.getvalue().split()
+        sys.stdout.write(" ".join(w for w in words if not is_schema(w)) + "\n")
 
 
 # Arguments after which gnnexp train prints something instead of training.
@@ -182,6 +208,17 @@ def hydra_order(args: list[str]) -> list[str]:
     choice after it, and a flag missing its value (Hydra then reports that, rather than
     taking the first override as the value).
     """
+    flags, overrides, last = _split(args)
+    return [*flags, *overrides, *last]
+
+
+def split_flags(args: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (with their values), and the overrides."""
+    flags, overrides, last = _split(args)
+    return [*flags, *last], overrides
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str], list[str]]:
     flags: list[str] = []
     overrides: list[str] = []
     last: list[str] = []
@@ -207,7 +244,7 @@ def hydra_order(args: list[str]) -> list[str]:
         else:
             overrides.append(arg)
         i += 1
-    return [*flags, *overrides, *last]
+    return flags, overrides, last
 
 
 def imports_from(args: list[str]) -> list[str]:
@@ -229,7 +266,7 @@ def imports_from(args: list[str]) -> list[str]:
 
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
-    from gnnexp.commands.completion import hide_schemas
+    from gnnexp.config.explain import check_overrides
     from gnnexp.resume import resume_args
 
     saved = sys.argv
@@ -250,16 +287,23 @@ def main(args: list[str]) -> int:
         # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).
         trusted = "--trust-config" in args
         args = [a for a in args if a != "--trust-config"]
+        completing = bool(SHELL_COMPLETION & set(args))
+        flags, overrides = split_flags(args)
+        if not completing and not any(f.startswith(("--config-name", "-cn")) for f in flags):
+            check_overrides(overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
         sys.argv = ["gnnexp train", *hydra_order(resume_args(args, trusted))]
         if wants_curves(args):
             PAINTER.start()  # matplotlib loads on the other core while torch is imported
-        with friendly_errors(), hide_schemas():
+        with our_errors(), completion_without_schemas() if completing else nullcontext():
             train_app()
     except GnnexpError as err:
         report(err)
         return err.exit_code
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except Exception:  # not a config mistake (our_errors): the trace, exit status 1 as Hydra's
+        traceback.print_exc()
+        return 1
     except KeyboardInterrupt:  # before training started: nothing to save
         sys.stderr.write("\ngnnexp: interrupted.\n")
         return 130

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -23,22 +22,21 @@ from omegaconf import MISSING, OmegaConf
 
 T = TypeVar("T")
 
-# group -> (the key that names the chosen component, the modules that declare the built-ins)
-GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "model": ("name", ("gnnexp.models.archs",)),
-    "dataset": ("source", ("gnnexp.data.catalog",)),
-    "task": ("kind", ("gnnexp.tasks.kinds",)),
-    "loader": ("kind", ("gnnexp.data.loaders",)),
-    "optimizer": ("name", ("gnnexp.training.optimizers",)),
-    "scheduler": ("name", ("gnnexp.training.schedulers",)),
-    "logger": ("", ("gnnexp.loggers.kinds",)),
+# group -> the key that names the chosen component (the declarations: gnnexp.registry)
+GROUPS: dict[str, str] = {
+    "model": "name",
+    "dataset": "source",
+    "task": "kind",
+    "loader": "kind",
+    "optimizer": "name",
+    "scheduler": "name",
+    "logger": "",
 }
 
 SCHEMA_PREFIX = "base_"
 
 _REGISTRY: dict[str, dict[str, type]] = {group: {} for group in GROUPS}
 _BASES: dict[str, type] = {}
-_loaded: set[str] = set()
 
 
 def option(
@@ -74,7 +72,7 @@ def component(group: str, name: str) -> Callable[[type[T]], type[T]]:
     def register(cls: type[T]) -> type[T]:
         if "__dataclass_fields__" not in cls.__dict__:  # a subclass: its own fields too
             cls = dataclasses.dataclass(cls)
-        key = GROUPS[group][0]
+        key = GROUPS[group]
         own = cls.__dict__["__dataclass_fields__"]
         if key in own:
             # A copy: an inherited Field object is shared with the parent class.
@@ -105,12 +103,9 @@ def base_of(group: str) -> type | None:
 
 
 def load(group: str) -> None:
-    """Import the modules that declare ``group``'s built-in components (once)."""
-    if group in _loaded:
-        return
-    _loaded.add(group)
-    for module in GROUPS[group][1]:
-        importlib.import_module(module)
+    """Declare the built-in components (once): they live in higher layers, which import this
+    module, so they are imported on the first question rather than at import."""
+    import gnnexp.registry  # noqa: F401
 
 
 def declared(group: str) -> dict[str, type[Any]]:
@@ -205,7 +200,7 @@ def store_schemas() -> None:
 
     cs = ConfigStore.instance()
     for group in GROUPS:
-        if not GROUPS[group][0]:
+        if not GROUPS[group]:
             continue
         for name, cls in declared(group).items():
             cs.store(group=group, name=f"{SCHEMA_PREFIX}{name}", node=cls)
@@ -223,7 +218,7 @@ def instance(group: str, node: Any) -> Any:
 
     values = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
     assert isinstance(values, dict)
-    key = GROUPS[group][0]
+    key = GROUPS[group]
     cls = declared(group)[str(values[key])]
     known = {f.name for f in dataclasses.fields(cls)}
     return cls(**{str(k): v for k, v in values.items() if k in known})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
 from gnnexp.config.components import GROUPS as COMPONENT_GROUPS
+from gnnexp.config.explain import explained
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import Config, register_schemas
 from gnnexp.errors import ConfigError
@@ -17,21 +16,6 @@ from gnnexp.paths import config_dir
 # Nodes an override may replace as a whole (``model=gat``): the declared groups and the
 # trainer and device options.
 GROUPS = (*COMPONENT_GROUPS, "trainer", "device")
-
-
-@contextmanager
-def _explained() -> Iterator[None]:
-    from gnnexp.config.explain import explain
-
-    try:
-        yield
-    except ConfigError:
-        raise
-    except Exception as err:
-        friendly = explain(err)
-        if friendly is None:
-            raise
-        raise friendly from err
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -43,7 +27,7 @@ def compose(overrides: list[str]) -> DictConfig:
     register_schemas()
     register_resolvers()
     GlobalHydra.instance().clear()
-    with _explained(), initialize_config_dir(str(config_dir()), version_base="1.3"):
+    with explained(), initialize_config_dir(str(config_dir()), version_base="1.3"):
         return hydra_compose("config", overrides=overrides)
 
 
@@ -52,7 +36,7 @@ def typed(stored: dict[str, Any]) -> DictConfig:
     so that overrides get the same type checks and unknown keys are refused."""
     from gnnexp.config.validate import component_class
 
-    with _explained():
+    with explained():
         fixed = {k: v for k, v in stored.items() if k not in COMPONENT_GROUPS}
         cfg = cast(DictConfig, OmegaConf.merge(OmegaConf.structured(Config), fixed))
         for group in COMPONENT_GROUPS:
@@ -77,7 +61,7 @@ def apply_overrides(stored: dict[str, Any], overrides: list[str]) -> DictConfig:
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    with _explained():
+    with explained():
         parsed = OverridesParser.create().parse_overrides(overrides)
     stored = dict(stored)
     chosen = [o for o in parsed if o.key_or_group in GROUPS and not o.is_delete()]
@@ -86,7 +70,7 @@ def apply_overrides(stored: dict[str, Any], overrides: list[str]) -> DictConfig:
         for o in chosen:
             stored[o.key_or_group] = OmegaConf.to_container(composed[o.key_or_group], resolve=True)
     cfg = typed(stored)
-    with _explained():
+    with explained():
         for o in parsed:
             if o.key_or_group in GROUPS:
                 continue

@@ -1,13 +1,15 @@
-"""Turn Hydra / OmegaConf composition errors into one-line :class:`ConfigError` messages.
+"""One-line :class:`ConfigError` messages for command lines Hydra would refuse.
 
-Hydra's own reports are several lines long, end in a hint about HYDRA_FULL_ERROR and do
-not suggest the option the user probably meant. Here each known failure becomes one
-sentence naming the bad override, the closest valid choice and how to fix it.
+Mistakes Hydra cannot name well are refused before it runs (:func:`check_overrides`);
+the rest of its composition errors are read from the exceptions' types and attributes
+(:func:`explain`), never from their text. Each becomes one sentence naming the bad
+override, the closest valid choice and how to fix it.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import yaml
 
@@ -23,7 +25,11 @@ PLUGIN_EXTRAS = {
     "hydra/sweeper/optuna": "optuna",
 }
 
-_TYPE_NAMES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+
+def _type_names() -> dict[type, str]:
+    from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode
+
+    return {IntegerNode: "an integer", FloatNode: "a number", BooleanNode: "true or false"}
 
 
 def _first_line(text: str) -> str:
@@ -74,17 +80,29 @@ def _unknown_key(cause: Exception) -> ConfigError:
 
 
 def _wrong_type(cause: Exception) -> ConfigError:
+    # OmegaConf names the value and the typed node it did not fit (its attributes, not its text).
     full_key = getattr(cause, "full_key", "") or "?"
-    msg = str(cause)
-    match = re.search(r"Value '(.*)' of type '.*' could not be converted to (\w+)", msg)
-    if match:
-        value, type_name = match.groups()
-        expected = _TYPE_NAMES.get(type_name, type_name)
+    expected = _type_names().get(type(getattr(cause, "child_node", None)))
+    if expected is not None:
         return ConfigError(
-            f"{full_key}={value} has the wrong type: it must be {expected}.",
+            f"{full_key}={getattr(cause, 'value', '?')} has the wrong type: it must be {expected}.",
             f"give {full_key} {expected}.",
         )
-    return ConfigError(f"{full_key}: {_first_line(msg)}.", f"check the value of {full_key}.")
+    return ConfigError(f"{full_key}: {_first_line(str(cause))}.", f"check the value of {full_key}.")
+
+
+@contextmanager
+def explained() -> Iterator[None]:
+    """Raise Hydra's and OmegaConf's errors that :func:`explain` knows as ConfigErrors."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as err:
+        friendly = explain(err)
+        if friendly is None:
+            raise
+        raise friendly from err
 
 
 def explain(ex: BaseException) -> ConfigError | None:
@@ -116,15 +134,46 @@ def explain(ex: BaseException) -> ConfigError | None:
             "write overrides as key=value, group=option or key=[a,b] "
             "(https://hydra.cc/docs/advanced/override_grammar/basic/).",
         )
-    ambiguous = re.search(r"Ambiguous value for argument '([^']*)'", str(ex))
-    if ambiguous:
-        override = ambiguous.group(1)
-        return ConfigError(
-            f"{override} lists several values, which is a sweep.",
-            f"add -m to run one job per value (gnnexp train -m {override}), or write "
-            f"{override.split('=')[0]}=[...] for a list value.",
-        )
     if isinstance(ex, (HydraException, OmegaConfBaseException)):
         text = " ".join(line.strip() for line in str(ex).strip().splitlines() if line.strip())
         return ConfigError(f"Invalid configuration: {text}", "check the overrides named above.")
     return None
+
+
+def _primary_groups() -> set[str]:
+    """The groups the primary config's defaults list already chooses an option of."""
+    from gnnexp.paths import config_dir
+
+    data = yaml.safe_load((config_dir() / "config.yaml").read_text()) or {}
+    return {
+        str(key)
+        for entry in data.get("defaults", [])
+        if isinstance(entry, dict)
+        for key in entry
+        if not str(key).startswith("override")
+    }
+
+
+def check_overrides(overrides: list[str], multirun: bool, primary: bool = True) -> None:
+    """Refuse what Hydra would only refuse in words of its own: several values without
+    ``-m``, and ``+group=option`` for a group the primary config already has (``primary``:
+    the command line composes gnnexp's own config.yaml)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    with explained():
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    chosen = _primary_groups() if primary else set()
+    for override in parsed:
+        line = override.input_line or override.key_or_group
+        if override.is_sweep_override() and not multirun:
+            raise ConfigError(
+                f"{line} lists several values, which is a sweep.",
+                f"add -m to run one job per value (gnnexp train -m {line}), or write "
+                f"{override.key_or_group}=[...] for a list value.",
+            )
+        if override.is_add() and override.key_or_group in chosen:
+            plain = line.lstrip("+")
+            raise ConfigError(
+                f"{line} adds {override.key_or_group}, which the config already chooses (as null when unset).",
+                f"write {plain} (without +).",
+            )

@@ -53,9 +53,12 @@ def _check_value(key: str, value: Any, meta: dict[str, Any], kind: Any, default:
             f"{key}={value} is not one of {', '.join(names)}.{did_you_mean(str(value), names)}",
             f"use e.g. {key}={names[0]}.",
         )
+    must = expected(meta, kind)
+    # A default that follows another key (``${model.lr}``) is no example of a value.
+    interpolated = isinstance(default, str) and default.startswith("${")
     raise ConfigError(
-        f"{key}={value} is invalid: it must be {expected(meta, kind)}.",
-        f"use e.g. {key}={_example(default)}.",
+        f"{key}={value} is invalid: it must be {must}.",
+        f"give {key} {must}." if interpolated else f"use e.g. {key}={_example(default)}.",
     )
 
 
@@ -73,7 +76,7 @@ def check_settings(prefix: str, node: Any, cls: type) -> None:
 
 def component_class(group: str, node: Any) -> type:
     """The declared class a group's node chooses (the shared base for a user's own model)."""
-    key = GROUPS[group][0]
+    key = GROUPS[group]
     if group == "model" and node.get("_target_"):
         base = base_of(group)
         assert base is not None
@@ -116,7 +119,7 @@ def _check_declared(cfg: DictConfig) -> None:
             continue
         cls = component_class(group, node)
         if not (group == "model" and node.get("_target_")):
-            _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group][0])}")
+            _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group])}")
         check_settings(f"{group}.", node, cls)
 
 

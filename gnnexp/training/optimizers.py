@@ -31,14 +31,23 @@ def _fusable(groups: list[ParamGroup]) -> bool | None:
     )
 
 
+MODEL_LR: Any = "${model.lr}"
+MODEL_WEIGHT_DECAY: Any = "${oc.select:task.weight_decay,${model.weight_decay}}"
+
+
 @group_base("optimizer")
 @dataclass
 class OptimizerSpec:
     """Settings every optimizer takes; ``lr`` and ``weight_decay`` follow the model's by default."""
 
     name: str = MISSING
-    lr: float = option(0.01, doc="learning rate", gt=0)
-    weight_decay: float = option(0.0, doc="L2 penalty", ge=0)
+    # The model's recommended values unless set (a task may set its own weight decay: link
+    # prediction does). Interpolations resolve in the composed config; every option file and
+    # a user's own (``defaults: [base_adam]``) inherit them from here.
+    lr: float = option(MODEL_LR, doc="learning rate (default: the model's, model.lr)", gt=0)
+    weight_decay: float = option(
+        MODEL_WEIGHT_DECAY, doc="L2 penalty (default: the task's, else the model's model.weight_decay)", ge=0
+    )
     weight_decay_on: str = option(
         "all",
         doc="parameters the L2 penalty applies to: all, or the first layer's only (Kipf & Welling's GCN)",
