@@ -99,6 +99,7 @@ class GnnexpOptunaSweeper(Sweeper):
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
+        from gnnexp.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
         from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
@@ -226,10 +227,7 @@ class GnnexpOptunaSweeper(Sweeper):
             # each further worker's sampler draws its own points.
             seed = int(sampler_spec["seed"]) + recorded + WORKER_SEED_STEP * index
             study.sampler = _sampler({**sampler_spec, "seed": seed}, space)
-        for name in (
-            "hydra._internal.core_plugins.basic_launcher",
-            "hydra_plugins.hydra_joblib_launcher._core",
-        ):
+        for name in (BASIC_LAUNCHER_LOGGER, "hydra_plugins.hydra_joblib_launcher._core"):
             logging.getLogger(name).addFilter(_NoInfo())  # "Launching 1 jobs" for every trial
         worker = Worker(
             study,
@@ -264,7 +262,7 @@ class GnnexpOptunaSweeper(Sweeper):
                 + f", {missing} to run"
             )
         helpers = self._start_workers(min(int(s.n_workers), missing) - 1, sweep_dir)
-        if missing and type(self.launcher).__name__ == "BasicLauncher":
+        if missing and runs_in_process(self.launcher):
             # Trials run in this process: torch and PyG are imported once, here, before the
             # first trial's clock starts.
             import gnnexp.run  # noqa: F401
