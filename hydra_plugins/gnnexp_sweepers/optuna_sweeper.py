@@ -57,6 +57,7 @@ class GnnexpOptunaConf:
     study_name: str = "gnnexp"
     storage: Any = None  # null: <sweep dir>/optuna.journal; or an RDB URL (postgresql://...)
     n_trials: int = 20
+    # Trials at once: this command and n_workers - 1 more processes of it, on one study.
     n_workers: int = 1
     max_failure_rate: float = 0.5
     params: Any = field(default_factory=dict)
