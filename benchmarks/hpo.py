@@ -3,11 +3,13 @@
 1. pruning: the same seeded 32-trial TPE search for GAT on Cora (``hparams_search=cora_optuna
    model=gat``), once with the preset's median pruner and once without: wall time, trials
    pruned, best validation accuracy.
-2. workers: a seeded random search (the same parameters in any order, every trial run to
-   its last epoch) with one worker and with two: trials per minute.
+2. workers: a seeded random search (every trial run to its last epoch) with one worker and
+   with two (``hydra.sweeper.n_workers=2``: a second process of the same command on the
+   same study): trials per minute.
 
-Targets: the pruned search takes at most half the unpruned one's time, with best validation
-accuracy within one point; two workers run at least 1.6x the trials per minute of one.
+Targets: the pruned search takes at most half the unpruned one's time, with the same best
+validation accuracy; two workers are not slower than one over the whole command (their
+start-up included). Timings mean little on a loaded machine: note ``uptime`` beside them.
 
 Usage: python benchmarks/hpo.py [--trials 32] [--worker-trials 12] [--json FILE]
 """
@@ -76,6 +78,7 @@ def main() -> int:
     sections = set(args.sections.split(","))
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
+        "load": " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
     }
     checks: list[tuple[str, bool]] = []
@@ -97,7 +100,10 @@ def main() -> int:
                     root / f"{model}2", *same, "hydra.sweeper.n_workers=2", model=model
                 )
 
-    table = Table(title=f"hyperparameter search on Cora ({results['machine']}, {results['date']})")
+    table = Table(
+        title=f"hyperparameter search on Cora ({results['machine']}, load {results['load']} at start, "
+        f"{results['date']})"
+    )
     for column in ("search", "wall time", "trials", "pruned", "trials/min", "time in trials", "trials/min in trials",
                    "best val accuracy"):  # fmt: skip
         table.add_column(column, justify="right")
@@ -112,7 +118,7 @@ def main() -> int:
         gap = results["unpruned"]["best"] - results["pruned"]["best"]
         checks += [
             (f"the pruned search takes at most half the time ({time_ratio:.2f}x)", time_ratio <= 0.5),
-            (f"its best validation accuracy within one point ({100 * gap:+.1f} points behind)", gap <= 0.01),
+            (f"its best validation accuracy the same ({100 * gap:+.1f} points behind)", gap <= 0),
         ]
     if "workers" in sections:
         for model in ("gat", "gcn"):
@@ -120,9 +126,9 @@ def main() -> int:
             speed, overall = one["trials_s"] / two["trials_s"], one["wall_s"] / two["wall_s"]
             checks.append(
                 (
-                    f"{model}: two workers run at least 1.6x the trials per minute of one ({speed:.2f}x "
-                    f"while trials run; {overall:.2f}x over the whole command)",
-                    speed >= 1.6,
+                    f"{model}: two workers are not slower than one ({overall:.2f}x the trials per minute "
+                    f"over the whole command; {speed:.2f}x while trials run)",
+                    overall >= 1.0,
                 )
             )
     for text, ok in checks:

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from gnnexp import early_interrupt, process
+from gnnexp import early_interrupt
 from gnnexp.errors import did_you_mean, quiet_known_warnings
 
 USAGE = """\
@@ -89,7 +89,6 @@ def _run_command(command: str, rest: list[str]) -> int:
 
 def run() -> None:
     """The console script: :func:`main`, then a quick exit."""
-    process.mark_command()  # a search may fork this process (gnnexp.search.forked)
     code = main()
     if code == 128 + signal.SIGINT:
         # A KeyboardInterrupt raised inside C code that ran Python (as some imports do)

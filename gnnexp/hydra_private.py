@@ -8,6 +8,17 @@ Hydra release changes what it relies on. No other module imports ``hydra._intern
 from __future__ import annotations
 
 # --- used by the Optuna sweeper (hydra_plugins/gnnexp_sweepers) ---------------------------
+# It imports nothing private (tests/test_hydra_private_sweeper.py). It knows two names of
+# Hydra's in-process launcher: its class, to import torch once before the trials that run
+# in the sweeping process, and its module's logger, which says "Launching 1 jobs locally"
+# for every trial.
+BASIC_LAUNCHER_CLASS = "BasicLauncher"
+BASIC_LAUNCHER_LOGGER = "hydra._internal.core_plugins.basic_launcher"
+
+
+def runs_in_process(launcher: object) -> bool:
+    """Whether ``launcher`` is Hydra's basic launcher, which runs each job in this process."""
+    return type(launcher).__name__ == BASIC_LAUNCHER_CLASS
 
 
 # --- used by the commands (error reporting, completion) ------------------------------------

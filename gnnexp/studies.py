@@ -8,7 +8,6 @@ imported only here, and only when a study is used.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -48,37 +47,6 @@ def open_storage(spec: str) -> Any:
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-# Storages the trials run in this process reported to, by process and spec: a journal is
-# replayed from its first line when opened (25 ms for a 32-trial search), and then only
-# read on from where it was. A file replaced since (another search in the same place) is
-# opened again.
-_REUSED: dict[tuple[int, str], tuple[Any, Any]] = {}
-
-
-def _reused_storage(spec: str) -> Any:
-    key = (os.getpid(), spec)
-    identity = _file_identity(spec)
-    if key in _REUSED and identity is not None and _REUSED[key][1] == identity:
-        return _REUSED[key][0]
-    storage = open_storage(spec)
-    _REUSED[key] = (storage, _file_identity(spec))
-    return storage
-
-
-def _file_identity(spec: str) -> Any:
-    """A journal file's device, inode and first line (None for a database URL, which is not
-    reused). The first line records the study's creation with the creating process's unique
-    id: a new file that got a deleted one's inode still differs there."""
-    if "://" in spec:
-        return None
-    try:
-        with open(spec, "rb") as journal:
-            stat = os.fstat(journal.fileno())
-            return (stat.st_dev, stat.st_ino, journal.readline())
-    except OSError:
-        return None
-
-
 PRUNER_ATTR = "gnnexp:pruner"  # study user attribute: the pruner's settings, for the trials' runs
 
 
@@ -116,7 +84,7 @@ def load_trial(storage_spec: str, study_name: str, number: int) -> Any:
     """The running trial ``number`` of the study, as an ``optuna.Trial`` this process reports to,
     judged by the pruner the sweeper recorded in the study."""
     optuna = optuna_module()
-    storage = _reused_storage(storage_spec)
+    storage = open_storage(storage_spec)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
         study = optuna.load_study(

@@ -12,10 +12,7 @@ processes and works for every launcher. Torch-free: it runs in the launching pro
 from __future__ import annotations
 
 import csv
-import os
-import sys
 import threading
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,6 @@ from rich.live import Live
 from rich.table import Table
 
 from gnnexp.paths import METRICS_FILE, fold_dirs, fold_number
-from gnnexp.process import VIEW_THREAD
 from gnnexp.summary import read_job
 from gnnexp.training.threads import launcher_parallelism, usable_cores
 
@@ -141,10 +137,7 @@ class SweepView:
         self.console = console or Console()
         self.live: Live | None = None
         self.stopped = threading.Event()
-        # Held while the view reads the jobs' files or writes to the terminal: a worker forked
-        # meanwhile (gnnexp.search.forked) must not inherit a lock this thread holds.
-        self.busy = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name=VIEW_THREAD, daemon=True)
+        self.thread = threading.Thread(target=self._run, name="gnnexp-sweep-view", daemon=True)
         self.announced: set[Path] = set()
         self.ended: set[Path] = set()
         self.failed = 0
@@ -156,7 +149,6 @@ class SweepView:
             # Redrawn by this view's thread after each poll: no refresh thread of rich's own.
             self.live = Live(render([], 0, 0), console=self.console, auto_refresh=False, transient=True)
             self.live.start()
-        _RUNNING.add(self)
         self.thread.start()
 
     def stop(self) -> None:
@@ -164,7 +156,6 @@ class SweepView:
         self.stopped.set()
         if self.thread.is_alive():
             self.thread.join()
-        _RUNNING.discard(self)
         try:
             self.poll()
         finally:
@@ -174,11 +165,10 @@ class SweepView:
 
     def _run(self) -> None:
         while not self.stopped.wait(POLL_S):
-            with self.busy:
-                try:
-                    self.poll()
-                except Exception:  # a view must never end the sweep; try again
-                    continue
+            try:
+                self.poll()
+            except Exception:  # a view must never end the sweep; try again
+                continue
 
     def poll(self) -> None:
         lines = []
@@ -211,35 +201,6 @@ class SweepView:
             self.ended.add(job)
             self.failed += line.status not in ("completed", "pruned")  # pruned: ended on purpose
             self._print(line.plain())
-
-
-_RUNNING: weakref.WeakSet[SweepView] = weakref.WeakSet()
-_HELD: list[threading.Lock] = []
-
-
-def _hold_views() -> None:
-    for view in list(_RUNNING):
-        if view.thread.is_alive():
-            view.busy.acquire()
-            _HELD.append(view.busy)
-
-
-def _release_views() -> None:
-    while _HELD:
-        _HELD.pop().release()
-
-
-def _in_forked_child() -> None:
-    """A forked trial worker has no view: its writes go to the terminal itself, not through
-    a copy of the parent's live table (rich's redirection of stdout and stderr)."""
-    _release_views()
-    if any(view.live is not None for view in _RUNNING):
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    _RUNNING.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_hold_views, after_in_parent=_release_views, after_in_child=_in_forked_child)
 
 
 def jobs_at_once(hydra_cfg: Any) -> int:

@@ -7,9 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -17,7 +15,7 @@ import pytest
 import tomllib
 import yaml
 
-from gnnexp.search.driver import HEARTBEAT, INTERRUPTED, TrialRun, Workers, counted, fail_stale
+from gnnexp.search.driver import HEARTBEAT, INTERRUPTED, TrialRun, Worker, counted, fail_stale
 from gnnexp.search.space import parse_space
 from gnnexp.studies import open_storage
 from tests.conftest import REPO
@@ -185,47 +183,97 @@ def test_figures_need_no_scikit_learn(tmp_path):
     assert all(_png_has_content(tmp_path / name) for name in done.stdout.split())
 
 
-def _fake_launch(log: list[int], lock: threading.Lock):
+def _fake_launch(root: Path, interrupt_at: int | None = None):
+    """Each trial makes its directory (which fails if a second worker gets the same number)."""
+
     def launch(overrides: list[str], number: int) -> TrialRun:
-        with lock:
-            log.append(number)
+        if number == interrupt_at:
+            raise KeyboardInterrupt
+        (root / f"trial_{number}").mkdir()
         time.sleep(0.01 * (number % 3))  # trials of different lengths
-        return TrialRun("completed", None, [float(number)])
+        return TrialRun("completed", root / f"trial_{number}", [float(number)])
 
     return launch
 
 
-def test_two_workers_never_share_a_trial_and_run_exactly_n_trials(tmp_path):
+def _worker(root: Path, n_trials: int, interrupt_at: int | None = None) -> Worker:
+    storage = open_storage(str(root / "j"))
+    study = optuna.load_study(study_name="w", storage=storage)
+    space = parse_space({"x": "interval(0, 1)"}, [])
+    return Worker(study, storage, space, _fake_launch(root, interrupt_at), n_trials, root / "lock",
+                  report=lambda line: None)  # fmt: skip
+
+
+WORKER = """
+import sys
+from pathlib import Path
+from tests.test_search import _worker
+print(_worker(Path(sys.argv[1]), int(sys.argv[2])).run())
+"""
+
+
+def _workers(root: Path, n_trials: int, count: int) -> list[int]:
+    """``count`` worker processes on one study at once; how many trials each ran."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    processes = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(n_trials)], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(count)]  # fmt: skip
+    ran = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        ran.append(int(out))
+    return ran
+
+
+def test_worker_processes_on_one_study_run_exactly_n_trials_each_once(tmp_path):
     study = optuna.create_study(
         study_name="w", storage=open_storage(str(tmp_path / "j")), direction="maximize"
     )
-    launched: list[int] = []
-    space = parse_space({"x": "interval(0, 1)"}, [])
-    workers = Workers(study, open_storage(str(tmp_path / "j")), space, _fake_launch(launched, threading.Lock()),
-                      n_trials=9, n_workers=2, report=lambda line: None)  # fmt: skip
-    assert workers.run() == 9
-    assert sorted(launched) == list(range(9))  # each trial once
-    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 9
+    assert sum(_workers(tmp_path, 10, 3)) == 10
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE"] * 10
+    assert sorted(p.name for p in tmp_path.glob("trial_*")) == sorted(f"trial_{n}" for n in range(10))
+    assert [t.user_attrs["dir"] for t in study.get_trials()] == [
+        str(tmp_path / f"trial_{n}") for n in range(10)
+    ]
     # Run again: nothing is missing, nothing runs.
-    assert Workers(study, workers.storage, space, _fake_launch(launched, threading.Lock()), 9, 2).run() == 0
+    assert _workers(tmp_path, 10, 2) == [0, 0]
 
 
-def test_trials_of_a_dead_sweep_are_failed_and_run_again(tmp_path):
+def test_an_interrupted_worker_leaves_exactly_the_missing_trials_to_the_rerun(tmp_path):
+    study = optuna.create_study(
+        study_name="w", storage=open_storage(str(tmp_path / "j")), direction="maximize"
+    )
+    with pytest.raises(KeyboardInterrupt):
+        _worker(tmp_path, 6, interrupt_at=2).run()  # a Ctrl-C in its third trial
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert trials[2].system_attrs[INTERRUPTED] and not counted(trials[2])
+    assert sum(_workers(tmp_path, 6, 2)) == 4  # the interrupted place and the three never started
+    states = [t.state.name for t in study.get_trials()]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL", *["COMPLETE"] * 4]
+
+
+def test_trials_of_a_dead_worker_are_failed_and_run_again(tmp_path):
     storage = open_storage(str(tmp_path / "j"))
-    study = optuna.create_study(study_name="s", storage=storage)
+    study = optuna.create_study(study_name="w", storage=storage)
     done = study.ask()
     study.tell(done, 1.0)
-    dead = study.ask()  # running, and its sweep no longer beats
+    dead = study.ask()  # running, and its worker no longer beats
     alive = study.ask()
-    storage.set_trial_system_attr(alive._trial_id, HEARTBEAT, time.time())  # another live sweep's
+    storage.set_trial_system_attr(alive._trial_id, HEARTBEAT, time.time())  # another live worker's
     assert fail_stale(study, storage) == [dead.number]
     trials = {t.number: t for t in study.get_trials()}
     assert trials[dead.number].state.name == "FAIL" and trials[dead.number].system_attrs[INTERRUPTED]
     assert trials[alive.number].state.name == "RUNNING"
     assert [counted(t) for t in study.get_trials()] == [True, False, False]
-    log: list[int] = []
-    space = parse_space({"x": "interval(0, 1)"}, [])
-    assert Workers(study, storage, space, _fake_launch(log, threading.Lock()), 3, 1, report=print).run() == 2
+    worker = _worker(tmp_path, 4)
+    assert worker.missing() == 2  # the live worker's trial is taken
+    assert worker.run() == 2
+    # A trial whose worker dies while this one runs is taken for dead at the next ask.
+    storage.set_trial_system_attr(alive._trial_id, HEARTBEAT, time.time() - 3600)
+    assert _worker(tmp_path, 4).run() == 1
+    assert [counted(t) for t in study.get_trials()] == [True, False, False, True, True, True]
 
 
 @pytest.mark.slow
@@ -262,20 +310,27 @@ def test_a_search_stopped_with_ctrl_c_resumes_with_exactly_the_missing_trials(tm
 
 
 @pytest.mark.slow
-def test_two_forked_workers_run_every_trial_once_with_a_core_each(tmp_path, conf_dir, data_dir):
+def test_two_worker_processes_run_every_trial_once_with_a_core_each(tmp_path, conf_dir, data_dir):
     sweep = tmp_path / "workers"
     command = [sys.executable, "-m", "gnnexp", "train", "-m", "--config-dir", str(conf_dir), "hparams_search=tiny",
                *DATA, "trainer.max_epochs=10", "hydra.sweeper.n_workers=2", "hydra.sweeper.n_trials=4",
                f"hydra.sweep.dir={sweep}"]  # fmt: skip
     env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
+    env.pop("OMP_NUM_THREADS", None)
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr
     study = _study(sweep)
-    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
     dirs = [json.loads((sweep / f"trial_{n}" / "results.json").read_text()) for n in range(4)]
     assert [d["trial"] for d in dirs] == [0, 1, 2, 3]
-    assert {d["threads"]["count"] for d in dirs} == {1}  # 2 cores shared by 2 workers (or fewer cores)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    assert all(1 <= d["threads"]["count"] <= max(1, cores // 2) for d in dirs)  # a share of the cores each
     assert all((sweep / f"trial_{n}" / "console.log").is_file() for n in range(4))  # tables kept apart
+    # The second worker ran trials too, and left the outcome and the summary to the first.
+    helper = (sweep / "worker_1.log").read_text()
+    assert "[optuna] trial " in helper and "study tiny" not in helper
+    assert "1 more worker: output in" in result.stdout and "study tiny: 4 trials: 4 complete" in result.stdout
+    assert json.loads((sweep / "study.json").read_text())["counts"]["complete"] == 4
 
 
 @pytest.mark.slow
@@ -292,78 +347,6 @@ def test_two_workers_through_an_explicit_joblib_launcher_run_every_trial_once(gn
         1,
         2,
     ]
-
-
-FORK_CHECK = """
-import threading, time
-from gnnexp import process
-from gnnexp.search import forked
-before = forked.available()
-process.mark_command()
-alone = forked.available()
-threading.Thread(target=time.sleep, args=(1,), daemon=True).start()
-print(before, alone, forked.available())
-"""
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="forked workers are Linux only")
-def test_workers_are_forked_only_from_gnnexps_own_process_with_known_threads():
-    from gnnexp.search import forked
-
-    assert not forked.available()  # pytest's process: a caller's, with threads of its own
-    done = subprocess.run(
-        [sys.executable, "-c", FORK_CHECK], capture_output=True, text=True, cwd=REPO, timeout=60
-    )
-    assert done.stdout.split() == ["False", "True", "False"], done.stderr
-
-
-def _pid_of_trial(overrides: list[str], number: int) -> str:
-    time.sleep(0.05)  # long enough that both workers take trials
-    return f"{os.getpid()} {os.getpgrp()} {number} {' '.join(overrides)}"
-
-
-def test_forked_workers_run_each_trial_once_in_their_own_processes():
-    from gnnexp.search.forked import ForkedWorkers
-
-    pool = ForkedWorkers(_pid_of_trial, 2)
-    try:
-        with ThreadPoolExecutor(2) as threads:
-            answers = list(threads.map(lambda n: pool.run([f"x={n}"], n), range(8)))
-    finally:
-        pool.close()
-    assert all(outcome == "ran" for outcome, _ in answers)
-    rows = [str(value).split() for _, value in answers]
-    assert [(int(r[2]), r[3]) for r in rows] == [(n, f"x={n}") for n in range(8)]
-    pids = {int(r[0]) for r in rows}
-    assert len(pids) == 2 and os.getpid() not in pids
-    # Each in its own process group: a terminal's Ctrl-C reaches the sweeping process only,
-    # which passes it on once.
-    assert {int(r[1]) for r in rows} == pids
-    assert not any(Path(f"/proc/{pid}").exists() for pid in pids if sys.platform == "linux")
-
-
-def _dies_on_trial_1(overrides: list[str], number: int) -> str:
-    if number == 1:
-        os._exit(3)
-    return str(number)
-
-
-def test_a_worker_that_dies_fails_its_trial_and_the_others_go_on():
-    from gnnexp.search.forked import ForkedWorkers
-
-    pool = ForkedWorkers(_dies_on_trial_1, 2)
-    try:
-        assert pool.run([], 0) == ("ran", "0")
-        outcome, message = pool.run([], 1)
-        assert outcome == "died" and "exited with status 3" in str(message)
-        assert pool.run([], 2) == ("ran", "2")  # the other worker
-        only = ForkedWorkers(_dies_on_trial_1, 1)
-        assert only.run([], 1)[0] == "died"
-        assert only.alive() == 0
-        assert only.run([], 2) == ("gone", "every worker process has exited")  # no hang
-        only.close()
-    finally:
-        pool.close()
 
 
 def _long_search(conf_dir: Path, sweep: Path, workers: int) -> list[str]:
@@ -383,7 +366,7 @@ def _wait_for_epochs(sweep: Path, trials: tuple[int, ...], deadline_s: float = 1
 
 
 def _processes_of(sweep: Path) -> list[int]:
-    """Live processes started for this sweep (forked workers carry the command line)."""
+    """Live processes started for this sweep (every worker carries it on its command line)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
@@ -397,7 +380,7 @@ def _processes_of(sweep: Path) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_ctrl_c_stops_two_forked_workers_which_save_and_the_rerun_completes(tmp_path, conf_dir, data_dir):
+def test_ctrl_c_stops_two_workers_which_save_and_the_rerun_completes(tmp_path, conf_dir, data_dir):
     sweep = tmp_path / "ctrl_c"
     env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
     # A terminal sends Ctrl-C to its foreground process group: the search's own here.
@@ -421,33 +404,6 @@ def test_ctrl_c_stops_two_forked_workers_which_save_and_the_rerun_completes(tmp_
     assert "2 trials recorded (2 interrupted), 4 to run" in second.stdout
     states = [t.state.name for t in _study(sweep).trials]
     assert states == ["FAIL", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE", "COMPLETE"], states
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-@pytest.mark.parametrize("how", ["kill the search", "terminate every process"])
-def test_workers_whose_search_is_killed_stop_after_their_epoch_and_save(tmp_path, conf_dir, data_dir, how):
-    """The search dies; its workers stop after their epoch and save, once, whether they got
-    no signal (the search was killed) or a SIGTERM of their own (a Slurm cancel, pkill)."""
-    sweep = tmp_path / "killed"
-    env = {**os.environ, "GNNEXP_DATA_DIR": str(data_dir)}
-    search = subprocess.Popen(_long_search(conf_dir, sweep, 2), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, env=env, cwd=REPO, start_new_session=True)  # fmt: skip
-    _wait_for_epochs(sweep, (0, 1))
-    if how == "kill the search":
-        search.kill()
-    else:
-        for pid in _processes_of(sweep):
-            os.kill(pid, signal.SIGTERM)
-    search.wait(timeout=30)
-    deadline = time.time() + 60
-    while _processes_of(sweep) and time.time() < deadline:
-        time.sleep(0.1)
-    assert _processes_of(sweep) == []  # no trial trains on with nobody to tell its result
-    err = search.stderr.read() if search.stderr else ""
-    assert "stopping now" not in err, err
-    for n in (0, 1):
-        assert json.loads((sweep / f"trial_{n}" / "failed.json").read_text())["status"] == "interrupted"
 
 
 def test_the_old_optuna_plugin_is_in_no_extra():
@@ -507,62 +463,3 @@ def test_a_grid_search_takes_its_grid_from_the_choices_and_runs_it_once(gnnexp, 
     assert len(_study(sweep).trials) == 6 and len(points) == 6  # lr x hidden: each point once
     again = gnnexp(*grid, run_dir=sweep)
     assert again.code == 0 and "0 to run" in again.out and len(_study(sweep).trials) == 6
-
-
-def test_trials_composed_from_files_read_once_get_hydras_own_config():
-    """The sweeper composes trials from config files read once per search; each trial's
-    config must be the one Hydra composes from scratch, group changes included."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-    from hydra.types import RunMode
-    from omegaconf import OmegaConf
-
-    from gnnexp.config.resolvers import register_resolvers
-    from gnnexp.config.schema import register_schemas
-    from gnnexp.config.sweep_loader import ReusingConfigLoader
-    from gnnexp.paths import config_dir
-
-    register_resolvers()
-    register_schemas()
-    import hydra_plugins.gnnexp_sweepers.optuna_sweeper  # noqa: F401  (registers the sweeper's schema)
-
-    search_path = create_config_search_path(str(config_dir()))
-    plain, reusing = ConfigLoaderImpl(search_path), ReusingConfigLoader(search_path)
-    master = plain.load_configuration("config", ["hparams_search=cora_optuna"], RunMode.MULTIRUN)
-    trials = [
-        [
-            "model=gat",
-            "optimizer.lr=0.003",
-            "model.dropout=0.4",
-            "trial.number=0",
-            "hydra.sweep.subdir=trial_0",
-        ],
-        ["model=gcn", "optimizer.lr=0.02", "model.hidden_channels=64", "hydra.sweep.subdir=trial_1"],
-        [
-            "model=gat",
-            "optimizer.lr=0.001",
-            "model.dropout=0.7",
-            "trial.number=2",
-            "hydra.sweep.subdir=trial_2",
-        ],
-        ["model=gcn", "optimizer=sgd", "optimizer.momentum=0.5"],
-        # Composing merges the files' nodes without copying them: a choice made again must
-        # not see what the compositions between changed (trainer=fast's 5 epochs, the
-        # experiment's folds), nor a trial what an earlier trial's files set.
-        ["trainer=default"],
-        ["trainer=fast"],
-        ["trainer=default"],
-        ["experiment=gin_mutag"],
-        ["model=gat"],
-        ["experiment=gin_mutag"],
-    ]
-    for overrides in trials:
-        expected = plain.load_sweep_config(master, list(overrides))
-        got = reusing.load_sweep_config(master, list(overrides))
-        assert OmegaConf.to_container(got, resolve=False) == OmegaConf.to_container(expected, resolve=False)
-        assert OmegaConf.to_container(got.model) == OmegaConf.to_container(expected.model)  # resolved too
-        assert got.optimizer.lr == expected.optimizer.lr
-    # Each trial has its own copy: a change to one never reaches the next.
-    first = reusing.load_sweep_config(master, list(trials[0]))
-    first.model.dropout = 0.99
-    assert reusing.load_sweep_config(master, list(trials[0])).model.dropout == 0.4

@@ -1,14 +1,16 @@
-"""Workers that share one study: each asks for a trial, runs it, tells the result, and asks again.
+"""A worker of a search: it asks the shared study for a trial, runs it, tells the result, and asks again.
 
-Hydra's launchers run jobs in batches, so with batches a pruned trial's slot would idle
-until its whole batch ended. Here each of ``n_workers`` workers launches one trial at a
-time, so a freed slot takes the next trial at once. Asking is serialised, so no two workers
-run the same trial and together they run exactly the trials still missing.
+Several workers share one study through its storage, each in its own process: the
+processes a search with ``n_workers`` starts, or the same command started several times
+(on a cluster: an RDB storage and one sweep directory on a shared file system). Each
+worker takes the next trial as soon as its last one ends, so a pruned trial frees its
+place at once. Asking is serialised by a lock file in the sweep directory, and a worker
+asks only while fewer than ``n_trials`` trials are finished or running, so no two workers
+run the same trial and together they run exactly ``n_trials``.
 
-A trial that was running when its sweep died (killed, or the machine lost) stops sending
-heartbeats; the next sweep on the same storage marks it failed and interrupted, and does
-not count it, so the missing trials are run again. A Ctrl-C marks the running trials the
-same way at once.
+A trial whose worker died (killed, or the machine lost) stops sending heartbeats; the
+next ask on the same storage marks it failed and interrupted, and does not count it, so
+its place is run again. A Ctrl-C marks the worker's running trial the same way at once.
 """
 
 from __future__ import annotations
@@ -82,70 +84,69 @@ def _mark_interrupted(storage: Any, stored_id: int) -> None:
 
 
 @dataclass
-class Workers:
-    """``n_workers`` workers running the trials still missing from ``study``."""
+class Worker:
+    """One worker running trials of ``study`` until ``n_trials`` are finished or running."""
 
     study: Any
     storage: Any  # the study's storage (its methods are Optuna's public storage API)
     space: SearchSpace
     launch: Launch
     n_trials: int
-    n_workers: int = 1
+    lock: Path  # the file every worker of the study locks while it asks
     report: Callable[[str], None] = print
     extra: Callable[[int], list[str]] = lambda number: []  # overrides that tell a job its trial
     max_failure_rate: float = 1.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _running: dict[int, int] = field(default_factory=dict)  # trial number -> trial id
-    _left: int = 0
+    _running: int | None = None  # the storage's id of the trial this worker runs
     _stop: bool = False
     _failed: int = 0
     _finished: int = 0
-    _errors: list[BaseException] = field(default_factory=list)
+    _beat: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_stale(self) -> list[int]:
+        """Mark failed (and interrupted) the trials of dead workers (:func:`fail_stale`), under the lock."""
+        from filelock import FileLock
+
+        with FileLock(str(self.lock)):
+            return fail_stale(self.study, self.storage)
 
     def missing(self) -> int:
-        return max(0, self.n_trials - sum(counted(t) for t in self.study.get_trials(deepcopy=False)))
+        """Trials still to start: ``n_trials`` less those finished (and counted) or running."""
+        from optuna.trial import TrialState
+
+        trials = self.study.get_trials(deepcopy=False)
+        taken = sum(counted(t) or t.state == TrialState.RUNNING for t in trials)
+        return max(0, self.n_trials - taken)
 
     def run(self) -> int:
-        """Run the missing trials; returns how many were missing at the start (fewer run when
-        the failure rate stops the search). Re-raises a Ctrl-C (after marking the running
-        trials interrupted) and the first error a worker met."""
-        self._left = self.missing()
-        ran = self._left
+        """Run trials while some are missing; returns how many this worker ran. Re-raises a
+        Ctrl-C (after marking its running trial interrupted) and the errors of a wrong search."""
+        ran = 0
         beat = threading.Thread(target=self._heartbeats, daemon=True)
         beat.start()
+        # Grid-like samplers call study.stop() once every point has run, which Optuna allows
+        # only inside its own optimize loop (a per-thread flag); here it sets the flag _next reads.
         self.study._stop_flag = False
+        self.study._thread_local.in_optimize_loop = True
         try:
-            if self.n_workers <= 1:
-                self._worker()  # in this thread: a job run here gets the signals
-            else:
-                threads = [threading.Thread(target=self._guarded, daemon=True) for _ in range(self.n_workers)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    while thread.is_alive():
-                        thread.join(0.2)
-        except BaseException:
-            self._stop = True
-            self._interrupt_running()
-            raise
+            while (trial := self._next()) is not None:
+                self._tell(trial, self._launch(trial))
+                ran += 1
         finally:
             self._stop = True
-        if self._errors:
-            raise self._errors[0]
+            self.study._thread_local.in_optimize_loop = False
         return ran
 
-    def _guarded(self) -> None:
-        try:
-            self._worker()
-        except BaseException as err:  # reported by run() in the main thread
-            self._errors.append(err)
-            self._stop = True
-
     def _next(self) -> Any:
-        with self._lock:
-            if self._stop or self._left <= 0 or self.study._stop_flag:
+        from filelock import FileLock
+
+        if self._stop or self.study._stop_flag:
+            return None
+        # A file lock (released by the system when its process dies) around looking and
+        # asking: two workers that both saw one trial missing would run two.
+        with FileLock(str(self.lock)):
+            fail_stale(self.study, self.storage)  # a dead worker's trial is run again
+            if self.missing() <= 0:
                 return None
-            self._left -= 1
             try:
                 trial = self.study.ask(self.space.distributions)
             except ValueError as err:  # e.g. a grid sampler given an interval
@@ -153,72 +154,65 @@ class Workers:
                     f"The sampler cannot draw from this search space: {err}",
                     "give it choices or steps it can enumerate, or another sampler.",
                 ) from None
-            number = trial.number
-            self._running[number] = trial_id(self.storage, self.study.study_name, number)
-            self.storage.set_trial_system_attr(self._running[number], HEARTBEAT, time.time())
+            with self._beat:
+                self._running = trial_id(self.storage, self.study.study_name, trial.number)
+                self.storage.set_trial_system_attr(self._running, HEARTBEAT, time.time())
             return trial
 
-    def _worker(self) -> None:
-        # Grid-like samplers call study.stop() once every point has run, which Optuna allows
-        # only inside its own optimize loop (a per-thread flag); here it sets the flag _next reads.
-        self.study._thread_local.in_optimize_loop = True
+    def _launch(self, trial: Any) -> TrialRun:
+        from optuna.trial import TrialState
+
         try:
-            self._trials()
-        finally:
-            self.study._thread_local.in_optimize_loop = False
+            return self.launch([*self.space.overrides(trial.params), *self.extra(trial.number)], trial.number)
+        except GnnexpError:  # the search itself is wrong (e.g. an objective no run records)
+            self._release()
+            self.study.tell(trial.number, state=TrialState.FAIL)
+            raise
+        except BaseException:
+            running = self._release()
+            if running is not None:
+                _mark_interrupted(self.storage, running)
+            raise
 
-    def _trials(self) -> None:
-        while (trial := self._next()) is not None:
-            try:
-                run = self.launch(
-                    [*self.space.overrides(trial.params), *self.extra(trial.number)], trial.number
-                )
-            except GnnexpError:  # the search itself is wrong (e.g. an objective no run records)
-                from optuna.trial import TrialState
-
-                with self._lock:
-                    self._running.pop(trial.number, None)
-                    self.study.tell(trial.number, state=TrialState.FAIL)
-                raise
-            except BaseException:
-                self._interrupt(trial.number)
-                raise
-            self._tell(trial, run)
+    def _release(self) -> int | None:
+        with self._beat:
+            running, self._running = self._running, None
+        return running
 
     def _tell(self, trial: Any, run: TrialRun) -> None:
         from optuna.trial import TrialState
 
-        with self._lock:
-            if self._running.pop(trial.number, None) is None:
-                return  # the sweep was interrupted meanwhile, and marked the trial so
-            if run.out_dir is not None:
-                trial.set_user_attr(DIR, str(run.out_dir))
-            values = run.values
-            if run.status == "pruned":
-                self.study.tell(trial.number, state=TrialState.PRUNED)
-            elif run.status == "completed" and values and all(math.isfinite(v) for v in values):
-                self.study.tell(trial.number, values if len(values) > 1 else values[0])
-            else:
-                if run.status == "interrupted":
-                    self.storage.set_trial_system_attr(
-                        trial_id(self.storage, self.study.study_name, trial.number), INTERRUPTED, True
-                    )
-                    self._stop = True
-                else:
-                    self._failed += 1
-                self.study.tell(trial.number, state=TrialState.FAIL)
-            self._finished += 1
-            self.report(self._line(trial.number, run))
-            if (
-                run.status == "failed"
-                and self._finished >= 4
-                and self._failed / self._finished > self.max_failure_rate
-            ):
+        running = self._release()
+        if running is None or self.storage.get_trial(running).state.is_finished():
+            # A stop marked it interrupted meanwhile, or another worker took it for dead.
+            self.report(self._line(trial.number, TrialRun("interrupted", run.out_dir, None)))
+            return
+        if run.out_dir is not None:
+            trial.set_user_attr(DIR, str(run.out_dir))
+        values = run.values
+        if run.status == "pruned":
+            self.study.tell(trial.number, state=TrialState.PRUNED)
+        elif run.status == "completed" and values and all(math.isfinite(v) for v in values):
+            self.study.tell(trial.number, values if len(values) > 1 else values[0])
+        else:
+            if run.status == "interrupted":
+                self.storage.set_trial_system_attr(running, INTERRUPTED, True)
                 self._stop = True
-                self.report(
-                    f"stopping: {self._failed} of {self._finished} trials failed "
-                    f"(more than max_failure_rate={self.max_failure_rate})"
-                )
+            else:
+                self._failed += 1
+            self.study.tell(trial.number, state=TrialState.FAIL)
+        self._finished += 1
+        self.report(self._line(trial.number, run))
+        if (
+            run.status == "failed"
+            and self._finished >= 4
+            and self._failed / self._finished > self.max_failure_rate
+        ):
+            self._stop = True
+            self.report(
+                f"stopping: {self._failed} of {self._finished} trials failed "
+                f"(more than max_failure_rate={self.max_failure_rate})"
+            )
 
     def _line(self, number: int, run: TrialRun) -> str:
         where = f" ({run.out_dir})" if run.out_dir is not None else ""
@@ -227,24 +221,11 @@ class Workers:
         values = ", ".join(f"{v:.4f}" for v in run.values)
         return f"trial {number}: {values}{where}"
 
-    def _interrupt(self, number: int) -> None:
-        with self._lock:
-            running = self._running.pop(number, None)
-            if running is not None:
-                _mark_interrupted(self.storage, running)
-
-    def _interrupt_running(self) -> None:
-        # Under the lock: a trial being asked for meanwhile is in _running once it is released.
-        with self._lock:
-            for running in self._running.values():
-                _mark_interrupted(self.storage, running)
-            self._running.clear()
-
     def _heartbeats(self) -> None:
         while not self._stop:
-            with self._lock:
-                for running in self._running.values():
-                    self.storage.set_trial_system_attr(running, HEARTBEAT, time.time())
+            with self._beat:
+                if self._running is not None:
+                    self.storage.set_trial_system_attr(self._running, HEARTBEAT, time.time())
             for _ in range(int(HEARTBEAT_S / 0.5)):
                 if self._stop:
                     return

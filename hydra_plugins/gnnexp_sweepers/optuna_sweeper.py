@@ -5,10 +5,11 @@ It keeps the keys of Hydra's Optuna sweeper (``sampler``, ``direction``, ``study
 
 - ``pruner``: any ``optuna.pruners.*`` by ``_target_``. Each trial's run reports its
   monitored validation value every evaluated epoch and stops when pruned.
-- ``n_workers``: trials at once, each worker taking the next trial as soon as its last one
-  ends (no batches); several workers run through the configured launcher, or, when that is
-  the basic (in-process) one, as processes forked from this one (gnnexp.search.forked;
-  joblib's launcher where fork does not exist).
+- ``n_workers``: trials at once. This command is the first worker and starts the others as
+  ordinary processes of the same command on the same study storage, as Optuna runs a
+  search in parallel (gnnexp.search.driver); each takes the next trial as soon as its last
+  one ends (no batches) and launches it through the configured launcher. The same command
+  started by hand (on a cluster, with an RDB ``storage``) is one more worker.
 - resuming: the study lives in the sweep directory (or ``storage``); re-running with the
   same ``hydra.sweep.dir`` runs only the missing trials.
 - ``directions`` with ``objectives`` (results.json keys) for a multi-objective search.
@@ -20,8 +21,9 @@ the rest of gnnexp only when it sweeps.
 # No "from __future__ import annotations": Hydra loads this module without registering it,
 # and dataclasses then cannot resolve string annotations.
 
-import contextlib
 import logging
+import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,7 @@ class GnnexpOptunaConf:
     study_name: str = "gnnexp"
     storage: Any = None  # null: <sweep dir>/optuna.journal; or an RDB URL (postgresql://...)
     n_trials: int = 20
+    # Trials at once: this command and n_workers - 1 more processes of it, on one study.
     n_workers: int = 1
     max_failure_rate: float = 0.5
     params: Any = field(default_factory=dict)
@@ -83,21 +86,6 @@ class GnnexpOptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-        from hydra.types import HydraContext
-
-        from gnnexp.config.sweep_loader import ReusingConfigLoader
-
-        loader = hydra_context.config_loader
-        if isinstance(self.launcher, BasicLauncher) and isinstance(loader, ConfigLoaderImpl):
-            # Trials run here, one after another: each composes from the files read once.
-            # (A launcher that pickles the context to other processes would gain nothing.)
-            reusing = HydraContext(
-                config_loader=ReusingConfigLoader(loader.config_search_path),
-                callbacks=hydra_context.callbacks,
-            )
-            self.launcher.setup(hydra_context=reusing, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
         from gnnexp.errors import GnnexpError, report
@@ -109,11 +97,11 @@ class GnnexpOptunaSweeper(Sweeper):
             sys.exit(err.exit_code)
 
     def _sweep(self, arguments: list[str]) -> Any:
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
-        from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
+        from gnnexp.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
+        from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
@@ -188,7 +176,7 @@ class GnnexpOptunaSweeper(Sweeper):
         # The settings as written (Hydra hands the sweeper built objects): the trials' runs
         # build the same pruner from them (gnnexp.studies.load_trial). The pruner compares
         # the monitored value the trials report: with any other objective it stays off.
-        pruner_spec = OmegaConf.to_container(self.config.hydra.sweeper.pruner, resolve=True) or {}
+        pruner_spec = _mapping(self.config.hydra.sweeper.pruner)
         if (
             objectives != ["best_value"]
             and pruner_spec
@@ -230,33 +218,25 @@ class GnnexpOptunaSweeper(Sweeper):
         study.set_user_attr(FIXED_ATTR, space.fixed)
         study.set_user_attr(SPACE_ATTR, _space(space))
         study.set_user_attr(PRUNER_ATTR, pruner_spec)
-        fail_stale(study, storage)
-        sampler_spec = OmegaConf.to_container(self.config.hydra.sweeper.sampler, resolve=True) or {}
+        index = _worker_index()
+        sampler_spec = _mapping(self.config.hydra.sweeper.sampler)
         recorded = len(study.get_trials(deepcopy=False))
-        if recorded and isinstance(sampler_spec, dict) and sampler_spec.get("seed") is not None:
+        if (recorded or index) and sampler_spec.get("seed") is not None:
             # Optuna does not store a sampler's random state: a resumed search seeded as at
             # its start would propose its first points again. Seed + trials so far is as
-            # reproducible (the same seed and history give the same points) and does not.
-            study.sampler = _sampler({**sampler_spec, "seed": int(sampler_spec["seed"]) + recorded}, space)
-        forking = self._forks(int(s.n_workers))
-        launcher = None if forking else self._launcher_for(int(s.n_workers))
-        pool: Any = None
-        for name in (
-            "hydra._internal.core_plugins.basic_launcher",
-            "hydra_plugins.hydra_joblib_launcher._core",
-        ):
+            # reproducible (the same seed and history give the same points) and does not;
+            # each further worker's sampler draws its own points.
+            seed = int(sampler_spec["seed"]) + recorded + WORKER_SEED_STEP * index
+            study.sampler = _sampler({**sampler_spec, "seed": seed}, space)
+        for name in (BASIC_LAUNCHER_LOGGER, "hydra_plugins.hydra_joblib_launcher._core"):
             logging.getLogger(name).addFilter(_NoInfo())  # "Launching 1 jobs" for every trial
-        workers = Workers(
+        worker = Worker(
             study,
             storage,
             space,
-            lambda overrides, number: (
-                self._run_forked(pool, overrides, number, objectives)
-                if pool is not None
-                else self._run_trial(launcher, overrides, number, objectives)
-            ),
+            lambda overrides, number: self._run_trial(overrides, number, objectives),
             _trials_wanted(int(s.n_trials), study.sampler),
-            int(s.n_workers),
+            sweep_dir / LOCK_FILE,
             report=_say,
             # The sweep dir as an absolute path: a worker process (joblib, submitit, Slurm) may
             # start in another directory, and must not compose a new one.
@@ -269,8 +249,12 @@ class GnnexpOptunaSweeper(Sweeper):
             ],
             max_failure_rate=float(s.max_failure_rate),
         )
+        worker.fail_stale()
         done = len(study.get_trials(deepcopy=False))
-        missing = workers.missing()
+        missing = worker.missing()
+        if index:  # a further worker of a search: the first one writes what the search found
+            worker.run()
+            return None
         if done:
             interrupted = sum(bool(t.system_attrs.get(INTERRUPTED)) for t in study.get_trials(deepcopy=False))
             _say(
@@ -278,98 +262,78 @@ class GnnexpOptunaSweeper(Sweeper):
                 + (f" ({interrupted} interrupted)" if interrupted else "")
                 + f", {missing} to run"
             )
-        if missing and isinstance(self.launcher, BasicLauncher):
-            # Trials run in this process or in processes forked from it: torch and PyG are
-            # imported once, here, before the first trial's clock starts.
+        helpers = self._start_workers(min(int(s.n_workers), missing) - 1, sweep_dir)
+        if missing and runs_in_process(self.launcher):
+            # Trials run in this process: torch and PyG are imported once, here, before the
+            # first trial's clock starts.
             import gnnexp.run  # noqa: F401
-        if forking:
-            pool = self._fork_workers(int(s.n_workers), list(space.fixed))
         try:
-            workers.run()
-            all_died = pool is not None and not pool.alive()
-        except BaseException:  # Ctrl-C, or an error: the workers stop after their epoch
-            if pool is not None:
-                pool.interrupt()
+            worker.run()
+        except BaseException as err:
+            if not _stopped_by_signal(err):  # an error here: the other workers stop after their epoch
+                for process, _ in helpers:
+                    process.terminate()
+            _wait(helpers)
             raise
-        finally:
-            if pool is not None:
-                pool.close()
-        if all_died and workers.missing():
-            raise GnnexpError(
-                f"Every worker process of the search died ({workers.missing()} trials not run); "
-                "the messages above say how.",
-                "run the same command again: finished trials are kept and only the missing ones run.",
-            )
+        if _wait(helpers):
+            raise KeyboardInterrupt  # a Ctrl-C once this worker had no trial left
         record = study_record(study, _labels(study, objectives), space.fixed)
         test = self._test_best(record)
         write_outcome(sweep_dir, record, test)
         draw_figures(study, sweep_dir)
         _say(headline(record))
+        died = [(process.returncode, log) for process, log in helpers if not _ended_well(process.returncode)]
+        if died and worker.missing():
+            code, log = died[0]
+            raise GnnexpError(
+                f"A worker process of the search exited with status {code} ({worker.missing()} trials "
+                f"not run); its output is in {log}.",
+                "run the same command again: finished trials are kept and only the missing ones run.",
+            )
         return None
 
-    def _forks(self, n_workers: int) -> bool:
-        """Whether several workers run as processes forked from this one (gnnexp.search.forked):
-        for the in-process basic launcher, where fork exists."""
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-
-        from gnnexp.search import forked
-
-        return n_workers > 1 and isinstance(self.launcher, BasicLauncher) and forked.available()
-
-    def _fork_workers(self, n_workers: int, fixed: list[str]) -> Any:
-        """``n_workers`` processes that run trials with the basic launcher, as one worker does here."""
-        from gnnexp.search.forked import ForkedWorkers
-
-        launcher = self.launcher
-        # Composed once here, the config files are read once for every worker, not by each;
-        # only a warm-up: the trials compose (and report errors) for themselves.
-        with contextlib.suppress(Exception):
-            launcher.hydra_context.config_loader.load_sweep_config(self.config, fixed)
-
-        def run_trial(overrides: list[str], number: int) -> str | None:
-            (job,) = launcher.launch([overrides], initial_job_idx=number)
-            return str(job.hydra_cfg.hydra.runtime.output_dir) if job.hydra_cfg is not None else None
-
-        return ForkedWorkers(run_trial, n_workers)
-
-    def _launcher_for(self, n_workers: int) -> Any:
-        """The configured launcher; for several workers with the in-process basic launcher
-        where fork does not exist, joblib's (each trial in a worker process)."""
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-
+    def _start_workers(self, count: int, sweep_dir: Path) -> list[tuple[Any, Path]]:
+        """``count`` more workers: this command again, each on the same study with its output
+        in ``<sweep dir>/worker_<k>.log``, and without the sweep's summary and live view,
+        which this process shows for all. In this process group, so that a Ctrl-C in the
+        terminal reaches every worker once."""
         from gnnexp.errors import GnnexpError
 
-        if n_workers <= 1 or not isinstance(self.launcher, BasicLauncher):
-            return self.launcher
-        try:
-            from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-        except ImportError:
+        if count <= 0:
+            return []
+        if not sys.argv or not sys.argv[0].startswith("gnnexp train"):
             raise GnnexpError(
-                f"hydra.sweeper.n_workers={n_workers} runs trials in parallel processes, which needs "
-                "the joblib launcher.",
-                "pip install 'gnnexp[joblib]', or choose hydra/launcher=submitit_local (or a cluster launcher).",
-            ) from None
-        launcher = JoblibLauncher(n_jobs=n_workers, backend=None, prefer="processes", require=None,
-                                  verbose=0, timeout=None, pre_dispatch="2*n_jobs", batch_size="auto",
-                                  temp_folder=None, max_nbytes=None, mmap_mode="r")  # fmt: skip
-        launcher.setup(hydra_context=self.hydra_context, task_function=self.task_function, config=self.config)
-        return launcher
+                f"hydra.sweeper.n_workers={self.settings['n_workers']} starts the gnnexp train command again, "
+                "and this search was not started by it.",
+                "run the same command several times on one hydra.sweep.dir, each with n_workers=1.",
+            )
+        callbacks = self.config.hydra.get("callbacks") or {}
+        quiet = [
+            f"~hydra.callbacks.{name}"
+            for name, callback in callbacks.items()
+            if str(callback.get("_target_", "")).rsplit(".", 1)[-1] in ("SweepSummary", "SweepView")
+        ]
+        command = [sys.executable, "-m", "gnnexp", "train", *sys.argv[1:], *quiet,
+                   f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+        started = []
+        for index in range(1, count + 1):
+            log = sweep_dir / f"worker_{index}.log"
+            with open(log, "a", encoding="utf-8") as output:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, WORKER_ENV: str(index)},
+                )
+            started.append((process, log))
+        _say(f"{count} more worker{'s' if count > 1 else ''}: output in {sweep_dir}/worker_<n>.log")
+        return started
 
-    def _run_trial(self, launcher: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
-        (job,) = launcher.launch([overrides], initial_job_idx=number)
+    def _run_trial(self, overrides: list[str], number: int, objectives: list[str]) -> Any:
+        (job,) = self.launcher.launch([overrides], initial_job_idx=number)
         out_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg is not None else None
         return _read_trial(out_dir, objectives)
-
-    def _run_forked(self, workers: Any, overrides: list[str], number: int, objectives: list[str]) -> Any:
-        from gnnexp.search.driver import TrialRun
-
-        outcome, value = workers.run(overrides, number)
-        if outcome == "ran":
-            return _read_trial(Path(value) if value else None, objectives)
-        if outcome in ("interrupted", "gone"):  # not run to its end: its place is run again
-            return TrialRun("interrupted", None, None)
-        _say(f"trial {number} failed: {value}")
-        return TrialRun("failed", None, None)
 
     def _test_best(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The test metrics of the best trial's best checkpoint: the only test a search runs."""
@@ -381,6 +345,50 @@ class GnnexpOptunaSweeper(Sweeper):
 
         result = evaluate_checkpoint(checkpoint, [], ("test",))
         return {k: float(v) for k, v in result["metrics"]["test"].items()}
+
+
+# Set for the further workers a search starts (1, 2, ...): they run trials and leave the
+# search's outcome to the first.
+WORKER_ENV = "GNNEXP_SEARCH_WORKER"
+WORKER_SEED_STEP = 1_000_003  # a further worker's sampler seed: seed + trials so far + this x its index
+LOCK_FILE = "optuna.lock"  # locked by each worker while it asks for a trial (gnnexp.search.driver)
+
+
+def _mapping(node: Any) -> dict[str, Any]:
+    """A sweeper setting as written (null: {}); checked to be a mapping before."""
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _worker_index() -> int:
+    value = os.environ.get(WORKER_ENV, "0")
+    return int(value) if value.isdigit() else 0
+
+
+def _stopped_by_signal(err: BaseException) -> bool:
+    """A Ctrl-C or SIGTERM, which reached the other workers too (one process group)."""
+    return isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit) and _ended_well(err.code))
+
+
+def _ended_well(code: Any) -> bool:
+    """A worker's exit status: done, or stopped by a signal after saving (128 + SIGINT or SIGTERM)."""
+    return code in (0, 130, 143)
+
+
+def _wait(helpers: list[tuple[Any, Path]]) -> bool:
+    """Wait for the further workers to end; whether a Ctrl-C came meanwhile (it reached them
+    too: the first makes them save after their epoch, a second stops them at once)."""
+    interrupted = False
+    for process, _ in helpers:
+        while True:
+            try:
+                process.wait()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+    return interrupted
 
 
 FIXED_ATTR = "gnnexp:fixed"  # study user attributes: the fixed overrides and the search space
