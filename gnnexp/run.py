@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
-from rich.console import Console
 
 from gnnexp import __version__
 from gnnexp.atomic import write_json
@@ -31,7 +30,7 @@ from gnnexp.errors import GnnexpError, OutputError
 from gnnexp.experiment import Experiment, build_experiment, checked
 from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
-from gnnexp.reporting.console import key_value_panel
+from gnnexp.reporting.console import Console, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE
 from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from gnnexp import early_interrupt
+from gnnexp.errors import say
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import INTERRUPTED, Callback, FitOutcome
 from gnnexp.training.state import TrainState
@@ -74,12 +74,10 @@ class StopOnSignal(Callback):
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.signum is not None:
-            sys.stderr.write(f"\ngnnexp: {name} again: stopping now.\n")
-            sys.stderr.flush()
+            say(f"\ngnnexp: {name} again: stopping now.\n")
             os._exit(128 + signum)
         self.signum = signum
         _SIGNALLED.set()
-        sys.stderr.write(
-            f"\ngnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n"
-        )
-        sys.stderr.flush()
+        # A closed stderr (the pipe's reader died with the same Ctrl-C) must not raise here:
+        # raised inside the loop, it would fail the run instead of stopping it cleanly.
+        say(f"\ngnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n")
