@@ -119,7 +119,9 @@ def unreadable_molecules_kept(
 
     if "smiles" not in cfg.dataset or "id" not in header:
         return rows, []
-    inputs = read_rows(Path(str(cfg.dataset.path)).expanduser(), str(cfg.dataset.smiles), list(cfg.dataset.targets))
+    inputs = read_rows(
+        Path(str(cfg.dataset.path)).expanduser(), str(cfg.dataset.smiles), list(cfg.dataset.targets)
+    )
     at = header.index("id")
     kept = iter(rows)
     following = next(kept, None)

@@ -36,9 +36,9 @@ def _predict(options: argparse.Namespace) -> int:
     from gnnexp.checkpoint import load_checkpoint
     from gnnexp.commands.evaluate import resolve_checkpoint, run_dir_of
     from gnnexp.data.sources import load_dataset
+    from gnnexp.errors import say
     from gnnexp.experiment import stored_config
     from gnnexp.paths import resolve_data_dir, resolve_path
-    from gnnexp.errors import say
     from gnnexp.predict import predict, unreadable_molecules_kept, write_csv
 
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
