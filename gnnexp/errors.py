@@ -6,7 +6,7 @@ import difflib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import TextIO
+from typing import IO
 
 
 class GnnexpError(Exception):
@@ -54,7 +54,7 @@ def did_you_mean(name: str, options: Iterable[str]) -> str:
     return f" Did you mean '{match}'?" if match else ""
 
 
-def closed_pipe(stream: TextIO) -> None:
+def closed_pipe(stream: IO[str]) -> None:
     """The reader of ``stream`` is gone (``gnnexp train | tee log`` after a Ctrl-C, or
     ``| head``): what is still printed there goes to os.devnull, so print(), logging and the
     interpreter's last flush at exit cannot fail a run that is still saving its files."""
@@ -66,7 +66,7 @@ def closed_pipe(stream: TextIO) -> None:
         pass
 
 
-def say(text: str, stream: TextIO | None = None) -> None:
+def say(text: str, stream: IO[str] | None = None) -> None:
     """Write ``text`` to the console (stderr by default); a closed pipe swallows it."""
     stream = stream or sys.stderr
     try:

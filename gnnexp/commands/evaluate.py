@@ -95,7 +95,7 @@ def _evaluate(options: argparse.Namespace) -> int:
     from rich.table import Table
 
     from gnnexp.atomic import write_json
-    from gnnexp.reporting.console import Console
+    from gnnexp.reporting.console import PipeSafeConsole as Console
 
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]

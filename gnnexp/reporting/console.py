@@ -10,8 +10,8 @@ import math
 import sys
 from typing import Any
 
-import rich.console
 from rich import box
+from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -23,7 +23,7 @@ from gnnexp.training.callbacks import Callback, FitOutcome
 from gnnexp.training.state import TrainState
 
 
-class Console(rich.console.Console):
+class PipeSafeConsole(Console):
     """rich's console, except when the reader of its pipe is gone.
 
     rich then exits with status 1 (``on_broken_pipe``); under ``gnnexp train | tee log`` a
