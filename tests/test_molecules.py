@@ -114,7 +114,7 @@ def test_predict_writes_a_row_per_new_molecule(gnnexp, tmp_path):
     assert [r["value"] == "" for r in rows] == [False, True, False]  # the unreadable one is empty
     assert all(math.isfinite(float(r["value"])) for r in rows if r["value"])
     assert all(r["label"] == "" for r in rows)
-    assert "line 3 'nonsense'" in done.err and "empty predictions" in done.err
+    assert "row 3 'nonsense'" in done.err and "empty predictions" in done.err
     # Training on molecules without labels is refused.
     unlabelled = gnnexp("dataset=smiles", f"dataset.path={new}", "dataset.targets=[y]", "model=gine")
     assert unlabelled.code != 0 and "2 graphs without a label (none: no column y" in unlabelled.err

@@ -51,7 +51,7 @@ def _predict(options: argparse.Namespace) -> int:
     out = options.out or run_dir_of(checkpoint) / "predictions.csv"
     write_csv(out, header, rows)
     if unreadable:
-        shown = ", ".join(f"line {line} {smiles!r}" for line, smiles in unreadable[:10])
+        shown = ", ".join(f"row {line} {smiles!r}" for line, smiles in unreadable[:10])
         more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
         say(
             f"gnnexp: warning: RDKit cannot read the SMILES of {len(unreadable)} rows of "
