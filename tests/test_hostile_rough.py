@@ -124,7 +124,7 @@ def test_predict_names_unreadable_smiles_and_keeps_rows_aligned(gnnexp, capsys, 
     assert [r["id"] for r in rows] == ["CCO", "C1CC", "CCN", "", "not-a-molecule", "c1ccccc1"]
     empty = [all(v == "" for k, v in r.items() if k != "id") for r in rows]
     assert empty == [False, True, False, True, True, False]
-    assert all(0 <= float(r["prob_0"]) <= 1 for r, e in zip(rows, empty, strict=True) if not e)
+    assert all(r["graph"].isdigit() for r, e in zip(rows, empty, strict=True) if not e)
     assert "3 predictions" in stdout
     assert _hashes(run.run_dir) == before
 
