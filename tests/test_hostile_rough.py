@@ -210,3 +210,26 @@ def test_resume_over_a_garbage_metrics_row(finished_run, gnnexp, tmp_path):  # n
     )
     assert [r[0] for r in _rows(run / "metrics.csv")] == ["epoch", "1", "2", "3", "4"]
     assert json.loads((run / "results.json").read_text())["epochs_run"] == 4
+
+
+def test_a_signal_under_the_live_bar_writes_past_rich(monkeypatch):
+    """Under the progress bar sys.stderr is rich's proxy; the handler, which may run inside a
+    rich print, writes to the real stream instead (re-entered, rich printed the row twice)."""
+    import io
+    import signal
+
+    from gnnexp.training.interrupt import StopOnSignal
+
+    class Proxy(io.StringIO):
+        def __init__(self, real: io.StringIO) -> None:
+            super().__init__()
+            self.rich_proxied_file = real
+
+    real = io.StringIO()
+    proxy = Proxy(real)
+    monkeypatch.setattr(sys, "stderr", proxy)
+    StopOnSignal()._handle(signal.SIGINT, None)
+    assert proxy.getvalue() == ""
+    assert real.getvalue() == (
+        "\r\x1b[2Kgnnexp: SIGINT: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n"
+    )
