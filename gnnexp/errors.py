@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Callable, Iterable
+from typing import IO
 
 
 class GnnexpError(Exception):
@@ -52,10 +54,31 @@ def did_you_mean(name: str, options: Iterable[str]) -> str:
     return f" Did you mean '{match}'?" if match else ""
 
 
+def closed_pipe(stream: IO[str]) -> None:
+    """The reader of ``stream`` is gone (``gnnexp train | tee log`` after a Ctrl-C, or
+    ``| head``): what is still printed there goes to os.devnull, so print(), logging and the
+    interpreter's last flush at exit cannot fail a run that is still saving its files."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
+
+
+def say(text: str, stream: IO[str] | None = None) -> None:
+    """Write ``text`` to the console (stderr by default); a closed pipe swallows it."""
+    stream = stream or sys.stderr
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        closed_pipe(stream)
+
+
 def report(error: BaseException | str) -> None:
     """Print ``error`` as the single line users see."""
-    sys.stderr.write(f"gnnexp: error: {error}\n")
-    sys.stderr.flush()
+    say(f"gnnexp: error: {error}\n")
 
 
 def reporting(body: Callable[[], int]) -> int:
@@ -66,6 +89,9 @@ def reporting(body: Callable[[], int]) -> int:
     except GnnexpError as err:
         report(err)
         return err.exit_code
+    except BrokenPipeError:  # the reader of our output left (| head): not a file we failed to write
+        closed_pipe(sys.stdout)
+        return 0
     except OSError as err:
         report(
             f"cannot write {err.filename or 'a file'} ({err.strerror or err}). Fix: choose a writable path (--out)."

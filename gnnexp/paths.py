@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnnexp.errors import GnnexpError
+from gnnexp.errors import GnnexpError, say
 
 # Each run's per-epoch table (written by gnnexp.reporting.files.MetricsCSV).
 METRICS_FILE = "metrics.csv"
@@ -32,7 +32,9 @@ OUTPUTS = Path("outputs")
 def latest(kind: str = "any", outputs: Path = OUTPUTS) -> Path:
     """The newest run (``runs``), sweep (``multirun``) or either under ``outputs``.
 
-    Output dirs are ``outputs/{runs,multirun}/<date>/<time>...``; newest by modification time.
+    Output dirs are ``outputs/{runs,multirun}/<date>/<time>...``: newest by the start time
+    their names hold. (A directory's modification time is not one: a run's changes when it
+    writes results.json at its end, a sweep's only when it starts a job.)
     """
     from gnnexp.errors import GnnexpError
 
@@ -43,12 +45,16 @@ def latest(kind: str = "any", outputs: Path = OUTPUTS) -> Path:
             f"'latest' found no {' or '.join(kinds)} under {outputs.resolve()}.",
             "run gnnexp train first (from this directory), or give a path.",
         )
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+    return max(candidates, key=lambda p: (p.parent.name, p.name, p.stat().st_mtime))
 
 
 def resolve_path(value: Path, kind: str = "any") -> Path:
-    """``value``, or the newest run/sweep when it is the word ``latest``."""
-    return latest(kind) if str(value) == "latest" else value
+    """``value``, or the newest run/sweep when it is the word ``latest`` (named on stderr)."""
+    if str(value) != "latest":
+        return value
+    found = latest(kind)
+    say(f"gnnexp: latest: {found}\n")
+    return found
 
 
 def existing_dirs(values: list[Path], kind: str, hint: str) -> list[Path]:

@@ -109,6 +109,36 @@ def predict(
     ]
 
 
+def unreadable_molecules_kept(
+    cfg: DictConfig, header: list[str], rows: list[list[Any]]
+) -> tuple[list[list[Any]], list[tuple[int, str]]]:
+    """A SMILES file's predictions with one row per input row, in the input's order: the
+    molecules RDKit could not read (skipped by the loader) get a row with empty predictions,
+    so that row n of the output is row n of the input. Also (line, SMILES) of those rows."""
+    from gnnexp.data.molecules import read_rows
+
+    if "smiles" not in cfg.dataset or "id" not in header:
+        return rows, []
+    inputs = read_rows(
+        Path(str(cfg.dataset.path)).expanduser(), str(cfg.dataset.smiles), list(cfg.dataset.targets)
+    )
+    at = header.index("id")
+    kept = iter(rows)
+    following = next(kept, None)
+    aligned: list[list[Any]] = []
+    unreadable: list[tuple[int, str]] = []
+    # The loader keeps the readable rows in order, and a SMILES reads the same wherever it is,
+    # so a row is kept exactly when its SMILES is the next prediction's id.
+    for line, smiles, _ in inputs:
+        if following is not None and following[at] == smiles:
+            aligned.append(following)
+            following = next(kept, None)
+        else:
+            unreadable.append((line, smiles))
+            aligned.append(["" if i != at else smiles for i in range(len(header))])
+    return aligned, unreadable
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with atomic_file(path, newline="") as f:
         writer = csv.writer(f)

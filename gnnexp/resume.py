@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from gnnexp.errors import CheckpointError, ConfigError
+from gnnexp.errors import CheckpointError, ConfigError, say
 
 OUTPUTS = Path("outputs")
 LATEST = "latest"
@@ -111,14 +111,21 @@ def check_same_optimizer(
 
 
 def truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Drop rows after ``last_epoch`` (epochs the resumed run will train again)."""
+    """Drop rows after ``last_epoch`` (epochs the resumed run will train again), and rows
+    that are not an epoch's (a damaged line), naming those in one warning line."""
     if not path.is_file():
         return
-    with open(path, newline="") as f:
+    with open(path, newline="", errors="replace") as f:
         rows = list(csv.reader(f))
     if not rows:
         return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last_epoch]
+    damaged = [number for number, r in enumerate(rows[1:], start=2) if r and not r[0].strip().isdigit()]
+    if damaged:
+        say(
+            f"gnnexp: warning: {path} row{'s' if len(damaged) > 1 else ''} {', '.join(map(str, damaged))} "
+            "of no epoch (a damaged line) dropped.\n"
+        )
+    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].strip().isdigit() and int(r[0]) <= last_epoch]
     if len(kept) == len(rows):
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

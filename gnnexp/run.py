@@ -30,7 +30,7 @@ from gnnexp.errors import GnnexpError, OutputError
 from gnnexp.experiment import Checked, Experiment, build_experiment
 from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
-from gnnexp.reporting.console import key_value_panel
+from gnnexp.reporting.console import PipeSafeConsole, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE
 from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic
@@ -102,7 +102,7 @@ def train(
     with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch, threads:
         if not dist.is_main:  # the other ranks train alike but keep their files to themselves
             out_dir, console = Path(scratch), Console(file=io.StringIO())
-        console = console or Console()
+        console = console or PipeSafeConsole()
         resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
         check_writable(out_dir)
         data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))

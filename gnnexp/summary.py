@@ -9,6 +9,7 @@ rows are shown (table, markdown, CSV, JSON) lives in ``gnnexp.summary_tables``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class Job:
     time_s: float | None = None  # training time
     params: int | None = None
     seed: int | None = None
+    nonfinite: list[str] = field(default_factory=list)  # results.json's NaN/inf values, shown as missing
 
 
 @dataclass
@@ -65,6 +67,14 @@ class Row:
 def _number(split: Any, metric: Any) -> float | None:
     value = split.get(metric) if isinstance(split, dict) and isinstance(metric, str) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _finite(value: float | None, name: str, found: list[str]) -> float | None:
+    """``value``, or None (missing) when it is NaN or infinite; ``found`` names those."""
+    if value is None or math.isfinite(value):
+        return value
+    found.append(f"{name}={value}")
+    return None
 
 
 def _list(value: Any, default: list[str]) -> list[str]:
@@ -98,12 +108,31 @@ def read_job(path: Path) -> Job:
         # The trials of a search are not tested (gnnexp.fitting): their test values stay empty.
         if val is None or (test is None and "trial" not in results):
             return Job(path, "failed", overrides, None, error="results.json is damaged (no val/test metric)")
+        # NaN, Infinity or 1e400 (json reads them all): shown as missing, never averaged.
+        nonfinite: list[str] = []
+        if _finite(val, f"val.{metric}", nonfinite) is None:
+            return Job(
+                path,
+                "failed",
+                overrides,
+                None,
+                error=f"results.json: val.{metric}={val}",
+                nonfinite=nonfinite,
+            )
+        test = _finite(test, f"test.{metric}", nonfinite)
         tested: dict[str, Any] = results["test"] if isinstance(results.get("test"), dict) else {}
-        tests = {str(k): v for k in tested if (v := _number(tested, k)) is not None and k != "loss"}
+        tests = {
+            str(k): v
+            for k in tested
+            if k != "loss" and (v := _finite(_number(tested, k), f"test.{k}", [])) is not None
+        }
         folds = results.get("folds")
         runs = [f for f in folds if isinstance(f, dict)] if isinstance(folds, list) else [results]
-        epochs = [e for f in runs if (e := _number(f, "epochs_run")) is not None]
-        params, seed = _number(results, "num_params"), _number(results, "seed")
+        epochs = [
+            e for f in runs if (e := _finite(_number(f, "epochs_run"), "epochs_run", nonfinite)) is not None
+        ]
+        params = _finite(_number(results, "num_params"), "num_params", nonfinite)
+        seed = _finite(_number(results, "seed"), "seed", nonfinite)
         return Job(
             path,
             str(status),
@@ -114,9 +143,10 @@ def read_job(path: Path) -> Job:
             learned=results.get("learned", True) is not False,
             tests=tests,
             epochs=statistics.fmean(epochs) if epochs else None,
-            time_s=_number(results, "train_time_s"),
+            time_s=_finite(_number(results, "train_time_s"), "train_time_s", nonfinite),
             params=None if params is None else int(params),
             seed=None if seed is None else int(seed),
+            nonfinite=nonfinite,
         )
     failure = read_json_object(path / "failed.json")
     if failure is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -100,9 +101,10 @@ def to_markdown(rows: list[Row], seeds: bool = False) -> str:
 
 def clean(value: Any) -> Any:
     """``value`` with every float cut to the 7 significant digits a float32 metric has
-    (0.8066666722297668 -> 0.8066667), in nested lists and dicts too."""
+    (0.8066666722297668 -> 0.8066667), in nested lists and dicts too; NaN and infinities,
+    which JSON has no word for, become null (missing)."""
     if isinstance(value, float):
-        return float(f"{value:.7g}")
+        return float(f"{value:.7g}") if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -136,7 +138,11 @@ def to_json(rows: list[Row], seeds: bool = True) -> str:
     """Every row as an object; ``seeds``: with each seed's values."""
     drop = () if seeds else ("seeds",)
     return (
-        json.dumps([{k: v for k, v in clean(asdict(r)).items() if k not in drop} for r in rows], indent=2)
+        json.dumps(
+            [{k: v for k, v in clean(asdict(r)).items() if k not in drop} for r in rows],
+            indent=2,
+            allow_nan=False,
+        )
         + "\n"
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -670,36 +671,68 @@ def test_the_hostile_matrix_holds_at_least_100_cases():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+# A run that waits after its first epoch until the file named by argv[1] exists: the test
+# decides when it goes on, so it is still running whatever the machine's speed.
+WAITING_RUN = """
+import sys, time
+from pathlib import Path
+from gnnexp.training.interrupt import StopOnSignal
+
+go, end_of_epoch = Path(sys.argv.pop(1)), StopOnSignal.on_epoch_end
+
+def on_epoch_end(self, state, record):
+    while record.epoch == 1 and not go.exists():
+        time.sleep(0.05)
+    end_of_epoch(self, state, record)
+
+StopOnSignal.on_epoch_end = on_epoch_end
+from gnnexp.cli import run
+run()
+"""
+
+
 def test_a_second_run_into_a_running_dir_is_refused_and_the_first_finishes(tmp_path):
     """Two runs into one directory at once: the second is refused naming the first's PID."""
+    import json
     import subprocess
     import sys
-    import time
 
-    run = tmp_path / "shared"
+    from tests.conftest import REPO
+
+    run, go = tmp_path / "shared", tmp_path / "go"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(
-        [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=400", "trainer.patience=null",
-         "trainer.curves=false", f"hydra.run.dir={run}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [sys.executable, "-c", WAITING_RUN, str(go), "train", *FAST, "trainer.max_epochs=40",
+         "trainer.patience=null", "trainer.curves=false", f"hydra.run.dir={run}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not (run / ".gnnexp.lock").is_file() or not (run / ".gnnexp.lock").read_text().strip():
-            assert time.monotonic() < deadline and first.poll() is None, "the first run did not start"
+        while len(_rows_of(run / "metrics.csv")) < 2:  # the first epoch is written: it waits now
+            assert first.poll() is None, "the first run did not start"
             time.sleep(0.05)
+        before = _hashes(run)
         second = subprocess.run(
             [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=2", "overwrite=true",
              f"hydra.run.dir={run}"],
-            capture_output=True, text=True, env=env, timeout=120,
+            capture_output=True, text=True, env=env, timeout=300, cwd=REPO,
         )  # fmt: skip
         assert second.returncode == 2, second.stderr
         assert f"is in use by another gnnexp run (PID {first.pid})" in second.stderr
+        assert _hashes(run) == before, "the refused run changed the first run's files"
     finally:
+        go.touch()
         output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
-    import json
-
     results = json.loads((run / "results.json").read_text())
-    assert results["status"] == "completed" and results["epochs_run"] == 400
-    assert len((run / "metrics.csv").read_text().splitlines()) == 401  # one writer: header + 400 rows
+    assert results["status"] == "completed" and results["epochs_run"] == 40
+    rows = _rows_of(run / "metrics.csv")
+    assert [r[0] for r in rows] == ["epoch", *map(str, range(1, 41))]  # one writer: header + 40 rows
+
+
+def _rows_of(path: Path) -> list[list[str]]:
+    import csv
+
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.reader(f))

@@ -110,8 +110,11 @@ def test_predict_writes_a_row_per_new_molecule(gnnexp, tmp_path):
     done = gnnexp(str(run.run_dir), f"dataset.path={new}", "--out", str(out), command="predict")
     assert done.code == 0, done.err
     rows = list(csv.DictReader(out.open()))
-    assert [r["id"] for r in rows] == ["CCCCO", "c1ccncc1"]  # the unreadable row is left out
-    assert all(math.isfinite(float(r["value"])) and r["label"] == "" for r in rows)
+    assert [r["id"] for r in rows] == ["CCCCO", "nonsense", "c1ccncc1"]  # one row per input row
+    assert [r["value"] == "" for r in rows] == [False, True, False]  # the unreadable one is empty
+    assert all(math.isfinite(float(r["value"])) for r in rows if r["value"])
+    assert all(r["label"] == "" for r in rows)
+    assert "row 3 'nonsense'" in done.err and "empty predictions" in done.err
     # Training on molecules without labels is refused.
     unlabelled = gnnexp("dataset=smiles", f"dataset.path={new}", "dataset.targets=[y]", "model=gine")
     assert unlabelled.code != 0 and "2 graphs without a label (none: no column y" in unlabelled.err

@@ -40,6 +40,29 @@ def parse(args: list[str]) -> argparse.Namespace:
     return parser.parse_intermixed_args(args)
 
 
+# Settings that decide which nodes, edges or graphs fall in each split: a checkpoint's "test"
+# metrics mean the run's own test split only while these keep the values it was trained with.
+SPLIT_KEYS = ("split", "split_seed", "train_ratio", "val_ratio", "test_ratio", "data_seed")
+SPLIT_SETTINGS = ("trainer.folds", "trainer.fold_selection")
+
+
+def check_same_split(stored: dict[str, Any], cfg: Any, source: Path) -> None:
+    """Refuse overrides that would score another split than the run's (its "test" is not ours)."""
+    from omegaconf import OmegaConf
+
+    trained = OmegaConf.create(stored)
+    keys = [f"{group}.{key}" for group in ("dataset", "task") for key in SPLIT_KEYS] + list(SPLIT_SETTINGS)
+    for key in keys:
+        before = OmegaConf.select(trained, key, default=None, throw_on_missing=False)
+        after = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+        if before != after:
+            raise GnnexpError(
+                f"{key}={after} makes another split than {source} was trained on ({key}={before}): "
+                "its val/test metrics would not be the run's.",
+                f"drop the {key} override (to score another split, train a run with it).",
+            )
+
+
 def evaluate_checkpoint(
     path: Path, overrides: list[str], splits: tuple[str, ...], trusted: bool = False
 ) -> dict[str, Any]:
@@ -50,6 +73,7 @@ def evaluate_checkpoint(
 
     state = load_checkpoint(path)
     cfg = stored_config(state, overrides, path, trusted)
+    check_same_split(state["config"], cfg, path)
     experiment = build_experiment(cfg, fold=fold_index(state))
     load_weights(experiment.model, state["model"], path)
     metrics = evaluate(experiment.model, experiment.task, splits)
@@ -68,10 +92,10 @@ def main(args: list[str]) -> int:
 
 
 def _evaluate(options: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from gnnexp.atomic import write_json
+    from gnnexp.reporting.console import PipeSafeConsole as Console
 
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]
@@ -87,7 +111,9 @@ def _evaluate(options: argparse.Namespace) -> int:
     result["wall_time_s"] = time.perf_counter() - started
     out = options.out or run_dir_of(checkpoint) / "eval.json"
     write_json(out, result)
-    table = Table(title=f"epoch {result['epoch']} of {checkpoint}", title_justify="left")
+    # The title on its own line: as a table title it wraps to the table's few columns.
+    title = f"epoch {result['epoch']} of {checkpoint}"
+    table = Table()
     names = list(next(iter(result["metrics"].values())))
     table.add_column("split")
     for name in names:
@@ -95,6 +121,7 @@ def _evaluate(options: argparse.Namespace) -> int:
     for split, values in result["metrics"].items():
         table.add_row(split, *(f"{values[n]:.4f}" for n in names))
     console = Console()
+    console.print(title, soft_wrap=True, highlight=False, style="italic")
     console.print(table)
     console.print(f"metrics written to {out}")
     return 0

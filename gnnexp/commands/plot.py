@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from gnnexp.commands.args import Parser
-from gnnexp.errors import GnnexpError, reporting
+from gnnexp.errors import GnnexpError, reporting, say
 
 
 def main(args: list[str]) -> int:
@@ -38,7 +39,7 @@ def _plot(options: argparse.Namespace) -> int:
             else [fold / "metrics.csv" for fold in fold_dirs(job.path) if (fold / "metrics.csv").is_file()]
         )
         for path in csvs:
-            groups.setdefault(config_key(job.overrides), []).append(read_metrics(path))
+            groups.setdefault(config_key(job.overrides), []).append(_finite(read_metrics(path), path))
         metric = metric or job.metric
     if not groups:
         raise GnnexpError(
@@ -56,6 +57,18 @@ def _plot(options: argparse.Namespace) -> int:
     runs = sum(len(v) for v in groups.values())
     print(f"{plural(runs, 'run')} in {plural(len(groups), 'configuration')} plotted to {out}")
     return 0
+
+
+def _finite(columns: dict[str, list[float]], path: Path) -> dict[str, list[float]]:
+    """``columns`` with infinities (1e400 reads as one) as gaps, like the NaN that gnnexp itself
+    writes for a skipped step; one warning line names the file."""
+    bad = [
+        f"{key} row {i + 2}" for key, values in columns.items() for i, v in enumerate(values) if math.isinf(v)
+    ]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        say(f"gnnexp: warning: {path} holds infinite values ({', '.join(bad[:3])}{more}): drawn as gaps.\n")
+    return {key: [math.nan if math.isinf(v) else v for v in values] for key, values in columns.items()}
 
 
 if __name__ == "__main__":

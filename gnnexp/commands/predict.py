@@ -36,9 +36,10 @@ def _predict(options: argparse.Namespace) -> int:
     from gnnexp.checkpoint import load_checkpoint
     from gnnexp.commands.evaluate import resolve_checkpoint, run_dir_of
     from gnnexp.data.sources import load_dataset
+    from gnnexp.errors import say
     from gnnexp.experiment import stored_config
     from gnnexp.paths import resolve_data_dir, resolve_path
-    from gnnexp.predict import predict, write_csv
+    from gnnexp.predict import predict, unreadable_molecules_kept, write_csv
 
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
     state = load_checkpoint(checkpoint)
@@ -46,7 +47,15 @@ def _predict(options: argparse.Namespace) -> int:
     # Only the data: a new, unlabelled graph has no splits for a task to train on.
     data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
     header, rows = predict(cfg, data, state["model"], state.get("shape"), checkpoint)
+    rows, unreadable = unreadable_molecules_kept(cfg, header, rows)
     out = options.out or run_dir_of(checkpoint) / "predictions.csv"
     write_csv(out, header, rows)
-    print(f"{len(rows)} predictions ({header[0]} level) written to {out}")
+    if unreadable:
+        shown = ", ".join(f"row {line} {smiles!r}" for line, smiles in unreadable[:10])
+        more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+        say(
+            f"gnnexp: warning: RDKit cannot read the SMILES of {len(unreadable)} rows of "
+            f"{cfg.dataset.path} ({shown}{more}): their rows in {out} have empty predictions.\n"
+        )
+    print(f"{len(rows) - len(unreadable)} predictions ({header[0]} level) written to {out}")
     return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from gnnexp.atomic import atomic_file, write_text
 from gnnexp.commands.args import Parser
-from gnnexp.errors import GnnexpError, reporting
+from gnnexp.errors import GnnexpError, reporting, say
 from gnnexp.paths import existing_dirs
 from gnnexp.search.outcome import print_study, read_study, study_markdown, study_rows
 from gnnexp.summary import find_jobs, split_common, summarize
@@ -70,6 +70,12 @@ def _summarize(options: argparse.Namespace) -> int:
             f"no gnnexp jobs under {', '.join(map(str, dirs))} (no .hydra folders).",
             "give the directory a sweep or run wrote (outputs/multirun/<date>/<time>).",
         )
+    for job in jobs:
+        if job.nonfinite:
+            say(
+                f"gnnexp: warning: {job.path / 'results.json'} holds non-finite values "
+                f"({', '.join(job.nonfinite)}): shown as missing.\n"
+            )
     rows = summarize(jobs)
     if options.format != "table":
         text = FORMATS[options.format](rows, options.seeds)

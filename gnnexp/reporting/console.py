@@ -7,6 +7,7 @@ is plain aligned text without control codes (rich drops them when not on a termi
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from rich import box
@@ -16,9 +17,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from gnnexp.errors import closed_pipe
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
 from gnnexp.training.state import TrainState
+
+
+class PipeSafeConsole(Console):
+    """rich's console, except when the reader of its pipe is gone.
+
+    rich then exits with status 1 (``on_broken_pipe``); under ``gnnexp train | tee log`` a
+    Ctrl-C kills tee first, and the run must still stop as an interrupted run, saving
+    last.pt. What is left to print goes to stderr (still the terminal: the resume line),
+    or nowhere when that is closed too.
+    """
+
+    def on_broken_pipe(self) -> None:
+        closed_pipe(self.file)
+        if self.file is not sys.stderr:
+            self.file = sys.stderr
+        else:
+            self.quiet = True
 
 
 def _fmt(value: float | None, spec: str) -> str:

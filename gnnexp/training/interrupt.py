@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Any
 
 from gnnexp import early_interrupt
+from gnnexp.errors import say
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import INTERRUPTED, Callback, FitOutcome
 from gnnexp.training.state import TrainState
@@ -74,12 +75,24 @@ class StopOnSignal(Callback):
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.signum is not None:
-            sys.stderr.write(f"\ngnnexp: {name} again: stopping now.\n")
-            sys.stderr.flush()
+            _say(f"gnnexp: {name} again: stopping now.\n")
             os._exit(128 + signum)
         self.signum = signum
         _SIGNALLED.set()
-        sys.stderr.write(
-            f"\ngnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n"
-        )
-        sys.stderr.flush()
+        # A closed stderr (the pipe's reader died with the same Ctrl-C) must not raise here:
+        # raised inside the loop, it would fail the run instead of stopping it cleanly.
+        _say(f"gnnexp: {name}: finishing this epoch, then saving checkpoints/last.pt (again to quit now).\n")
+
+
+def _say(text: str) -> None:
+    """``text`` on stderr from a signal handler, which may run in the middle of a rich print.
+
+    Under the live progress bar, sys.stderr is rich's proxy, which prints through the same
+    console: re-entered there, the interrupted print's row came out twice. The handler writes
+    to the real stderr instead, first clearing the bar's line (the bar redraws below).
+    """
+    proxied = getattr(sys.stderr, "rich_proxied_file", None)
+    if proxied is not None:
+        say("\r\x1b[2K" + text, proxied)
+    else:
+        say("\n" + text)
