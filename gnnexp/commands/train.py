@@ -18,7 +18,7 @@ from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, quiet_known_warnings, report
-from gnnexp.paths import config_dir
+from gnnexp.paths import config_dir, override
 from gnnexp.reporting.painter import Painter
 from gnnexp.sweep_view import CONSOLE_LOG, jobs_at_once
 from gnnexp.training.threads import USER_OMP
@@ -238,7 +238,7 @@ def main(args: list[str]) -> int:
             # Under torchrun only rank 0 keeps a run directory; the others get a scratch one.
             args = [
                 *args,
-                f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
+                override("hydra.run.dir", tempfile.mkdtemp(prefix="gnnexp-rank-")),
                 "hydra.output_subdir=null",
             ]
         # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves;

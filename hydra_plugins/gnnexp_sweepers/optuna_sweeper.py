@@ -113,6 +113,7 @@ class GnnexpOptunaSweeper(Sweeper):
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
+        from gnnexp.paths import override
         from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
@@ -262,9 +263,9 @@ class GnnexpOptunaSweeper(Sweeper):
             # start in another directory, and must not compose a new one.
             extra=lambda n: [
                 f"trial.study={s.study_name}",
-                f"trial.storage='{storage_spec}'",  # quoted: a URL may hold ? and =
+                override("trial.storage", storage_spec),  # quoted: a URL may hold ? and =
                 f"trial.number={n}",
-                f"hydra.sweep.dir={sweep_dir}",
+                override("hydra.sweep.dir", sweep_dir),  # quoted: any path
                 f"hydra.sweep.subdir=trial_{n}",
             ],
             max_failure_rate=float(s.max_failure_rate),
