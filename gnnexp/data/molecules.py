@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
+import pickle
 from pathlib import Path
 
 import torch
@@ -127,23 +129,32 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> Featurised:
 
 
 def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> Featurised:
+    """The featurised molecules of ``path``, from the cache when its recorded SHA-256 matches
+    (a damaged or replaced cache, a flipped bit in a target included, is rebuilt)."""
     settings = [CACHE_VERSION, str(cfg.smiles), [str(t) for t in cfg.targets]]
     digest = hashlib.sha256(path.read_bytes() + json.dumps(settings).encode()).hexdigest()[:24]
     cache = data_dir / "smiles" / f"{path.stem}-{digest}.pt"
-    if cache.is_file():
-        try:
-            stored = torch.load(cache, weights_only=True)  # plain tensors and lists: no code runs
+    record = cache.with_suffix(".sha256")
+    try:
+        content = cache.read_bytes()
+        if hashlib.sha256(content).hexdigest() == record.read_text().strip():
+            # Plain tensors and lists, loaded weights-only: no code runs.
+            stored = torch.load(io.BytesIO(content), weights_only=True)
             return stored["tensors"], stored["bad"], stored["scaffolds"], stored["smiles"]
-        except (OSError, RuntimeError, KeyError, EOFError):
-            pass  # a damaged cache is rebuilt
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError):
+        pass  # no cache, or a damaged one: rebuilt
     tensors, bad, scaffolds, kept = _featurise(read_rows(path, str(cfg.smiles), list(cfg.targets)))
+    buffer = io.BytesIO()
+    torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, buffer)
     try:
         from gnnexp.atomic import atomic_file
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(cache, "wb") as stream:
-            torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, stream)
-    except OSError:
+            stream.write(buffer.getvalue())
+        with atomic_file(record, "w") as stream:  # after the cache: a cache without it is rebuilt
+            stream.write(hashlib.sha256(buffer.getvalue()).hexdigest() + "\n")
+    except (OSError, GnnexpError):
         pass  # a read-only data dir: featurised again next time
     return tensors, bad, scaffolds, kept
 

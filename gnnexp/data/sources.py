@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,15 +115,37 @@ def _edge_width(graph: Any) -> int:
     return 0 if edge_attr is None else (1 if edge_attr.dim() == 1 else int(edge_attr.size(-1)))
 
 
-def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected: list[str]) -> Any:
+def _pyg_load(
+    make: Callable[[], Any],
+    what: str,
+    raw_dir: Path | None,
+    expected: list[str],
+    processed: list[Path] | None = None,
+) -> Any:
     """Build a PyG dataset, turning download and parsing failures into clear DataErrors.
 
     ``raw_dir`` is where the raw files belong (None for generated datasets); ``expected``
-    names the files that must be there, when known.
+    names the files that must be there, when known. ``processed``: where PyG keeps its
+    processed files (default: beside ``raw_dir``), loaded only once verified
+    (``gnnexp.data.processed``).
     """
+    from gnnexp.data.processed import verified
+
+    if processed is None:
+        processed = [] if raw_dir is None else [raw_dir.parent / "processed"]
     had_raw = raw_dir is not None and bool(expected) and all((raw_dir / n).is_file() for n in expected)
     try:
-        return make()
+        with verified(processed):
+            return make()
+    except DataError:
+        raise
+    except pickle.UnpicklingError as err:  # a file the weights-only load refused (gnnexp.data.processed)
+        where = processed[0] if processed else "the data directory"
+        raise DataError(
+            f"Could not load the {what} dataset: a processed file under {where} is not plain data "
+            "(unpickling it would run code); gnnexp did not load it.",
+            f"delete {where} (PyG rebuilds it from the raw files).",
+        ) from err
     except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         denied = _denied(err)
@@ -145,13 +168,17 @@ def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected
                 f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
                 f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
             ) from err
-        processed = raw_dir.parent / "processed"
-        cached = processed.is_dir() and any(not p.name.startswith("pre_") for p in processed.iterdir())
+        from gnnexp.data.processed import MANIFEST
+
+        processed_dir = raw_dir.parent / "processed"
+        cached = processed_dir.is_dir() and any(
+            not p.name.startswith("pre_") and p.name != MANIFEST for p in processed_dir.iterdir()
+        )
         if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
             raise DataError(
                 f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
-                f"{processed} may be stale or damaged.",
-                f"delete {processed} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
+                f"{processed_dir} may be stale or damaged.",
+                f"delete {processed_dir} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
             ) from err
         raise DataError(
             f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
@@ -214,7 +241,7 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     dataset = _pyg_load(make, cfg.pyg_name, raw_dir, expected)
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) for g in dataset if g.num_edges)
-        dataset = make(T.OneHotDegree(max_degree))
+        dataset = _pyg_load(lambda: make(T.OneHotDegree(max_degree)), cfg.pyg_name, raw_dir, expected)
     return _graph_level(cfg, dataset)
 
 
@@ -237,9 +264,14 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
     # PyG's named datasets (Amazon's Photo, Coauthor's CS...) keep their files in
     # root/<name>/raw, the others in root/raw.
     raw_dir = None
+    processed: list[Path] = []
     if "root" in kwargs:
         raw_dir = Path(kwargs["root"]) / (str(kwargs["name"]) if "name" in kwargs else "") / "raw"
-    dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [])
+        # Where a class keeps its processed files varies: every processed/ under its root.
+        root = Path(kwargs["root"])
+        found = [p for p in root.rglob("processed") if p.is_dir()]
+        processed = sorted({*found, root / "processed", raw_dir.parent / "processed"})
+    dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [], processed)
     if cfg.level == "graph":
         return _graph_level(cfg, dataset)
     if len(dataset) != 1:
