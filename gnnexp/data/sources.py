@@ -230,6 +230,8 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     expected = [f"{cfg.pyg_name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
 
     def make(transform: Any = None) -> Any:
+        if not cfg.use_edge_attr:  # TUDataset keeps the edge features made from edge labels
+            transform = T.Compose([_without_edge_attr, *([transform] if transform else [])])
         return TUDataset(
             str(root),
             cfg.pyg_name,
@@ -243,6 +245,13 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) for g in dataset if g.num_edges)
         dataset = _pyg_load(lambda: make(T.OneHotDegree(max_degree)), cfg.pyg_name, raw_dir, expected)
     return _graph_level(cfg, dataset)
+
+
+def _without_edge_attr(graph: Any) -> Any:
+    """``graph`` without edge features (``dataset.use_edge_attr=false``)."""
+    graph = copy.copy(graph)
+    del graph.edge_attr
+    return graph
 
 
 def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -286,6 +295,12 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     """A planted-partition graph generated from ``cfg.data_seed``; ``data_dir`` is unused."""
     from gnnexp.data.synthetic import node_regression_target, planted_partition
 
+    if cfg.num_classes > cfg.num_nodes:
+        raise ConfigError(
+            f"dataset.num_classes={cfg.num_classes} exceeds dataset.num_nodes={cfg.num_nodes}: "
+            "some classes would have no node.",
+            "use at most as many classes as nodes.",
+        )
     graph = planted_partition(
         num_nodes=cfg.num_nodes,
         num_classes=cfg.num_classes,
