@@ -139,7 +139,10 @@ def _pyg_load(
             return make()
     except DataError:
         raise
-    except pickle.UnpicklingError as err:  # a file the weights-only load refused (gnnexp.data.processed)
+    except pickle.UnpicklingError as err:
+        if "add_safe_globals" not in str(err):  # damaged rather than naming code: below
+            raise _load_error(err, what, raw_dir, expected, had_raw) from err
+        # A file naming code, refused by the weights-only load (gnnexp.data.processed).
         where = processed[0] if processed else "the data directory"
         raise DataError(
             f"Could not load the {what} dataset: a processed file under {where} is not plain data "
@@ -147,43 +150,48 @@ def _pyg_load(
             f"delete {where} (PyG rebuilds it from the raw files).",
         ) from err
     except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
-        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        denied = _denied(err)
-        if denied is not None:
-            where = raw_dir.parent if raw_dir is not None else "the data directory"
-            raise DataError(
-                f"PyG cannot write its processed files under {where}: {denied}.",
-                f"make {where} writable, or copy the data to a writable place and point GNNEXP_DATA_DIR there.",
-            ) from err
-        if raw_dir is None:
-            raise DataError(
-                f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs."
-            ) from err
-        missing = [n for n in expected if not (raw_dir / n).is_file()]
-        if missing or (not expected and not any(raw_dir.glob("*"))):
-            shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
-            raise DataError(
-                f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
-                f"and downloading them failed ({reason}).",
-                f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
-                f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
-            ) from err
-        from gnnexp.data.processed import MANIFEST
+        raise _load_error(err, what, raw_dir, expected, had_raw) from err
 
-        processed_dir = raw_dir.parent / "processed"
-        cached = processed_dir.is_dir() and any(
-            not p.name.startswith("pre_") and p.name != MANIFEST for p in processed_dir.iterdir()
+
+def _load_error(
+    err: Exception, what: str, raw_dir: Path | None, expected: list[str], had_raw: bool
+) -> DataError:
+    """The one line that says why building a PyG dataset failed."""
+    reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    denied = _denied(err)
+    if denied is not None:
+        where = raw_dir.parent if raw_dir is not None else "the data directory"
+        return DataError(
+            f"PyG cannot write its processed files under {where}: {denied}.",
+            f"make {where} writable, or copy the data to a writable place and point GNNEXP_DATA_DIR there.",
         )
-        if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
-            raise DataError(
-                f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
-                f"{processed_dir} may be stale or damaged.",
-                f"delete {processed_dir} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
-            ) from err
-        raise DataError(
-            f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
-            f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
-        ) from err
+    if raw_dir is None:
+        return DataError(f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs.")
+    missing = [n for n in expected if not (raw_dir / n).is_file()]
+    if missing or (not expected and not any(raw_dir.glob("*"))):
+        shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
+        return DataError(
+            f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
+            f"and downloading them failed ({reason}).",
+            f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
+            f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
+        )
+    from gnnexp.data.processed import MANIFEST
+
+    processed_dir = raw_dir.parent / "processed"
+    cached = processed_dir.is_dir() and any(
+        not p.name.startswith("pre_") and p.name != MANIFEST for p in processed_dir.iterdir()
+    )
+    if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
+        return DataError(
+            f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
+            f"{processed_dir} may be stale or damaged.",
+            f"delete {processed_dir} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
+        )
+    return DataError(
+        f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
+        f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
+    )
 
 
 def _denied(err: BaseException) -> str | None:
