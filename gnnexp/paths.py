@@ -76,15 +76,3 @@ def fold_dirs(run_dir: Path) -> list[Path]:
     """A cross-validated run's fold directories in fold order (fold_10 after fold_9)."""
     found = [p for p in run_dir.glob("fold_*") if p.is_dir() and fold_number(p) is not None]
     return sorted(found, key=lambda p: fold_number(p) or 0)
-
-
-def override(key: str, value: object) -> str:
-    """``key=value`` as one Hydra override whatever ``value`` holds (a path with spaces,
-    brackets, commas, ``=``, ``#``, ``;``, ``~`` or non-ASCII letters): single-quoted, its
-    quotes and the backslashes before them escaped as Hydra's grammar asks, and ``${``
-    escaped so that OmegaConf reads it as text rather than an interpolation."""
-    import re
-
-    text = str(value).replace("${", "\\${")
-    quoted = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text)
-    return f"{key}='{quoted}'"

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 from gnnexp.errors import CheckpointError, ConfigError
-from gnnexp.paths import override
 
 OUTPUTS = Path("outputs")
 LATEST = "latest"
@@ -83,6 +82,18 @@ def original_overrides(run_dir: Path) -> list[str]:
 def _shown(text: str) -> str:
     """``text`` for a one-line message: quoted, its control characters escaped, cut short."""
     return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def override(key: str, value: object) -> str:
+    """``key=value`` as one Hydra override whatever ``value`` holds (a path with spaces,
+    brackets, commas, ``=``, ``#``, ``;``, ``~`` or non-ASCII letters): single-quoted, its
+    quotes and the backslashes before them escaped as Hydra's grammar asks, and ``${``
+    escaped so that OmegaConf reads it as text rather than an interpolation."""
+    import re
+
+    text = str(value).replace("${", "\\${")
+    quoted = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text)
+    return f"{key}='{quoted}'"
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -107,7 +107,7 @@ ODD = "é a[1],b=c#d;~e 'q'"
 
 
 def test_a_run_in_an_oddly_named_dir_is_resumed(tmp_path, capsys, data_dir):
-    from gnnexp.paths import override
+    from gnnexp.resume import override
 
     run = tmp_path / ODD
     first = _run(capsys, "train", *FAST, "trainer.max_epochs=3", override("hydra.run.dir", run))
@@ -121,7 +121,7 @@ def test_a_run_in_an_oddly_named_dir_is_resumed(tmp_path, capsys, data_dir):
 
 
 def test_a_search_in_an_oddly_named_sweep_dir_runs_its_trials_there(tmp_path, capsys, data_dir):
-    from gnnexp.paths import override
+    from gnnexp.resume import override
     from tests.test_search import DATA, TINY
 
     (tmp_path / "conf" / "hparams_search").mkdir(parents=True)
@@ -156,7 +156,7 @@ def test_override_quotes_any_value(value, expected):
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from gnnexp.paths import override
+    from gnnexp.resume import override
 
     parsed = OverridesParser.create().parse_overrides([override("k", value)])[0]
     assert OmegaConf.create({"k": parsed.value()}).k == expected

@@ -18,7 +18,7 @@ from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, quiet_known_warnings, report
-from gnnexp.paths import config_dir, override
+from gnnexp.paths import config_dir
 from gnnexp.reporting.painter import Painter
 from gnnexp.sweep_view import CONSOLE_LOG, jobs_at_once
 from gnnexp.training.threads import USER_OMP
@@ -230,7 +230,7 @@ def imports_from(args: list[str]) -> list[str]:
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.commands.completion import hide_schemas
-    from gnnexp.resume import resume_args
+    from gnnexp.resume import override, resume_args
 
     saved = sys.argv
     try:

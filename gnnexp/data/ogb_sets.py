@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import torch
 from omegaconf import DictConfig
@@ -114,24 +114,23 @@ def _open(cfg: DictConfig, data_dir: Path, kind: str) -> tuple[Any, Any, Any]:
     return dataset, split, evaluator
 
 
-class _Answers(io.StringIO):
+class _Answers:
     """What ogb reads on stdin while gnnexp hides its chatter: "y" to its question before a
     download over 1 GB (the run asked for that dataset), end of input to any other question
     (ogb's offer to delete an older release), which then fails in one line instead of
     waiting on a prompt nobody sees. The terminal's stdin is never read."""
 
     def __init__(self, chatter: io.StringIO) -> None:
-        super().__init__()
         self.chatter = chatter
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int = -1) -> str:
         return "y\n" if self.chatter.getvalue().rstrip().endswith("Will you proceed? (y/N)") else ""
 
     @staticmethod
     @contextlib.contextmanager
     def instead_of_stdin(chatter: io.StringIO) -> Iterator[None]:
         saved = sys.stdin
-        sys.stdin = _Answers(chatter)
+        sys.stdin = cast(TextIO, _Answers(chatter))
         try:
             yield
         finally:

@@ -113,7 +113,7 @@ class GnnexpOptunaSweeper(Sweeper):
         from omegaconf import OmegaConf, open_dict, read_write
 
         from gnnexp.errors import GnnexpError
-        from gnnexp.paths import override
+        from gnnexp.resume import override
         from gnnexp.search.driver import INTERRUPTED, Workers, fail_stale
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
