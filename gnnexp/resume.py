@@ -44,7 +44,13 @@ def resolve_resume(value: str) -> tuple[Path, Path]:
 
 
 def original_overrides(run_dir: Path) -> list[str]:
-    """The command-line overrides the run was started with (from Hydra's overrides.yaml)."""
+    """The command-line overrides the run was started with (from Hydra's overrides.yaml).
+
+    The file is data: each line must parse as one ``key=value`` override (a flag such as
+    ``--experimental-rerun`` would run code), and Hydra's own settings are left out."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
@@ -57,7 +63,37 @@ def original_overrides(run_dir: Path) -> list[str]:
         ) from err
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise CheckpointError(f"{path} is not a list of overrides.", "repair or delete that file.")
-    return [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith(("trainer.resume", "hydra."))]
+    parser = OverridesParser.create()
+    kept = []
+    for text in overrides:
+        try:
+            (parsed,) = parser.parse_overrides([text])
+        except (OverrideParseException, ValueError):
+            raise CheckpointError(
+                f"{path} holds {_shown(text)}, which is not a key=value override; gnnexp reads nothing else there.",
+                "repair or delete that file, then repeat the run's overrides on the command line.",
+            ) from None
+        key = parsed.key_or_group
+        if not (key == "hydra" or key.startswith(("hydra.", "hydra/", "trainer.resume"))):
+            kept.append(text)
+    return kept
+
+
+def _shown(text: str) -> str:
+    """``text`` for a one-line message: quoted, its control characters escaped, cut short."""
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def override(key: str, value: object) -> str:
+    """``key=value`` as one Hydra override whatever ``value`` holds (a path with spaces,
+    brackets, commas, ``=``, ``#``, ``;``, ``~`` or non-ASCII letters): single-quoted, its
+    quotes and the backslashes before them escaped as Hydra's grammar asks, and ``${``
+    escaped so that OmegaConf reads it as text rather than an interpolation."""
+    import re
+
+    text = str(value).replace("${", "\\${")
+    quoted = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text)
+    return f"{key}='{quoted}'"
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -141,16 +177,17 @@ def resume_args(args: list[str], trusted: bool = False) -> list[str]:
     the same experiment), the user's new ones after them; the output goes back into the
     original run dir, with this invocation's Hydra files under ``.hydra/resume``.
     """
-    values = [a.split("=", 1)[1] for a in args if a.startswith("trainer.resume=")]
+    values = [_value(a) for a in args if a.startswith("trainer.resume=")]
     if not values or values[-1] in ("", "null"):
         return args
     if "-m" in args or "--multirun" in args:
         raise ConfigError("trainer.resume continues one run and cannot be swept.", "drop -m.")
     run_dir, checkpoint = resolve_resume(values[-1])
     rest = [a for a in args if not a.startswith("trainer.resume=")]
-    extra = [f"trainer.resume={checkpoint}"]
+    # Quoted: a path may hold spaces, brackets, commas, =, # or letters Hydra's grammar refuses.
+    extra = [override("trainer.resume", checkpoint)]
     if not any(a.startswith("hydra.run.dir=") for a in rest):
-        extra += [f"hydra.run.dir={run_dir}", "hydra.output_subdir=.hydra/resume"]
+        extra += [override("hydra.run.dir", run_dir), "hydra.output_subdir=.hydra/resume"]
     given = {_key(a) for a in rest}
     kept = [o for o in original_overrides(run_dir) if _key(o) not in given]  # the user's new value wins
     if not trusted:
@@ -158,15 +195,35 @@ def resume_args(args: list[str], trusted: bool = False) -> list[str]:
     return [*kept, *rest, *extra]
 
 
+def _value(arg: str) -> str:
+    """The value of ``key=value`` as Hydra reads it (quotes removed), or the raw text after
+    ``=`` when Hydra's grammar refuses it (an unquoted path with spaces or accents)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        value = OverridesParser.create().parse_overrides([arg])[0].value()
+    except (OverrideParseException, ValueError):
+        value = None
+    return value if isinstance(value, str) else arg.split("=", 1)[1]
+
+
 def _refuse_code(overrides: list[str], run_dir: Path) -> None:
-    """The run's own overrides are read from a file: code they name is not imported."""
-    for override in overrides:
-        key = _key(override)
+    """The run's own overrides are read from a file: code they name is not imported, and
+    interpolations in them are not resolved (``${oc.env:...}`` would read the environment)."""
+    for text in overrides:
+        key = _key(text)
         if key.endswith("_target_") or key == "imports":
             raise ConfigError(
-                f"{run_dir}/.hydra/overrides.yaml names code to import ({override}); gnnexp does not "
+                f"{run_dir}/.hydra/overrides.yaml names code to import ({text}); gnnexp does not "
                 "import code named only inside a file.",
-                f"if you trust this run, repeat it on the command line ({override}) or add --trust-config.",
+                f"if you trust this run, repeat it on the command line ({text}) or add --trust-config.",
+            )
+        if "${" in text:
+            raise ConfigError(
+                f"{run_dir}/.hydra/overrides.yaml holds an interpolation ({_shown(text)}); gnnexp resolves "
+                "none read from a file.",
+                "if you trust this run, repeat that override on the command line or add --trust-config.",
             )
 
 

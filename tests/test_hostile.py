@@ -7,6 +7,7 @@ With tests/test_bad_input.py this makes the matrix the README counts.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -147,8 +148,12 @@ def _damaged_cache(tmp: Path, run: Path) -> list[str]:
     source = Path(os.environ["GNNEXP_DATA_DIR"]) / "Planetoid" / "Cora" / "raw"
     shutil.copytree(source, tmp / "data" / "Planetoid" / "Cora" / "raw")
     Planetoid(str(tmp / "data" / "Planetoid"), "Cora")  # builds the processed cache
-    for cached in (tmp / "data" / "Planetoid" / "Cora" / "processed").glob("data*.pt"):
+    processed = tmp / "data" / "Planetoid" / "Cora" / "processed"
+    for cached in processed.glob("data*.pt"):
         cached.write_bytes(b"not a torch file")
+    # Recorded as gnnexp's own (gnnexp.data.processed): an unrecorded file would be rebuilt.
+    record = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in processed.glob("*.pt")}
+    (processed / "gnnexp-sha256.json").write_text(json.dumps(record))
     return [f"data_dir={tmp / 'data'}"]
 
 

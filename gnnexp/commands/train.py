@@ -267,7 +267,7 @@ def imports_from(args: list[str]) -> list[str]:
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.config.explain import check_overrides
-    from gnnexp.resume import resume_args
+    from gnnexp.resume import override, resume_args
 
     saved = sys.argv
     try:
@@ -275,7 +275,7 @@ def main(args: list[str]) -> int:
             # Under torchrun only rank 0 keeps a run directory; the others get a scratch one.
             args = [
                 *args,
-                f"hydra.run.dir={tempfile.mkdtemp(prefix='gnnexp-rank-')}",
+                override("hydra.run.dir", tempfile.mkdtemp(prefix="gnnexp-rank-")),
                 "hydra.output_subdir=null",
             ]
         # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves;

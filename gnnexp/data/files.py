@@ -47,7 +47,7 @@ def _numeric(cells: list[str]) -> bool:
 def _read_csv(path: Path, what: str) -> tuple[list[str], np.ndarray]:
     """Header and a float matrix; a non-numeric cell is reported with its row number."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:

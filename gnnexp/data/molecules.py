@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
+import pickle
 from pathlib import Path
 
 import torch
@@ -24,6 +26,7 @@ from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError, GnnexpError
 
 CACHE_VERSION = 2
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _rdkit() -> None:
@@ -56,9 +59,9 @@ def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[
             raise DataError(
                 f"{path} is a .smi file, which has no target columns.", "give a CSV with targets."
             )
-        lines = path.read_text().splitlines()
+        lines = _text(path).splitlines()
         return [(i, line.split()[0], []) for i, line in enumerate(lines, start=1) if line.strip()]
-    with path.open(newline="") as stream:
+    with io.StringIO(_text(path), newline="") as stream:
         reader = csv.DictReader(stream)
         columns = reader.fieldnames or []
         if not any(t in columns for t in targets):
@@ -77,14 +80,56 @@ def read_rows(path: Path, smiles_column: str, targets: list[str]) -> list[tuple[
             for target in targets_read:
                 text = (row.get(target) or "").strip()
                 try:
-                    values.append(float(text) if text else math.nan)
+                    value = float(text) if text else math.nan
                 except ValueError:
                     raise DataError(
                         f"{path}, row {number}: {target}={text!r} is not a number.",
                         "fix the value, or leave it empty for a missing label.",
                     ) from None
+                if abs(value) > FLOAT32_MAX:  # inf too; NaN (like an empty cell) is a missing label
+                    raise DataError(
+                        f"{path}, row {number}: {target}={text!r} is not a finite 32-bit number.",
+                        "fix the value (scale the column), or leave it empty for a missing label.",
+                    )
+                values.append(value)
             rows.append((number, (row.get(smiles_column) or "").strip(), values))
     return rows
+
+
+def _text(path: Path) -> str:
+    """The file's text: UTF-8, with or without a byte-order mark; anything else refused."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {err.start} is not UTF-8).",
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8).",
+        ) from None
+    except OSError as err:
+        raise DataError(f"Cannot read {path} ({err.strerror or err}).", "check dataset.path=...") from err
+
+
+def _check_labels(path: Path, targets: list[str], y: Tensor, smiles: list[str], classes: bool) -> None:
+    """Refuse a target column with no value at all (beside others that have some), and class
+    labels that are not 0, 1, 2, ... (0.5 would be truncated, -1 or 1e12 cannot index a class)."""
+    known = ~torch.isnan(y)
+    empty = [t for j, t in enumerate(targets) if not known[:, j].any()]
+    if empty and len(empty) < len(targets):
+        raise DataError(
+            f"{path}: the target column {', '.join(empty)} holds no value; its metric would mean nothing.",
+            "fill it, or leave it out of dataset.targets.",
+        )
+    if not classes:
+        return
+    values = y[:, 0]
+    wrong = known[:, 0] & ((values != values.floor()) | (values < 0) | (values >= max(len(values), 2)))
+    if wrong.any():
+        i = int(wrong.nonzero()[0])
+        raise DataError(
+            f"{path}: the class of {smiles[i]} is {targets[0]}={float(values[i]):g}, not one of 0, 1, 2, ... "
+            f"(below the number of molecules, {len(values)}).",
+            "number the classes 0, 1, 2, ..., or set dataset.target=regression for real values.",
+        )
 
 
 Featurised = tuple[dict[str, Tensor], list[int], list[str], list[str]]
@@ -127,23 +172,32 @@ def _featurise(rows: list[tuple[int, str, list[float]]]) -> Featurised:
 
 
 def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> Featurised:
+    """The featurised molecules of ``path``, from the cache when its recorded SHA-256 matches
+    (a damaged or replaced cache, a flipped bit in a target included, is rebuilt)."""
     settings = [CACHE_VERSION, str(cfg.smiles), [str(t) for t in cfg.targets]]
     digest = hashlib.sha256(path.read_bytes() + json.dumps(settings).encode()).hexdigest()[:24]
     cache = data_dir / "smiles" / f"{path.stem}-{digest}.pt"
-    if cache.is_file():
-        try:
-            stored = torch.load(cache, weights_only=True)  # plain tensors and lists: no code runs
+    record = cache.with_suffix(".sha256")
+    try:
+        content = cache.read_bytes()
+        if hashlib.sha256(content).hexdigest() == record.read_text().strip():
+            # Plain tensors and lists, loaded weights-only: no code runs.
+            stored = torch.load(io.BytesIO(content), weights_only=True)
             return stored["tensors"], stored["bad"], stored["scaffolds"], stored["smiles"]
-        except (OSError, RuntimeError, KeyError, EOFError):
-            pass  # a damaged cache is rebuilt
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError):
+        pass  # no cache, or a damaged one: rebuilt
     tensors, bad, scaffolds, kept = _featurise(read_rows(path, str(cfg.smiles), list(cfg.targets)))
+    buffer = io.BytesIO()
+    torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, buffer)
     try:
         from gnnexp.atomic import atomic_file
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(cache, "wb") as stream:
-            torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, stream)
-    except OSError:
+            stream.write(buffer.getvalue())
+        with atomic_file(record, "w") as stream:  # after the cache: a cache without it is rebuilt
+            stream.write(hashlib.sha256(buffer.getvalue()).hexdigest() + "\n")
+    except (OSError, GnnexpError):
         pass  # a read-only data dir: featurised again next time
     return tensors, bad, scaffolds, kept
 
@@ -156,11 +210,14 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
     path = Path(str(cfg.path)).expanduser()
     if not cfg.targets:
         raise DataError("dataset=smiles needs the columns to predict.", "set dataset.targets=[column, ...].")
+    if not path.is_file():
+        raise DataError(
+            f"dataset.path={path} does not exist.", "give the CSV (or .smi) file of your molecules."
+        )
     tensors, bad, scaffolds, kept = _cached(cfg, path, data_dir)
     notes: dict[str, str] = {}
     if torch.isnan(tensors["y"]).all() and path.suffix != ".smi":
-        with path.open(newline="") as stream:
-            columns = next(csv.reader(stream), [])
+        columns = next(csv.reader(io.StringIO(_text(path))), [])
         notes["labels"] = f"none: no column {', '.join(cfg.targets)} (its columns: {', '.join(columns)})"
     if bad:
         shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
@@ -176,6 +233,8 @@ def load_smiles(cfg: DictConfig, data_dir: Path) -> GraphData:
     if y.size(0) == 0:
         raise DataError(f"{path} holds no molecule RDKit can read.", "check the SMILES column.")
     regression = cfg.target == "regression"
+    if "labels" not in notes:
+        _check_labels(path, [str(t) for t in cfg.targets], y, kept, not regression and len(cfg.targets) == 1)
     # Several binary targets, or any missing label: a float row per molecule (task.loss=bce).
     multilabel = not regression and (len(cfg.targets) > 1 or bool(torch.isnan(y).any()))
     if multilabel and not torch.isin(y[~torch.isnan(y)], torch.tensor([0.0, 1.0])).all():

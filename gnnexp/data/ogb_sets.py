@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import torch
 from omegaconf import DictConfig
 
 from gnnexp.data.molecules import one_hot
+from gnnexp.data.processed import verified
 from gnnexp.data.sources import GraphData, node_level
 from gnnexp.errors import ConfigError, DataError, GnnexpError
 from gnnexp.metrics import METRICS
@@ -83,19 +86,55 @@ def _open(cfg: DictConfig, data_dir: Path, kind: str) -> tuple[Any, Any, Any]:
             torch.serialization.safe_globals(safe),
             contextlib.redirect_stdout(chatter),
             contextlib.redirect_stderr(chatter),
+            _Answers.instead_of_stdin(chatter),
             warnings.catch_warnings(),
+            verified([folder / "processed"]),
         ):
             # ogb's processing hands torch read-only NumPy arrays: a note for ogb, not for you.
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             dataset = dataset_class(name, root=str(root))
             split = getattr(dataset, split_of)()
         evaluator = evaluator_class(name)
+    except DataError:
+        raise
+    except EOFError as err:  # ogb asked a question on stdin that gnnexp does not answer
+        raise DataError(
+            f"{folder} holds an older release of {name}, which ogb would replace.",
+            f"remove {folder} (ogb downloads the current release), or point GNNEXP_DATA_DIR elsewhere.",
+        ) from err
+    except SystemExit as err:  # ogb exits when its download question is answered no
+        raise DataError(
+            f"ogb stopped before downloading {name}.", f"put OGB's files under {folder}."
+        ) from err
     except Exception as err:  # a failed download, damaged files
         raise DataError(
             f"Cannot load {name} into {root} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).",
             f"with internet ogb downloads it; offline, put OGB's files under {folder}.",
         ) from err
     return dataset, split, evaluator
+
+
+class _Answers:
+    """What ogb reads on stdin while gnnexp hides its chatter: "y" to its question before a
+    download over 1 GB (the run asked for that dataset), end of input to any other question
+    (ogb's offer to delete an older release), which then fails in one line instead of
+    waiting on a prompt nobody sees. The terminal's stdin is never read."""
+
+    def __init__(self, chatter: io.StringIO) -> None:
+        self.chatter = chatter
+
+    def readline(self, size: int = -1) -> str:
+        return "y\n" if self.chatter.getvalue().rstrip().endswith("Will you proceed? (y/N)") else ""
+
+    @staticmethod
+    @contextlib.contextmanager
+    def instead_of_stdin(chatter: io.StringIO) -> Iterator[None]:
+        saved = sys.stdin
+        sys.stdin = cast(TextIO, _Answers(chatter))
+        try:
+            yield
+        finally:
+            sys.stdin = saved
 
 
 def _metric(cfg: DictConfig, evaluator: Any, supported: bool, which: str) -> str:

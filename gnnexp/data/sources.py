@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,49 +115,83 @@ def _edge_width(graph: Any) -> int:
     return 0 if edge_attr is None else (1 if edge_attr.dim() == 1 else int(edge_attr.size(-1)))
 
 
-def _pyg_load(make: Callable[[], Any], what: str, raw_dir: Path | None, expected: list[str]) -> Any:
+def _pyg_load(
+    make: Callable[[], Any],
+    what: str,
+    raw_dir: Path | None,
+    expected: list[str],
+    processed: list[Path] | None = None,
+) -> Any:
     """Build a PyG dataset, turning download and parsing failures into clear DataErrors.
 
     ``raw_dir`` is where the raw files belong (None for generated datasets); ``expected``
-    names the files that must be there, when known.
+    names the files that must be there, when known. ``processed``: where PyG keeps its
+    processed files (default: beside ``raw_dir``), loaded only once verified
+    (``gnnexp.data.processed``).
     """
+    from gnnexp.data.processed import verified
+
+    if processed is None:
+        processed = [] if raw_dir is None else [raw_dir.parent / "processed"]
     had_raw = raw_dir is not None and bool(expected) and all((raw_dir / n).is_file() for n in expected)
     try:
-        return make()
-    except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
-        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        denied = _denied(err)
-        if denied is not None:
-            where = raw_dir.parent if raw_dir is not None else "the data directory"
-            raise DataError(
-                f"PyG cannot write its processed files under {where}: {denied}.",
-                f"make {where} writable, or copy the data to a writable place and point GNNEXP_DATA_DIR there.",
-            ) from err
-        if raw_dir is None:
-            raise DataError(
-                f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs."
-            ) from err
-        missing = [n for n in expected if not (raw_dir / n).is_file()]
-        if missing or (not expected and not any(raw_dir.glob("*"))):
-            shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
-            raise DataError(
-                f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
-                f"and downloading them failed ({reason}).",
-                f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
-                f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
-            ) from err
-        processed = raw_dir.parent / "processed"
-        cached = processed.is_dir() and any(not p.name.startswith("pre_") for p in processed.iterdir())
-        if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
-            raise DataError(
-                f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
-                f"{processed} may be stale or damaged.",
-                f"delete {processed} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
-            ) from err
+        with verified(processed):
+            return make()
+    except DataError:
+        raise
+    except pickle.UnpicklingError as err:
+        if "add_safe_globals" not in str(err):  # damaged rather than naming code: below
+            raise _load_error(err, what, raw_dir, expected, had_raw) from err
+        # A file naming code, refused by the weights-only load (gnnexp.data.processed).
+        where = processed[0] if processed else "the data directory"
         raise DataError(
-            f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
-            f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
+            f"Could not load the {what} dataset: a processed file under {where} is not plain data "
+            "(unpickling it would run code); gnnexp did not load it.",
+            f"delete {where} (PyG rebuilds it from the raw files).",
         ) from err
+    except Exception as err:  # download errors differ by PyG version: aiohttp, urllib, OSError
+        raise _load_error(err, what, raw_dir, expected, had_raw) from err
+
+
+def _load_error(
+    err: Exception, what: str, raw_dir: Path | None, expected: list[str], had_raw: bool
+) -> DataError:
+    """The one line that says why building a PyG dataset failed."""
+    reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    denied = _denied(err)
+    if denied is not None:
+        where = raw_dir.parent if raw_dir is not None else "the data directory"
+        return DataError(
+            f"PyG cannot write its processed files under {where}: {denied}.",
+            f"make {where} writable, or copy the data to a writable place and point GNNEXP_DATA_DIR there.",
+        )
+    if raw_dir is None:
+        return DataError(f"Could not build the {what} dataset ({reason}).", "check dataset.kwargs.")
+    missing = [n for n in expected if not (raw_dir / n).is_file()]
+    if missing or (not expected and not any(raw_dir.glob("*"))):
+        shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
+        return DataError(
+            f"{what} raw files are missing from {raw_dir}{f' ({shown})' if shown else ''} "
+            f"and downloading them failed ({reason}).",
+            f"copy the raw files into {raw_dir}, or set GNNEXP_DATA_DIR to a directory "
+            f"that holds {raw_dir.parent.parent.name}/{raw_dir.parent.name}/raw/.",
+        )
+    from gnnexp.data.processed import MANIFEST
+
+    processed_dir = raw_dir.parent / "processed"
+    cached = processed_dir.is_dir() and any(
+        not p.name.startswith("pre_") and p.name != MANIFEST for p in processed_dir.iterdir()
+    )
+    if had_raw and cached:  # the raw files are there and were processed once: the cache is the suspect
+        return DataError(
+            f"Could not load the {what} dataset from {raw_dir.parent} ({reason}); PyG's processed cache "
+            f"{processed_dir} may be stale or damaged.",
+            f"delete {processed_dir} (PyG rebuilds it from the raw files); if that fails, restore the raw files.",
+        )
+    return DataError(
+        f"Could not read the {what} files in {raw_dir} ({reason}){'' if had_raw else ' after downloading them'}.",
+        f"they may be corrupt: delete {raw_dir.parent} and restore the raw files.",
+    )
 
 
 def _denied(err: BaseException) -> str | None:
@@ -203,6 +238,8 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     expected = [f"{cfg.pyg_name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
 
     def make(transform: Any = None) -> Any:
+        if not cfg.use_edge_attr:  # TUDataset keeps the edge features made from edge labels
+            transform = T.Compose([_without_edge_attr, *([transform] if transform else [])])
         return TUDataset(
             str(root),
             cfg.pyg_name,
@@ -214,8 +251,15 @@ def tu(cfg: DictConfig, data_dir: Path) -> GraphData:
     dataset = _pyg_load(make, cfg.pyg_name, raw_dir, expected)
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) for g in dataset if g.num_edges)
-        dataset = make(T.OneHotDegree(max_degree))
+        dataset = _pyg_load(lambda: make(T.OneHotDegree(max_degree)), cfg.pyg_name, raw_dir, expected)
     return _graph_level(cfg, dataset)
+
+
+def _without_edge_attr(graph: Any) -> Any:
+    """``graph`` without edge features (``dataset.use_edge_attr=false``)."""
+    graph = copy.copy(graph)
+    del graph.edge_attr
+    return graph
 
 
 def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
@@ -237,9 +281,14 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
     # PyG's named datasets (Amazon's Photo, Coauthor's CS...) keep their files in
     # root/<name>/raw, the others in root/raw.
     raw_dir = None
+    processed: list[Path] = []
     if "root" in kwargs:
         raw_dir = Path(kwargs["root"]) / (str(kwargs["name"]) if "name" in kwargs else "") / "raw"
-    dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [])
+        # Where a class keeps its processed files varies: every processed/ under its root.
+        root = Path(kwargs["root"])
+        found = [p for p in root.rglob("processed") if p.is_dir()]
+        processed = sorted({*found, root / "processed", raw_dir.parent / "processed"})
+    dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [], processed)
     if cfg.level == "graph":
         return _graph_level(cfg, dataset)
     if len(dataset) != 1:
@@ -254,6 +303,12 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
     """A planted-partition graph generated from ``cfg.data_seed``; ``data_dir`` is unused."""
     from gnnexp.data.synthetic import node_regression_target, planted_partition
 
+    if cfg.num_classes > cfg.num_nodes:
+        raise ConfigError(
+            f"dataset.num_classes={cfg.num_classes} exceeds dataset.num_nodes={cfg.num_nodes}: "
+            "some classes would have no node.",
+            "use at most as many classes as nodes.",
+        )
     graph = planted_partition(
         num_nodes=cfg.num_nodes,
         num_classes=cfg.num_classes,

@@ -102,6 +102,7 @@ class GnnexpOptunaSweeper(Sweeper):
         from gnnexp.errors import GnnexpError
         from gnnexp.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
         from gnnexp.search.driver import INTERRUPTED, Worker
+        from gnnexp.resume import override
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
@@ -242,9 +243,9 @@ class GnnexpOptunaSweeper(Sweeper):
             # start in another directory, and must not compose a new one.
             extra=lambda n: [
                 f"trial.study={s.study_name}",
-                f"trial.storage='{storage_spec}'",  # quoted: a URL may hold ? and =
+                override("trial.storage", storage_spec),  # quoted: a URL may hold ? and =
                 f"trial.number={n}",
-                f"hydra.sweep.dir={sweep_dir}",
+                override("hydra.sweep.dir", sweep_dir),  # quoted: any path
                 f"hydra.sweep.subdir=trial_{n}",
             ],
             max_failure_rate=float(s.max_failure_rate),
@@ -298,6 +299,7 @@ class GnnexpOptunaSweeper(Sweeper):
         which this process shows for all. In this process group, so that a Ctrl-C in the
         terminal reaches every worker once."""
         from gnnexp.errors import GnnexpError
+        from gnnexp.resume import override
 
         if count <= 0:
             return []
@@ -314,7 +316,7 @@ class GnnexpOptunaSweeper(Sweeper):
             if str(callback.get("_target_", "")).rsplit(".", 1)[-1] in ("SweepSummary", "SweepView")
         ]
         command = [sys.executable, "-m", "gnnexp", "train", *sys.argv[1:], *quiet,
-                   f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+                   override("hydra.sweep.dir", sweep_dir)]  # fmt: skip
         started = []
         for index in range(1, count + 1):
             log = sweep_dir / f"worker_{index}.log"
