@@ -101,8 +101,8 @@ class GnnexpOptunaSweeper(Sweeper):
 
         from gnnexp.errors import GnnexpError
         from gnnexp.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
-        from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.resume import override
+        from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
