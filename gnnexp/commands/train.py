@@ -288,10 +288,13 @@ def main(args: list[str]) -> int:
         trusted = "--trust-config" in args
         args = [a for a in args if a != "--trust-config"]
         completing = bool(SHELL_COMPLETION & set(args))
+        # Resuming rewrites trainer.resume=PATH (a path the shell passed unquoted) into quoted
+        # overrides, so the check reads what Hydra will read.
+        args = resume_args(args, trusted)
         flags, overrides = split_flags(args)
         if not completing and not any(f.startswith(("--config-name", "-cn")) for f in flags):
             check_overrides(overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
-        sys.argv = ["gnnexp train", *hydra_order(resume_args(args, trusted))]
+        sys.argv = ["gnnexp train", *hydra_order(args)]
         if wants_curves(args):
             PAINTER.start()  # matplotlib loads on the other core while torch is imported
         with our_errors(), completion_without_schemas() if completing else nullcontext():
