@@ -119,40 +119,6 @@ def test_fast_paths_give_identical_gradients(variant):
     _assert_same_gradients(fast_model, plain_model)
 
 
-# Layer-input dropout only: GAT-like attention draws its own masks over its edge order.
-PLAIN_MASKS = [v for v in VARIANTS if v[0] not in ("model=gat", "model=gatv2", "model=transformer")]
-
-
-@pytest.mark.parametrize("variant", PLAIN_MASKS, ids=[" ".join(v) for v in PLAIN_MASKS])
-def test_plain_masks_give_the_plain_paths_loss_and_gradients_with_dropout(variant):
-    """trainer.dropout_masks=plain: with dropout on, the fast layouts draw the plain loop's
-    masks, so from the same seed the loss and every gradient agree with the plain path."""
-    overrides = [*variant, "model.dropout=0.5", "dataset=cora", "trainer.dropout_masks=plain"]
-    (fast_task, plain_task), (fast_model, plain_model) = _pair(overrides)
-    assert fast_task.layout.plain_masks and fast_task.layout.reorder  # a fast layout, drawing plain masks
-    losses = []
-    for task, model in ((fast_task, fast_model), (plain_task, plain_model)):
-        model.train()
-        torch.manual_seed(7)
-        loss = task.training_loss(model, task.graph)
-        loss.backward()
-        losses.append(loss.item())
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    _assert_same_gradients(fast_model, plain_model)
-
-
-def test_plain_masks_on_sparse_features_are_f_dropouts_masks():
-    x = torch.rand(40, 30) * (torch.rand(40, 30) < 0.1)
-    torch.manual_seed(3)
-    expected = torch.nn.functional.dropout(x, p=0.4, training=True)
-    torch.manual_seed(3)
-    got = fast.dropout(fast.csr(x), 0.4, True, fast=True, plain_masks=True)
-    torch.testing.assert_close(got.to_dense(), expected)
-    torch.manual_seed(3)
-    compact = fast.dropout(fast.csr(x), 0.4, True, fast=True)
-    assert not torch.equal(compact.to_dense(), expected)  # the default draws other numbers
-
-
 def test_per_layer_inputs_keep_only_what_the_targets_need():
     """On the path 0-1-2-3-4, two layers for node 0: layer 1 reads nodes 0-2 and computes
     0 and 1 (node 2's row stays empty); layer 2 reads 0 and 1 and computes 0."""

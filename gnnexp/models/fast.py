@@ -58,30 +58,17 @@ def _uniform_dropout(x: Tensor, p: float) -> Tensor:
 
 # torch.compile cannot trace sparse CSR tensors: these run eagerly inside a compiled model.
 @torch.compiler.disable
-def dropout(x: Tensor, p: float, training: bool, fast: bool = False, plain_masks: bool = False) -> Tensor:
+def dropout(x: Tensor, p: float, training: bool, fast: bool = False) -> Tensor:
     """``F.dropout``; for a CSR matrix the mask covers its stored values only.
 
     ``fast`` draws the mask from uniform numbers (same distribution, cheaper on CPU).
-    ``plain_masks`` draws, for a CSR matrix too, the mask ``F.dropout`` draws for the dense
-    matrix (the same random numbers), and keeps its stored entries.
     """
     if not training or p == 0:
         return x
     if not is_csr(x):
-        return _uniform_dropout(x, p) if fast and not plain_masks else F.dropout(x, p=p, training=True)
-    if plain_masks:
-        values = _dense_mask_values(x, p)
-    else:
-        values = _uniform_dropout(x.values(), p) if fast else F.dropout(x.values(), p=p, training=True)
+        return _uniform_dropout(x, p) if fast else F.dropout(x, p=p, training=True)
+    values = _uniform_dropout(x.values(), p) if fast else F.dropout(x.values(), p=p, training=True)
     return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
-
-
-def _dense_mask_values(x: Tensor, p: float) -> Tensor:
-    if p >= 1:  # F.dropout draws nothing then
-        return torch.zeros_like(x.values())
-    # What F.dropout does on CPU: a Bernoulli(1 - p) tensor of the input's shape, scaled.
-    noise = torch.empty(x.shape, dtype=x.values().dtype, device=x.device).bernoulli_(1 - p).div_(1 - p)
-    return x.values() * noise[entry_rows(x.crow_indices()), x.col_indices().long()]
 
 
 class _CSRMatmul(torch.autograd.Function):
@@ -208,16 +195,13 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     return csr(gcn_norm(adj_t, num_nodes=num_nodes, add_self_loops=True)[0])
 
 
-def choose_layout(
-    spec: ModelSpec | None, x: Tensor, allowed: bool, edge_dim: int | None = None, plain_masks: bool = False
-) -> Layout:
+def choose_layout(spec: ModelSpec | None, x: Tensor, allowed: bool, edge_dim: int | None = None) -> Layout:
     """The fastest exact layout for a built-in architecture on a fixed graph.
 
     ``spec`` is None for a user's own class (always plain); ``allowed`` is false when the
     run turned the fast layouts off, samples mini-batches, or uses mixed precision (torch's
     CPU sparse kernels take float32 only). With ``edge_dim`` (edge features the model
-    takes) the edges stay a list, aligned with their features. ``plain_masks``: dropout
-    draws the plain loop's masks (``trainer.dropout_masks=plain``).
+    takes) the edges stay a list, aligned with their features.
     """
     from gnnexp.models.archs import GNNSpec
 
@@ -233,14 +217,13 @@ def choose_layout(
     return Layout(
         sparse_features=sparse,
         adjacency=adjacency,
-        uniform_dropout=not plain_masks,
-        plain_masks=plain_masks,
+        uniform_dropout=True,
         edge_dim=edge_dim,
         reorder=True,
     )
 
 
-def sampled_layout(spec: ModelSpec | None, allowed: bool, plain_masks: bool = False) -> Layout:
+def sampled_layout(spec: ModelSpec | None, allowed: bool) -> Layout:
     """The layout for neighbour-sampled mini-batches: edge lists and dense features as the
     loader makes them; linear maps reordered; and each layer trimmed to the nodes later
     layers need, where that keeps the seeds' outputs (``GNNSpec.trims_exactly``)."""
@@ -248,9 +231,7 @@ def sampled_layout(spec: ModelSpec | None, allowed: bool, plain_masks: bool = Fa
 
     if not allowed or not isinstance(spec, GNNSpec):
         return PLAIN
-    return Layout(
-        uniform_dropout=not plain_masks, plain_masks=plain_masks, reorder=True, trim=spec.trims_exactly()
-    )
+    return Layout(uniform_dropout=True, reorder=True, trim=spec.trims_exactly())
 
 
 def prepare(

@@ -25,8 +25,6 @@ def trimmed_layers(spec: ModelSpec | None, layout: Layout) -> int:
     GAT's self-loops)."""
     from gnnexp.models.archs import GNNSpec
 
-    if layout.plain_masks:  # the plain loop's masks cover every row
-        return 0
     if isinstance(spec, GNNSpec) and spec.rows_independent() and layout.adjacency in CSR_ADJACENCIES:
         return spec.num_layers
     return 0

@@ -136,11 +136,6 @@ def layouts_allowed(cfg: DictConfig) -> bool:
     return bool(cfg.trainer.fast_paths) and str(cfg.trainer.precision) == "32"
 
 
-def plain_masks(cfg: DictConfig) -> bool:
-    """Whether dropout draws the plain loop's masks (``trainer.dropout_masks=plain``)."""
-    return str(cfg.trainer.dropout_masks) == "plain"
-
-
 def build_task(
     cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None, dist: Dist = SINGLE
 ) -> Task:

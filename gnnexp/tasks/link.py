@@ -21,7 +21,7 @@ from gnnexp.metrics import METRICS, hits_at_k
 from gnnexp.models import fast
 from gnnexp.models.build import model_spec
 from gnnexp.seeding import seeded
-from gnnexp.tasks.base import describe_edges, layouts_allowed, plain_masks
+from gnnexp.tasks.base import describe_edges, layouts_allowed
 
 if TYPE_CHECKING:
     from gnnexp.models.heads import LinkModel
@@ -102,9 +102,7 @@ class LinkTask:
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
         # Message-passing inputs per split, in the layout the model is built for.
-        self.layout = fast.choose_layout(
-            model_spec(cfg.model), train.x, layouts_allowed(cfg), plain_masks=plain_masks(cfg)
-        )
+        self.layout = fast.choose_layout(model_spec(cfg.model), train.x, layouts_allowed(cfg))
         self.inputs = {
             name: fast.prepare(d.x, d.edge_index, self.num_nodes, self.layout)
             for name, d in self.data.items()

@@ -18,7 +18,7 @@ from gnnexp.errors import DataError
 from gnnexp.models import fast, trimmed
 from gnnexp.models.build import model_spec
 from gnnexp.ranks import SINGLE, Dist, shard
-from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed, plain_masks
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
 
 SPLITS = ("train", "val", "test")
 
@@ -67,9 +67,9 @@ class NodeTask:
         )
         spec = model_spec(cfg.model)
         self.layout = (
-            fast.sampled_layout(spec, layouts_allowed(cfg), plain_masks(cfg))
+            fast.sampled_layout(spec, layouts_allowed(cfg))
             if self.sampled
-            else fast.choose_layout(spec, self.graph.x, layouts_allowed(cfg), used, plain_masks(cfg))
+            else fast.choose_layout(spec, self.graph.x, layouts_allowed(cfg), used)
         )
         g = self.graph
         self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
