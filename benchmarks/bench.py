@@ -123,7 +123,7 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
     from gnnexp.data.splits import random_node_masks
     from gnnexp.data.synthetic import planted_partition
     from gnnexp.models import MODELS as ARCHS
-    from gnnexp.models.fast import sampled_layout
+    from gnnexp.models.fast.sparse import sampled_layout
     from gnnexp.models.layout import PLAIN
 
     torch.manual_seed(0)

@@ -204,8 +204,8 @@ def test_a_forged_checkpoint_runs_no_code(gnnexp, tmp_path, monkeypatch, capsys,
 
 
 def test_the_fast_layout_is_chosen_when_the_model_is_built():
-    from gnnexp.models import fast
     from gnnexp.models.archs import GCN
+    from gnnexp.models.fast import sparse as fast
     from gnnexp.models.layout import PLAIN
 
     spec = GCN(hidden_channels=8)

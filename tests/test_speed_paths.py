@@ -18,7 +18,8 @@ from gnnexp.checkpoint import load_checkpoint, load_weights
 from gnnexp.config.components import declared
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.models import fast, trimmed
+from gnnexp.models.fast import sparse as fast
+from gnnexp.models.fast import trimmed
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate

@@ -21,7 +21,7 @@ from torch_geometric.nn.norm import BatchNorm, LayerNorm, PairNorm
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import dropout_edge, trim_to_layer
 
-from gnnexp.models import fast
+from gnnexp.models.fast import sparse as fast
 from gnnexp.models.layout import PLAIN, Layout
 
 if TYPE_CHECKING:

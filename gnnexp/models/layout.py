@@ -19,7 +19,7 @@ class Layout:
     ``edge_dim``: the width of the edge features the model takes with each edge (None: the
     model gets none, because the data has none or the architecture cannot use them);
     ``reorder``: linear maps run before mean/sum aggregation where that is cheaper
-    (``gnnexp.models.reordered``); ``trim``: sampled mini-batches come with their per-hop
+    (``gnnexp.models.fast.reordered``); ``trim``: sampled mini-batches come with their per-hop
     node and edge counts, and each layer computes only the nodes later layers still need
     (PyG's ``trim_to_layer``)."""
 

@@ -18,8 +18,8 @@ from gnnexp.config.validate import metric_name
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
-from gnnexp.models import fast
 from gnnexp.models.build import model_spec
+from gnnexp.models.fast import sparse as fast
 from gnnexp.seeding import seeded
 from gnnexp.tasks.base import describe_edges, layouts_allowed
 

@@ -15,8 +15,9 @@ from gnnexp.config.components import instance
 from gnnexp.data.sampling import neighbor_loader
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
-from gnnexp.models import fast, trimmed
 from gnnexp.models.build import model_spec
+from gnnexp.models.fast import sparse as fast
+from gnnexp.models.fast import trimmed
 from gnnexp.ranks import SINGLE, Dist, shard
 from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
 

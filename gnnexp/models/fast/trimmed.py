@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from gnnexp.models.fast import csr, entry_rows
+from gnnexp.models.fast.sparse import csr, entry_rows
 from gnnexp.models.layout import Layout
 
 if TYPE_CHECKING:

@@ -247,7 +247,7 @@ def prepare(
     if layout.adjacency == "gcn":
         return x, gcn_adjacency(edge_index, num_nodes)
     if layout.adjacency == "attention":
-        from gnnexp.models.attention import attention_adjacency
+        from gnnexp.models.fast.attention import attention_adjacency
 
         return x, attention_adjacency(edge_index, num_nodes)
     if layout.adjacency in ("csr", "mean"):

@@ -19,7 +19,7 @@ from torch import Tensor
 from torch_geometric.nn import GINConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
-from gnnexp.models.fast import CSRMatmul, is_csr
+from gnnexp.models.fast.sparse import CSRMatmul, is_csr
 
 LINEAR_AGGREGATIONS = ("mean", "sum", "add")
 

@@ -19,7 +19,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import PatternCache, SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
+from gnnexp.models.fast.sparse import (
+    PatternCache,
+    SparseAwareLinear,
+    dropout,
+    entry_rows,
+    is_csr,
+    transpose_pattern,
+)
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
