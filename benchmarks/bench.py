@@ -123,24 +123,26 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
     from gnnexp.data.splits import random_node_masks
     from gnnexp.data.synthetic import planted_partition
     from gnnexp.models import MODELS as ARCHS
-    from gnnexp.models.fast.sparse import sampled_layout
-    from gnnexp.models.layout import PLAIN
+    from gnnexp.models.fast import fast_forward
 
     torch.manual_seed(0)
     graph = planted_partition(num_nodes, 4, 32, 10.0, 0.8, 0.2, seed=0)
     graph.train_mask, _, _ = random_node_masks(num_nodes, 0.6, 0.2, seed=0)
     out: dict[str, Any] = {"nodes": num_nodes, "edges": int(graph.num_edges)}
     spec = ARCHS["sage"](hidden_channels=64, num_layers=2)
-    layouts = {"plain": PLAIN, "gnnexp": sampled_layout(spec, allowed=True)}
+    forwards = {
+        name: fast_forward(spec, graph, sampled=True, enabled=name == "gnnexp")
+        for name in ("plain", "gnnexp")
+    }
     backends = ["torch"] + (["pyg"] if pyg_sampling_available() else [])
     for backend in backends:
-        rates: dict[str, list[float]] = {name: [] for name in layouts}
-        shares: dict[str, list[float]] = {name: [] for name in layouts}
+        rates: dict[str, list[float]] = {name: [] for name in forwards}
+        shares: dict[str, list[float]] = {name: [] for name in forwards}
         for _ in range(2):  # interleaved: A B A B
-            for name, layout in layouts.items():
+            for name, forward in forwards.items():
                 loader = neighbor_loader(graph, graph.train_mask, [15, 10], 512, True, backend=backend)
                 torch.manual_seed(0)
-                model = spec.build(32, 4, layout)
+                model = spec.build(32, 4, forward.layout)
                 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
                 seeds, started, sample_time = 0, 0.0, 0.0
                 iterator = iter(loader)
@@ -151,8 +153,7 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
                         started, sample_time, seeds = time.perf_counter(), 0.0, 0
                     sample_time += time.perf_counter() - t
                     optimizer.zero_grad()
-                    hops = (batch.num_sampled_nodes, batch.num_sampled_edges) if layout.trim else None
-                    logits = model(batch.x, batch.edge_index, hops=hops)[: batch.batch_size]
+                    logits = model(batch.x, batch.edge_index, **forward.batch_args(batch))[: batch.batch_size]
                     F.cross_entropy(logits, batch.y[: batch.batch_size]).backward()
                     optimizer.step()
                     seeds += batch.batch_size
@@ -164,7 +165,7 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
                 "seeds_per_s": statistics.median(rates[name]),
                 "sampling_share": statistics.median(shares[name]),
             }
-            for name in layouts
+            for name in forwards
         }
     return out
 

@@ -204,23 +204,26 @@ def test_a_forged_checkpoint_runs_no_code(gnnexp, tmp_path, monkeypatch, capsys,
 
 
 def test_the_fast_layout_is_chosen_when_the_model_is_built():
+    from torch_geometric.data import Data
+
     from gnnexp.models.archs import GCN
-    from gnnexp.models.fast import sparse as fast
+    from gnnexp.models.fast import fast_forward
     from gnnexp.models.layout import PLAIN
 
     spec = GCN(hidden_channels=8)
     x = torch.zeros(20, 50)
     x[0, 0] = 1.0
-    layout = fast.choose_layout(spec, x, allowed=True)
-    assert layout.adjacency == "gcn" and layout.sparse_features
-    built_fast, built_plain = spec.build(50, 3, layout), spec.build(50, 3, PLAIN)
+    graph = Data(x=x, edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]))
+    forward = fast_forward(spec, graph)
+    assert forward.layout.adjacency == "gcn" and forward.layout.sparse_features
+    features, adjacency = forward.inputs
+    assert features.layout == adjacency.layout == torch.sparse_csr
+    assert torch.equal(graph.x, x) and graph.edge_index.shape == (2, 3)  # the graph is not changed
+    built_fast, built_plain = spec.build(50, 3, forward.layout), spec.build(50, 3, PLAIN)
     assert [c.normalize for c in built_fast.convs] == [False, False]
     assert [c.normalize for c in built_plain.convs] == [True, True]
-    # Preparing inputs changes neither model.
-    edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])
-    fast.prepare(x, edge_index, 20, layout)
-    assert [c.normalize for c in built_plain.convs] == [True, True]
-    assert fast.choose_layout(spec, x, allowed=False) == PLAIN
+    off = fast_forward(spec, graph, enabled=False)
+    assert off.layout == PLAIN and off.inputs[1] is graph.edge_index
 
 
 @pytest.mark.parametrize("flag", [False, True])
