@@ -456,3 +456,22 @@ def test_ddp_under_torchrun(tmp_path, gnnexp):
         losses = [float(row["train_loss"]) for row in csv.DictReader(f)]
     assert losses == pytest.approx(spawned.column("train_loss"), rel=1e-5)
     assert results["test"]["accuracy"] == pytest.approx(spawned.results["test"]["accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ["gcn", "gat", "sage", "gin", "mlp"])
+def test_fast_passes_reuse_the_structures_made_with_their_inputs(model, monkeypatch):
+    """The transposes and attention patterns are made once, with the inputs that hold them
+    (whole graph and trimmed): training steps and evaluations make none."""
+    from gnnexp.models.fast import attention
+
+    (task, _), (net, _) = _pair([f"model={model}", "dataset=cora"])
+    task.trimmed_inputs(("train",))
+    task.trimmed_inputs(("val", "test"))
+    made = []
+    monkeypatch.setattr(fast, "transpose_pattern", lambda x: made.append(x) or pytest.fail("transpose made"))
+    monkeypatch.setattr(attention, "_Pattern", lambda *a: made.append(a) or pytest.fail("pattern made"))
+    for _ in range(2):
+        net.train()
+        task.training_loss(net, task.graph).backward()
+        evaluate(net, task, ("val", "test"))
+    assert made == []
