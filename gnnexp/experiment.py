@@ -63,7 +63,9 @@ def build_experiment(
     """
     device = device or resolve_device(cfg.device.type)
     data = data or load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-    task = build_task(cfg, data, device, fold=fold, dist=dist)
+    # Mixed precision runs the plain path: torch's CPU sparse kernels take float32 only.
+    fast = bool(cfg.trainer.fast_paths) and str(cfg.trainer.precision) == "32"
+    task = build_task(cfg, data, device, fold=fold, dist=dist, fast=fast)
     if seed is not None:
         seed_everything(seed)
     model = task.build_model(cfg.model).to(device)

@@ -202,23 +202,26 @@ def test_a_forged_checkpoint_runs_no_code(gnnexp, tmp_path, monkeypatch, capsys,
 
 
 def test_the_fast_layout_is_chosen_when_the_model_is_built():
-    from gnnexp.models import fast
+    from torch_geometric.data import Data
+
     from gnnexp.models.archs import GCN
+    from gnnexp.models.fast import fast_forward
     from gnnexp.models.layout import PLAIN
 
     spec = GCN(hidden_channels=8)
     x = torch.zeros(20, 50)
     x[0, 0] = 1.0
-    layout = fast.choose_layout(spec, x, allowed=True)
-    assert layout.adjacency == "gcn" and layout.sparse_features
-    built_fast, built_plain = spec.build(50, 3, layout), spec.build(50, 3, PLAIN)
+    graph = Data(x=x, edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]))
+    forward = fast_forward(spec, graph)
+    assert forward.layout.adjacency == "gcn" and forward.layout.sparse_features
+    features, adjacency = forward.inputs
+    assert features.layout == adjacency.layout == torch.sparse_csr
+    assert torch.equal(graph.x, x) and graph.edge_index.shape == (2, 3)  # the graph is not changed
+    built_fast, built_plain = spec.build(50, 3, forward.layout), spec.build(50, 3, PLAIN)
     assert [c.normalize for c in built_fast.convs] == [False, False]
     assert [c.normalize for c in built_plain.convs] == [True, True]
-    # Preparing inputs changes neither model.
-    edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])
-    fast.prepare(x, edge_index, 20, layout)
-    assert [c.normalize for c in built_plain.convs] == [True, True]
-    assert fast.choose_layout(spec, x, allowed=False) == PLAIN
+    off = fast_forward(spec, graph, enabled=False)
+    assert off.layout == PLAIN and off.inputs[1] is graph.edge_index
 
 
 @pytest.mark.parametrize("flag", [False, True])
@@ -302,3 +305,46 @@ def test_a_built_in_model_and_logger_are_one_class_and_one_yaml_each(tmp_path):
     assert (
         listed.returncode == 0 and "model.aggr" in listed.stdout and "one of add, mean, max" in listed.stdout
     )
+
+
+def test_drop_edge_drops_a_share_p_of_the_edges_in_training_only():
+    """DropEdge: each training pass gives every layer the same random ~p of the edges fewer;
+    evaluation sees all of them, deterministically, as the model without DropEdge does; and
+    the fast layouts keep the edge list for it to sample from."""
+    from torch_geometric.data import Data
+
+    from gnnexp.models.archs import GraphSAGE
+    from gnnexp.models.fast import fast_forward
+
+    torch.manual_seed(0)
+    x, edge_index = torch.randn(200, 8), torch.randint(0, 200, (2, 4000))
+    spec = GraphSAGE(name="sage", hidden_channels=16, num_layers=2, dropout=0.0, drop_edge=0.3)
+    forward = fast_forward(spec, Data(x=x, edge_index=edge_index))
+    assert forward.layout.adjacency == "coo" and forward.inputs[1] is edge_index
+    model = spec.build(8, 3, forward.layout)
+    without = GraphSAGE(name="sage", hidden_channels=16, num_layers=2, dropout=0.0).build(
+        8, 3, forward.layout
+    )
+    without.load_state_dict(model.state_dict())
+    seen: list[int] = []
+    for conv in model.convs:
+        conv.register_forward_pre_hook(lambda _, args: seen.append(args[1].size(1)))
+
+    model.train()
+    outs = [model(*forward.inputs) for _ in range(20)]
+    per_pass = list(zip(seen[::2], seen[1::2], strict=True))
+    assert all(first == second for first, second in per_pass)  # one draw per pass, for every layer
+    kept = sum(first for first, _ in per_pass) / (len(per_pass) * edge_index.size(1))
+    assert abs(kept - 0.7) < 0.02
+    assert len({n for n, _ in per_pass}) > 1 and not torch.equal(outs[0], outs[1])
+    without.train()
+    assert not torch.allclose(outs[0], without(*forward.inputs))
+
+    model.eval()
+    without.eval()
+    seen.clear()
+    with torch.no_grad():
+        evaluated = model(*forward.inputs)
+        assert seen == [edge_index.size(1)] * 2
+        assert torch.equal(evaluated, model(*forward.inputs))
+        torch.testing.assert_close(evaluated, without(*forward.inputs))

@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
+from torch_geometric.data import Data
 
 from gnnexp.checkpoint import load_checkpoint, load_weights
 from gnnexp.config.components import declared
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.models import fast, trimmed
+from gnnexp.experiment import build_experiment
+from gnnexp.models.fast import FastForward, fast_forward, trimmed
+from gnnexp.models.fast import sparse as fast
+from gnnexp.models.layout import PLAIN, Layout
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
@@ -35,9 +39,9 @@ def _pair(overrides: list[str]):
     """The same model (same weights) built by a fast-path task and by a plain one."""
     tasks, models = [], []
     for flag in (True, False):
-        cfg = compose([*overrides, f"trainer.fast_paths={flag}"])
+        cfg = compose(overrides)
         data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
-        task = build_task(cfg, data, torch.device("cpu"))
+        task = build_task(cfg, data, torch.device("cpu"), fast=flag)
         torch.manual_seed(0)
         model = task.build_model(cfg.model)
         tasks.append(task)
@@ -119,45 +123,11 @@ def test_fast_paths_give_identical_gradients(variant):
     _assert_same_gradients(fast_model, plain_model)
 
 
-# Layer-input dropout only: GAT-like attention draws its own masks over its edge order.
-PLAIN_MASKS = [v for v in VARIANTS if v[0] not in ("model=gat", "model=gatv2", "model=transformer")]
-
-
-@pytest.mark.parametrize("variant", PLAIN_MASKS, ids=[" ".join(v) for v in PLAIN_MASKS])
-def test_plain_masks_give_the_plain_paths_loss_and_gradients_with_dropout(variant):
-    """trainer.dropout_masks=plain: with dropout on, the fast layouts draw the plain loop's
-    masks, so from the same seed the loss and every gradient agree with the plain path."""
-    overrides = [*variant, "model.dropout=0.5", "dataset=cora", "trainer.dropout_masks=plain"]
-    (fast_task, plain_task), (fast_model, plain_model) = _pair(overrides)
-    assert fast_task.layout.plain_masks and fast_task.layout.reorder  # a fast layout, drawing plain masks
-    losses = []
-    for task, model in ((fast_task, fast_model), (plain_task, plain_model)):
-        model.train()
-        torch.manual_seed(7)
-        loss = task.training_loss(model, task.graph)
-        loss.backward()
-        losses.append(loss.item())
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    _assert_same_gradients(fast_model, plain_model)
-
-
-def test_plain_masks_on_sparse_features_are_f_dropouts_masks():
-    x = torch.rand(40, 30) * (torch.rand(40, 30) < 0.1)
-    torch.manual_seed(3)
-    expected = torch.nn.functional.dropout(x, p=0.4, training=True)
-    torch.manual_seed(3)
-    got = fast.dropout(fast.csr(x), 0.4, True, fast=True, plain_masks=True)
-    torch.testing.assert_close(got.to_dense(), expected)
-    torch.manual_seed(3)
-    compact = fast.dropout(fast.csr(x), 0.4, True, fast=True)
-    assert not torch.equal(compact.to_dense(), expected)  # the default draws other numbers
-
-
 def test_per_layer_inputs_keep_only_what_the_targets_need():
     """On the path 0-1-2-3-4, two layers for node 0: layer 1 reads nodes 0-2 and computes
     0 and 1 (node 2's row stays empty); layer 2 reads 0 and 1 and computes 0."""
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
-    adj = fast.prepare(torch.eye(5), edge_index, 5, fast.Layout(adjacency="mean"))[1]
+    adj = FastForward(None, Layout(adjacency="mean"), Data(x=torch.eye(5), edge_index=edge_index)).inputs[1]
     x, (first, second) = trimmed.per_layer_inputs(torch.eye(5), adj, torch.tensor([0]), 2, sparse=False)
     torch.testing.assert_close(x, torch.eye(5)[:3])
     torch.testing.assert_close(first.to_dense(), torch.tensor([[0, 1, 0], [0.5, 0, 0.5], [0, 0, 0]]))
@@ -175,11 +145,11 @@ def test_full_graph_passes_compute_only_the_targets_needs(variant):
     """The validation nodes' outputs from the trimmed inputs are the full pass's rows, and
     the trimmed pass reads fewer nodes and far fewer adjacency entries."""
     (task, _), (model, _) = _pair([*variant, "dataset=cora"])
-    assert task.layers == len(model.convs)
+    assert task.fast.trimmed_layers == len(model.convs)
     model.eval()
     nodes = task.graph.val_mask.nonzero().view(-1)
     x, adjacencies = trimmed.per_layer_inputs(
-        task.graph.x, task.inputs[1], nodes, task.layers, task.layout.sparse_features
+        task.graph.x, task.inputs[1], nodes, len(model.convs), task.layout.sparse_features
     )
     assert x.size(0) < task.graph.num_nodes
     assert adjacencies[-1].values().numel() < task.inputs[1].values().numel() / 3
@@ -194,7 +164,7 @@ def test_passes_that_depend_on_all_nodes_are_not_trimmed(variant):
     """Batch statistics (GIN's MLPs, batch norm) cover every node of a pass; max aggregation
     runs on the edge list."""
     (task, _), _ = _pair([*variant, "dataset=cora"])
-    assert task.layers == 0
+    assert task.fast.trimmed_layers == 0 and task.trimmed_inputs(("train",)) is None
 
 
 def test_passes_reading_nearly_the_whole_graph_keep_the_full_inputs():
@@ -204,7 +174,7 @@ def test_passes_reading_nearly_the_whole_graph_keep_the_full_inputs():
     inputs, nodes = cora.trimmed_inputs(("train",))
     assert nodes.numel() == 140 and inputs[0].size(0) == 1664
     (synthetic, _), _ = _pair(["model=gat", "dataset=synthetic"])
-    assert synthetic.layers == 2 and synthetic.trimmed_inputs(("train",)) is None
+    assert synthetic.fast.trimmed_layers == 2 and synthetic.trimmed_inputs(("train",)) is None
 
 
 def test_layers_reaching_further_than_one_hop_are_not_trimmed():
@@ -215,7 +185,7 @@ def test_layers_reaching_further_than_one_hop_are_not_trimmed():
     class TwoHops(GraphSAGE):
         one_hop = False
 
-    layout = fast.Layout(adjacency="mean")
+    layout = Layout(adjacency="mean")
     assert (
         trimmed.trimmed_layers(GraphSAGE(name="sage"), layout) == 2 and GraphSAGE(name="sage").trims_exactly()
     )
@@ -229,12 +199,17 @@ SAMPLED = [["model=sage"], ["model=sage", "model.aggr=sum"], ["model=gin", "mode
 
 def test_trimming_is_used_only_where_it_keeps_the_seeds_outputs():
     archs = declared("model")
-    assert not fast.sampled_layout(archs["gcn"](), True).trim  # normalisation by trimmed degrees
-    assert not fast.sampled_layout(archs["gin"](num_layers=5, jk="cat"), True).trim  # MLP batch norm
-    assert not fast.sampled_layout(archs["sage"](norm="batch"), True).trim
-    assert not fast.sampled_layout(archs["sage"](drop_edge=0.2), True).trim
-    assert fast.sampled_layout(archs["sage"](), True).trim and fast.sampled_layout(archs["gat"](), True).trim
-    assert fast.sampled_layout(archs["sage"](), False) == fast.PLAIN
+    graph = Data(x=torch.randn(4, 3), edge_index=torch.tensor([[0, 1], [1, 2]]))
+
+    def trims(spec, enabled=True):
+        return fast_forward(spec, graph, sampled=True, enabled=enabled).layout.trim
+
+    assert not trims(archs["gcn"]())  # normalisation by trimmed degrees
+    assert not trims(archs["gin"](num_layers=5, jk="cat"))  # MLP batch norm
+    assert not trims(archs["sage"](norm="batch"))
+    assert not trims(archs["sage"](drop_edge=0.2))
+    assert trims(archs["sage"]()) and trims(archs["gat"]())
+    assert fast_forward(archs["sage"](), graph, sampled=True, enabled=False).layout == PLAIN
 
 
 @pytest.mark.parametrize("variant", SAMPLED, ids=[" ".join(v) for v in SAMPLED])
@@ -284,12 +259,10 @@ def test_graph_batches_reorder_gin_when_features_are_wider_than_the_layer():
 def test_csr_adjacencies_count_repeated_edges_as_the_edge_list_does():
     from torch_geometric.utils import scatter
 
-    from gnnexp.models.layout import Layout
-
     edge_index = torch.tensor([[1, 1, 2, 0], [0, 0, 0, 2]])  # 1->0 twice, 2->0, 0->2; node 1 has none
     x = torch.tensor([[1.0], [4.0], [10.0]])
     for adjacency, reduce in (("csr", "sum"), ("mean", "mean")):
-        _, adj = fast.prepare(x, edge_index, 3, Layout(adjacency=adjacency))
+        _, adj = FastForward(None, Layout(adjacency=adjacency), Data(x=x, edge_index=edge_index)).inputs
         expected = scatter(x[edge_index[0]], edge_index[1], dim=0, dim_size=3, reduce=reduce)
         torch.testing.assert_close(adj @ x, expected)  # sum: 18, 0, 1; mean: 6, 0, 1
     models = [
@@ -303,14 +276,14 @@ def test_csr_adjacencies_count_repeated_edges_as_the_edge_list_does():
     for model, extra in models:  # a whole model on a graph with repeated edges
         spec = declared("model")[model](hidden_channels=8, num_layers=2, dropout=0.0, **extra)
         graph_x = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
-        fast_layout = fast.choose_layout(spec, graph_x, allowed=True)
+        forward = fast_forward(spec, Data(x=graph_x, edge_index=edge_index))
         torch.manual_seed(0)
-        fast_model = spec.build(5, 2, fast_layout).eval()
+        fast_model = spec.build(5, 2, forward.layout).eval()
         torch.manual_seed(0)
         plain_model = spec.build(5, 2).eval()
         plain_model.load_state_dict(fast_model.state_dict())
         with torch.no_grad():
-            a = fast_model(*fast.prepare(graph_x, edge_index, 3, fast_layout))
+            a = fast_model(*forward.inputs)
             b = plain_model(graph_x, edge_index)
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=f"{model} {extra}")
 
@@ -376,13 +349,11 @@ def test_fast_paths_can_be_turned_off(gnnexp):
     assert off.code == 0, off.err
     assert yaml_config(on.run_dir)["trainer"]["fast_paths"] is True
     assert yaml_config(off.run_dir)["trainer"]["fast_paths"] is False
-    # What each run's saved config builds: a CSR adjacency with fast paths, dense without.
+    # What each run's saved config builds: a CSR adjacency with fast paths, an edge list without.
     adjacency = {}
     for run in (on, off):
         cfg = OmegaConf.create(yaml_config(run.run_dir))
-        task = build_task(cfg, load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir)), torch.device("cpu"))
-        task.build_model(cfg.model)  # which lays the inputs out for the model
-        adjacency[run is on] = task.inputs[1]
+        adjacency[run is on] = build_experiment(cfg).task.inputs[1]  # type: ignore[attr-defined]
     assert fast.is_csr(adjacency[True]) and not fast.is_csr(adjacency[False])
     # Both train the same model along the same losses to the same result.
     assert len(off.metrics()) == 3 and off.results["status"] == "completed"
@@ -485,3 +456,22 @@ def test_ddp_under_torchrun(tmp_path, gnnexp):
         losses = [float(row["train_loss"]) for row in csv.DictReader(f)]
     assert losses == pytest.approx(spawned.column("train_loss"), rel=1e-5)
     assert results["test"]["accuracy"] == pytest.approx(spawned.results["test"]["accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ["gcn", "gat", "sage", "gin", "mlp"])
+def test_fast_passes_reuse_the_structures_made_with_their_inputs(model, monkeypatch):
+    """The transposes and attention patterns are made once, with the inputs that hold them
+    (whole graph and trimmed): training steps and evaluations make none."""
+    from gnnexp.models.fast import attention
+
+    (task, _), (net, _) = _pair([f"model={model}", "dataset=cora"])
+    task.trimmed_inputs(("train",))
+    task.trimmed_inputs(("val", "test"))
+    made = []
+    monkeypatch.setattr(fast, "transpose_pattern", lambda x: made.append(x) or pytest.fail("transpose made"))
+    monkeypatch.setattr(attention, "_Pattern", lambda *a: made.append(a) or pytest.fail("pattern made"))
+    for _ in range(2):
+        net.train()
+        task.training_loss(net, task.graph).backward()
+        evaluate(net, task, ("val", "test"))
+    assert made == []

@@ -74,14 +74,6 @@ class TrainerConfig:
     )
     resume: str | None = option(None, doc="continue a run: its directory, a checkpoint, or latest")
     fast_paths: bool = option(True, doc="exact layout optimisations for full-graph training")
-    dropout_masks: str = option(
-        "compact",
-        doc="compact: masks for the stored values only, drawn from uniform numbers (same "
-        "distribution, cheaper); plain: torch.bernoulli over every entry, as PyG's plain loop "
-        "draws them, so a full-graph run matches a plain script seed for seed (layer inputs; "
-        "not GAT's attention dropout)",
-        choices=("compact", "plain"),
-    )
     precision: str = option(
         "32", doc="32-bit, or mixed precision (bf16, or 16 with loss scaling)", choices=("32", "bf16", "16")
     )

@@ -119,7 +119,7 @@ class GCN(GNNSpec):
         return False  # its normalisation counts a neighbour's own in-edges, which trimming drops
 
     def init_conv(self, in_channels: int, out_channels: int, last: bool, layout: Layout) -> Any:
-        from gnnexp.models.fast import FastGCNConv
+        from gnnexp.models.fast.sparse import FastGCNConv
 
         # The gcn layout hands over the adjacency with the normalisation already applied.
         return FastGCNConv(in_channels, out_channels, normalize=layout.adjacency != "gcn")
@@ -149,7 +149,7 @@ class GAT(GNNSpec):
 
         conv = GATv2Conv if self.v2 else GATConv
         if layout.adjacency == "attention":
-            from gnnexp.models.attention import CSRGATConv, CSRGATv2Conv
+            from gnnexp.models.fast.attention import CSRGATConv, CSRGATv2Conv
 
             conv = CSRGATv2Conv if self.v2 else CSRGATConv
         heads = self.out_heads if last else self.heads
@@ -190,7 +190,7 @@ class GraphSAGE(GNNSpec):
         from torch_geometric.nn import SAGEConv
 
         if layout.reorder:
-            from gnnexp.models.reordered import ReorderedSAGEConv
+            from gnnexp.models.fast.reordered import ReorderedSAGEConv
 
             return ReorderedSAGEConv(in_channels, out_channels, self.aggr, layout.adjacency == "mean")
         return SAGEConv(in_channels, out_channels, aggr=self.aggr)
@@ -232,7 +232,7 @@ class GIN(GNNSpec):
             plain_last=True,
         )
         if bias_only_first:
-            from gnnexp.models.reordered import BiasOnly
+            from gnnexp.models.fast.reordered import BiasOnly
 
             mlp.lins[0].__class__ = BiasOnly  # same parameters and keys; PyG's MLP makes Linear
         return mlp
@@ -241,7 +241,7 @@ class GIN(GNNSpec):
         from torch_geometric.nn import GINConv
 
         if layout.reorder:
-            from gnnexp.models.reordered import ReorderedGINConv
+            from gnnexp.models.fast.reordered import ReorderedGINConv
 
             mlp = self.update_mlp(in_channels, out_channels, last, bias_only_first=True)
             return ReorderedGINConv(mlp, self.train_eps, in_channels, out_channels)

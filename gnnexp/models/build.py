@@ -15,12 +15,13 @@ from gnnexp.models.archs import NOT_ARCHITECTURE, GNNSpec, ModelSpec
 from gnnexp.models.layout import PLAIN, Layout
 
 
-def model_spec(cfg: DictConfig | dict[str, Any]) -> ModelSpec | None:
-    """The declared architecture ``cfg`` names, with its settings; None for a ``_target_`` class."""
+def model_spec(cfg: DictConfig | dict[str, Any]) -> GNNSpec | None:
+    """The declared architecture ``cfg`` names, with its settings; None for a user's own
+    class (``_target_``)."""
     if cfg.get("_target_"):
         return None
     spec: ModelSpec = instance("model", cfg)
-    return spec
+    return spec if isinstance(spec, GNNSpec) else None
 
 
 def _target_kwargs(cfg: DictConfig, cls: type) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def build_model(
     ``out_channels=None`` asks a built-in architecture for an encoder (see ``GNN``).
     """
     spec = model_spec(cfg)
-    if isinstance(spec, GNNSpec):
+    if spec is not None:
         try:
             return spec.build(in_channels, out_channels, layout)
         except (TypeError, ValueError) as err:

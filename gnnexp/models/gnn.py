@@ -21,7 +21,7 @@ from torch_geometric.nn.norm import BatchNorm, LayerNorm, PairNorm
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import dropout_edge, trim_to_layer
 
-from gnnexp.models import fast
+from gnnexp.models.fast import sparse as fast
 from gnnexp.models.layout import PLAIN, Layout
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ class GNN(torch.nn.Module):
         self.residual = spec.residual
         self.drop_edge = spec.drop_edge
         self.uniform_dropout = layout.uniform_dropout
-        self.plain_masks = layout.plain_masks
 
         width = spec.hidden_width()
         self.convs = torch.nn.ModuleList()
@@ -123,7 +122,7 @@ class GNN(torch.nn.Module):
                 if i > 0:
                     x = x[: edge_index.size(0)]
             x_in = x
-            x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout, self.plain_masks)
+            x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout)
             x = conv(x, edge_index, edge_attr) if uses_edges else conv(x, edge_index)
             if i < len(self.norms):
                 x = self.act(self.norms[i](x))
@@ -138,7 +137,7 @@ class GNN(torch.nn.Module):
         x = hidden[-1] if self.jk_mode == "last" else self.jk(hidden)
         if self.out_channels is None:
             return x
-        x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout, self.plain_masks)
+        x = fast.dropout(x, self.dropout, self.training, self.uniform_dropout)
         return self.lin(x)
 
     def __repr__(self) -> str:

@@ -16,21 +16,16 @@ class Layout:
     ``csr`` (plain CSR matrix), ``mean`` (CSR normalised by in-degree), ``gcn`` (CSR with
     GCN's normalisation already applied) or ``attention`` (CSR with GAT's self-loops);
     ``uniform_dropout``: dropout masks drawn as ``uniform >= p`` (same distribution);
-    ``plain_masks``: dropout masks drawn as the plain layout draws them (``torch.bernoulli``
-    over every entry of the dense tensor, sparse features included), so the random stream
-    is the plain loop's; passes are then not trimmed, since a trimmed pass draws for fewer
-    rows;
     ``edge_dim``: the width of the edge features the model takes with each edge (None: the
     model gets none, because the data has none or the architecture cannot use them);
     ``reorder``: linear maps run before mean/sum aggregation where that is cheaper
-    (``gnnexp.models.reordered``); ``trim``: sampled mini-batches come with their per-hop
+    (``gnnexp.models.fast.reordered``); ``trim``: sampled mini-batches come with their per-hop
     node and edge counts, and each layer computes only the nodes later layers still need
     (PyG's ``trim_to_layer``)."""
 
     sparse_features: bool = False
     adjacency: str = "coo"
     uniform_dropout: bool = False
-    plain_masks: bool = False
     edge_dim: int | None = None
     reorder: bool = False
     trim: bool = False

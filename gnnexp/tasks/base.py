@@ -130,39 +130,33 @@ class Objective:
         return sum(values) / len(values) if values else float("nan")
 
 
-def layouts_allowed(cfg: DictConfig) -> bool:
-    """Whether the run allows the fast layouts (torch's CPU sparse kernels take float32 only,
-    so mixed precision uses the plain ones)."""
-    return bool(cfg.trainer.fast_paths) and str(cfg.trainer.precision) == "32"
-
-
-def plain_masks(cfg: DictConfig) -> bool:
-    """Whether dropout draws the plain loop's masks (``trainer.dropout_masks=plain``)."""
-    return str(cfg.trainer.dropout_masks) == "plain"
-
-
 def build_task(
-    cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None, dist: Dist = SINGLE
+    cfg: DictConfig,
+    data: GraphData,
+    device: torch.device,
+    fold: int | None = None,
+    dist: Dist = SINGLE,
+    fast: bool = True,
 ) -> Task:
     """The task object for ``cfg.task.kind`` on ``data``.
 
     ``fold``: the fold of k-fold CV (graph tasks); ``dist``: this process's rank, whose
-    shard of the training nodes it trains on (node tasks under DDP).
+    shard of the training nodes it trains on (node tasks under DDP); ``fast``: whether the
+    model runs on the fast paths (``gnnexp.models.fast``), where they apply.
     """
     spec = declared("task")[str(cfg.task.kind)]
-    return spec().build(cfg, data, device, fold, dist)
+    return spec().build(cfg, data, device, fold, dist, fast)
 
 
 def edge_dim(model: DictConfig, data: GraphData, usable: bool = True) -> int | None:
     """The width of the edge features the model gets: the data's, when it has some, the run can
     pass them (``usable``) and the architecture's layers take them; else None."""
-    from gnnexp.models.archs import GNNSpec
     from gnnexp.models.build import model_spec
 
     spec = model_spec(model)
     return (
         data.num_edge_features
-        if usable and data.num_edge_features and isinstance(spec, GNNSpec) and spec.edge_features
+        if usable and data.num_edge_features and spec is not None and spec.edge_features
         else None
     )
 

@@ -15,8 +15,9 @@ from gnnexp.config.components import instance
 from gnnexp.data.sources import GraphData
 from gnnexp.data.splits import fold_split, group_split, stratified_split
 from gnnexp.errors import DataError
-from gnnexp.models.layout import Layout
-from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed
+from gnnexp.models.build import model_spec
+from gnnexp.models.fast import fast_forward
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features
 
 
 def graph_labels(graphs: Any, regression: bool) -> Tensor:
@@ -46,7 +47,12 @@ class GraphTask:
     """Loss over training graphs; metrics over validation/test graphs."""
 
     def __init__(
-        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None = None
+        self,
+        cfg: DictConfig,
+        data: GraphData,
+        device: torch.device,
+        fold: int | None = None,
+        fast: bool = True,
     ) -> None:
         self.spec = instance("task", cfg.task)
         self.objective = Objective(cfg, data.num_classes, data.scorer)
@@ -113,8 +119,7 @@ class GraphTask:
         }
         self.num_graphs = len(graphs)
         used = edge_dim(cfg.model, data)
-        # Batches of small graphs: edge lists and dense features; only linear maps move.
-        self.layout = Layout(edge_dim=used, reorder=layouts_allowed(cfg))
+        self.layout = fast_forward(model_spec(cfg.model), None, enabled=fast, edge_dim=used).layout
         self.edges = describe_edges(cfg.model, data, used)
         self.notes = dict(data.notes)
 

@@ -46,7 +46,7 @@ class TaskSpec:
     default_metric: ClassVar[str | None] = None
 
     def build(
-        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist
+        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
     ) -> Task:
         raise NotImplementedError
 
@@ -64,11 +64,11 @@ class NodeTaskSpec(TaskSpec):
     """Node classification or regression on one graph (full-graph or sampled mini-batches)."""
 
     def build(
-        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist
+        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
     ) -> Task:
         from gnnexp.tasks.node import NodeTask
 
-        return NodeTask(cfg, data, device, dist)
+        return NodeTask(cfg, data, device, dist, fast)
 
 
 @component("task", "graph")
@@ -83,11 +83,11 @@ class GraphTaskSpec(TaskSpec):
     levels = ("graph",)
 
     def build(
-        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist
+        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
     ) -> Task:
         from gnnexp.tasks.graph import GraphTask
 
-        return GraphTask(cfg, data, device, fold)
+        return GraphTask(cfg, data, device, fold, fast)
 
     def model(
         self, cfg: DictConfig, in_channels: int, out_channels: int, layout: Layout = PLAIN
@@ -119,11 +119,11 @@ class LinkTaskSpec(TaskSpec):
     default_metric = "roc_auc"
 
     def build(
-        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist
+        self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
     ) -> Task:
         from gnnexp.tasks.link import LinkTask
 
-        return LinkTask(cfg, data, device)
+        return LinkTask(cfg, data, device, fast)
 
     def model(
         self, cfg: DictConfig, in_channels: int, out_channels: int, layout: Layout = PLAIN

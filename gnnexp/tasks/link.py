@@ -18,10 +18,10 @@ from gnnexp.config.validate import metric_name
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
-from gnnexp.models import fast
 from gnnexp.models.build import model_spec
+from gnnexp.models.fast import fast_forward
 from gnnexp.seeding import seeded
-from gnnexp.tasks.base import describe_edges, layouts_allowed, plain_masks
+from gnnexp.tasks.base import describe_edges
 
 if TYPE_CHECKING:
     from gnnexp.models.heads import LinkModel
@@ -73,7 +73,7 @@ def fixed_split(graph: Data, pairs: dict[str, Any]) -> tuple[Data, Data, Data]:
 class LinkTask:
     """Binary cross-entropy on training edges against negatives drawn afresh each epoch."""
 
-    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
+    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, fast: bool = True) -> None:
         t = cfg.task
         self.spec = instance("task", t)
         self.edges = describe_edges(cfg.model, data, None, "link prediction does not use them yet")
@@ -101,14 +101,12 @@ class LinkTask:
         self.decoder = t.decoder
         self.in_channels = data.num_features
         self.num_nodes = data.graphs.num_nodes
-        # Message-passing inputs per split, in the layout the model is built for.
-        self.layout = fast.choose_layout(
-            model_spec(cfg.model), train.x, layouts_allowed(cfg), plain_masks=plain_masks(cfg)
-        )
-        self.inputs = {
-            name: fast.prepare(d.x, d.edge_index, self.num_nodes, self.layout)
-            for name, d in self.data.items()
-        }
+        # Message-passing inputs per split, in the layout the model is built for (the same
+        # for every split: it depends on the model and the features).
+        spec = model_spec(cfg.model)
+        forwards = {name: fast_forward(spec, d, enabled=fast) for name, d in self.data.items()}
+        self.layout = forwards["train"].layout
+        self.inputs = {name: f.inputs for name, f in forwards.items()}
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
         return self.spec.model(cfg, self.in_channels, 1, self.layout)

@@ -15,10 +15,10 @@ from gnnexp.config.components import instance
 from gnnexp.data.sampling import neighbor_loader
 from gnnexp.data.sources import GraphData
 from gnnexp.errors import DataError
-from gnnexp.models import fast, trimmed
 from gnnexp.models.build import model_spec
+from gnnexp.models.fast import fast_forward
 from gnnexp.ranks import SINGLE, Dist, shard
-from gnnexp.tasks.base import Objective, describe_edges, edge_dim, edge_features, layouts_allowed, plain_masks
+from gnnexp.tasks.base import Objective, describe_edges, edge_dim
 
 SPLITS = ("train", "val", "test")
 
@@ -42,7 +42,9 @@ def check_node_splits(graph: Data, name: str, regression: bool) -> None:
 class NodeTask:
     """Loss on the training nodes (or a batch's seed nodes); metrics on val/test nodes."""
 
-    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, dist: Dist = SINGLE) -> None:
+    def __init__(
+        self, cfg: DictConfig, data: GraphData, device: torch.device, dist: Dist = SINGLE, fast: bool = True
+    ) -> None:
         graph: Data = data.graphs
         self.spec = instance("task", cfg.task)
         self.objective = Objective(cfg, data.num_classes, data.scorer)
@@ -65,16 +67,11 @@ class NodeTask:
         self.edges = describe_edges(
             cfg.model, data, used, "sampled batches carry none yet" if self.sampled else ""
         )
-        spec = model_spec(cfg.model)
-        self.layout = (
-            fast.sampled_layout(spec, layouts_allowed(cfg), plain_masks(cfg))
-            if self.sampled
-            else fast.choose_layout(spec, self.graph.x, layouts_allowed(cfg), used, plain_masks(cfg))
+        self.fast = fast_forward(
+            model_spec(cfg.model), self.graph, enabled=fast, sampled=self.sampled, edge_dim=used
         )
-        g = self.graph
-        self.inputs = fast.prepare(g.x, g.edge_index, g.num_nodes, self.layout, edge_features(g.edge_attr))
+        self.layout, self.inputs = self.fast.layout, self.fast.inputs
         # Training and evaluation passes compute only the nodes their loss or metrics need.
-        self.layers = trimmed.trimmed_layers(spec, self.layout)
         self._per_layer: dict[tuple[str, ...], tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None] = {}
         self._eval_graph: Data | None = None
         self.notes = dict(data.notes)
@@ -111,19 +108,15 @@ class NodeTask:
     def trimmed_inputs(
         self, splits: tuple[str, ...]
     ) -> tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None:
-        """The per-layer inputs of a pass over the nodes of ``splits`` (made once), and those
-        nodes (ascending); None where the pass is not trimmed: the model does not allow it,
-        or it would read nearly the whole graph (copies of it would cost memory for little
-        saving)."""
-        if not self.layers:
+        """The inputs of a pass over the nodes of ``splits`` only (made once per run), and
+        those nodes (ascending); None where such a pass is the full one."""
+        if self.sampled or not self.fast.trimmed_layers:
             return None
         if splits not in self._per_layer:
             g = self.graph
             mask = torch.stack([g[f"{split}_mask"] for split in splits]).any(0)
             nodes = mask.nonzero().view(-1)
-            inputs = trimmed.trimmed_inputs(
-                g.x, self.inputs[1], nodes, self.layers, self.layout.sparse_features
-            )
+            inputs = self.fast.restricted(nodes)
             self._per_layer[splits] = None if inputs is None else (inputs, nodes)
         return self._per_layer[splits]
 
@@ -158,10 +151,7 @@ class NodeTask:
         return self.objective.scores(torch.cat(outs), torch.cat(targets))
 
     def _forward_sampled(self, model: torch.nn.Module, batch: Data) -> Tensor:
-        if not self.layout.trim:
-            return model(batch.x, batch.edge_index)
-        hops = (list(batch.num_sampled_nodes), list(batch.num_sampled_edges))
-        return model(batch.x, batch.edge_index, hops=hops)
+        return model(batch.x, batch.edge_index, **self.fast.batch_args(batch))
 
     def describe(self) -> dict[str, Any]:
         g = self.graph

@@ -1,7 +1,7 @@
 """Full-graph passes trimmed to their targets: a training step needs only the training
 nodes' outputs, and those only the nodes within ``num_layers`` hops. Exact for layers that
 read each node and its in-neighbours only, on adjacencies whose values were computed on
-the whole graph (``gnnexp.models.fast``'s CSR layouts)."""
+the whole graph (the fast layouts' CSR adjacencies)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,20 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from gnnexp.models.fast import csr, entry_rows
+from gnnexp.models.fast.sparse import csr, entry_rows
 from gnnexp.models.layout import Layout
 
 if TYPE_CHECKING:
-    from gnnexp.models.archs import ModelSpec
+    from gnnexp.models.archs import GNNSpec
 
 
-def trimmed_layers(spec: ModelSpec | None, layout: Layout) -> int:
+def trimmed_layers(spec: GNNSpec | None, layout: Layout) -> int:
     """How many layers a full-graph pass trims to what the loss's (or the metric's) nodes
     need (:func:`per_layer_inputs`), 0 for none: all of them for a built-in architecture
     whose nodes' outputs depend only on their neighbourhoods, on a CSR adjacency whose
     values were computed on the whole graph (GCN's normalisation, the means' in-degrees,
     GAT's self-loops)."""
-    from gnnexp.models.archs import GNNSpec
-
-    if layout.plain_masks:  # the plain loop's masks cover every row
-        return 0
-    if isinstance(spec, GNNSpec) and spec.rows_independent() and layout.adjacency in CSR_ADJACENCIES:
+    if spec is not None and spec.rows_independent() and layout.adjacency in CSR_ADJACENCIES:
         return spec.num_layers
     return 0
 

@@ -19,55 +19,39 @@ from torch import Tensor
 from torch_geometric.nn import GINConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear as PyGLinear
 
-from gnnexp.models.fast import CSRMatmul, is_csr
+from gnnexp.models.fast.sparse import csr_matmul, is_csr
 
 LINEAR_AGGREGATIONS = ("mean", "sum", "add")
 
 
-class _Projection:
-    """``x @ weight.T`` for dense or CSR ``x`` (a CSR product reuses its cached transpose)."""
-
-    def __init__(self) -> None:
-        self._matmul: CSRMatmul | None = None
-
-    def __call__(self, x: Tensor, weight: Tensor) -> Tensor:
-        if not is_csr(x):
-            return x @ weight.t()
-        if self._matmul is None:
-            self._matmul = CSRMatmul()
-        return self._matmul(x, weight.t())
+def _project(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight.T`` for dense or CSR ``x``."""
+    return csr_matmul(x, weight.t()) if is_csr(x) else x @ weight.t()
 
 
-class _CSRAggregation:
+def _aggregate(adj_t: Tensor, x: Tensor) -> Tensor:
     """``adj_t @ x`` for a CSR adjacency whose values already hold the aggregation's
-    weights (ones for sum, 1/in-degree for mean), with the cached-transpose backward."""
-
-    def __init__(self) -> None:
-        self._matmul = CSRMatmul()
-
-    def __call__(self, adj_t: Tensor, x: Tensor) -> Tensor:
-        return self._matmul(adj_t, x.contiguous())
+    weights (ones for sum, 1/in-degree for mean)."""
+    return csr_matmul(adj_t, x.contiguous())
 
 
 class ReorderedSAGEConv(SAGEConv):
     """PyG's ``SAGEConv`` (mean or sum, no ``project``) projecting before aggregating when
     its output is narrower than its input or the input is CSR; both projections (neighbours'
     and root's) are one product. ``mean_adjacency``: a CSR adjacency given to it is already
-    row-normalised (``fast.mean_adjacency``), so mean aggregation is one sparse product."""
+    row-normalised (``sparse.mean_adjacency``), so mean aggregation is one sparse product."""
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str, mean_adjacency: bool) -> None:
         super().__init__(in_channels, out_channels, aggr=aggr)
         self.reorder = aggr in LINEAR_AGGREGATIONS and in_channels > out_channels
         self.mean_adjacency = mean_adjacency
-        self._project = _Projection()
-        self._aggregate = _CSRAggregation()
 
     def forward(self, x: Any, edge_index: Any, size: Any = None) -> Tensor:
         linear = self.aggr in LINEAR_AGGREGATIONS and not self.project and not self.normalize
         if not linear or not isinstance(x, Tensor) or not (self.reorder or is_csr(x)):
             return super().forward(x, edge_index, size)
         weight = torch.cat([self.lin_l.weight, self.lin_r.weight]) if self.root_weight else self.lin_l.weight
-        h = self._project(x, weight)
+        h = _project(x, weight)
         width = self.out_channels
         neighbours = h[:, :width]
         out = self.propagate(edge_index, x=(neighbours, neighbours), size=size)
@@ -77,7 +61,7 @@ class ReorderedSAGEConv(SAGEConv):
 
     def message_and_aggregate(self, adj_t: Any, x: Any) -> Tensor:
         if is_csr(adj_t) and (self.aggr in ("sum", "add") or (self.aggr == "mean" and self.mean_adjacency)):
-            return self._aggregate(adj_t, x[0])
+            return _aggregate(adj_t, x[0])
         return super().message_and_aggregate(adj_t, x)
 
 
@@ -99,13 +83,11 @@ class ReorderedGINConv(GINConv):
             raise TypeError("ReorderedGINConv needs an MLP whose first layer is BiasOnly")
         super().__init__(nn, train_eps=train_eps)
         self.reorder = in_channels > out_channels
-        self._project = _Projection()
-        self._aggregate = _CSRAggregation()
 
     def forward(self, x: Any, edge_index: Any, size: Any = None) -> Tensor:
         weight = self.nn.lins[0].weight
         if isinstance(x, Tensor) and (self.reorder or is_csr(x)):
-            h = self._project(x, weight)
+            h = _project(x, weight)
             out = self.propagate(edge_index, x=(h, h), size=size)
             out = out + (1 + self.eps) * h[: out.size(0)]
         else:
@@ -113,10 +95,10 @@ class ReorderedGINConv(GINConv):
             out = self.propagate(edge_index, x=x, size=size)
             if x[1] is not None:
                 out = out + (1 + self.eps) * x[1]
-            out = self._project(out, weight)
+            out = _project(out, weight)
         return self.nn(out)
 
     def message_and_aggregate(self, adj_t: Any, x: Any) -> Tensor:
         if is_csr(adj_t):
-            return self._aggregate(adj_t, x[0])
+            return _aggregate(adj_t, x[0])
         return super().message_and_aggregate(adj_t, x)

@@ -7,7 +7,8 @@ included, are kept in CSR order (rows are targets) once: the softmax runs over e
 segment, and the weighted sum of the neighbours is one CSR product over all heads at once
 (a block-diagonal matrix with one block per head), whose backward reuses a precomputed
 transpose. Same function, same parameters as ``GATConv``; dropout on the coefficients
-draws its mask over the same entries.
+draws its mask over the same entries. These structures depend on the graph and the number
+of heads only: the adjacency holds them, made with it (:func:`with_patterns`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import GATConv, GATv2Conv
 
-from gnnexp.models.fast import PatternCache, SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
+from gnnexp.models.fast.sparse import SparseAwareLinear, dropout, entry_rows, is_csr, transpose_pattern
 
 
 def attention_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -73,6 +74,17 @@ class _Pattern:
         size = (heads * n, heads * e)
         self.to_rows = torch.sparse_csr_tensor(self.crow32, entries.int(), ones, size)
         self.to_cols = torch.sparse_csr_tensor(self.t_crow, self.perm.int(), ones, size)
+
+
+# The attribute of an attention adjacency that holds its patterns, by number of heads.
+PATTERNS = "gnnexp_attention_patterns"
+
+
+def with_patterns(adj: Tensor, heads: set[int]) -> Tensor:
+    """``adj`` (an attention adjacency) holding its pattern for each number of ``heads`` the
+    model's layers have, computed here once."""
+    setattr(adj, PATTERNS, {h: _Pattern(adj, h) for h in heads})
+    return adj
 
 
 class _Gather(torch.autograd.Function):
@@ -141,7 +153,6 @@ def _attend(scores: Tensor, values: Tensor, p: _Pattern, drop: float, training: 
 class _CSRAttention:
     """What both attention convolutions share: when to take the CSR path, and its pattern."""
 
-    _patterns: PatternCache | None = None
     heads: int
     out_channels: int
     concat: bool
@@ -155,10 +166,9 @@ class _CSRAttention:
         return out if self.bias is None else out + self.bias
 
     def pattern(self, adj: Tensor, heads: int) -> _Pattern:
-        if self._patterns is None:
-            self._patterns = PatternCache()
-        pattern: _Pattern = self._patterns.get(adj, lambda: _Pattern(adj, heads), heads)
-        return pattern
+        """The pattern ``adj`` holds (made now, for this call only, if it holds none)."""
+        pattern: _Pattern | None = getattr(adj, PATTERNS, {}).get(heads)
+        return pattern if pattern is not None else _Pattern(adj, heads)
 
     res: Any
 
