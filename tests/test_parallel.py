@@ -115,7 +115,11 @@ def test_threads_are_decided_from_setting_environment_and_launcher():
     assert decide("auto", 3, 0, {}, eight) == Threads(2, "auto: 8 cores (CPU affinity) / 3 jobs at once")
     workers = decide("auto", 2, 1, {}, eight)
     assert workers.count == 3 and workers.rule.endswith("/ 2 jobs at once - 1 sampling workers")
-    assert workers.record() == {"count": 3, "rule": workers.rule}
+    assert workers.record({"OMP_WAIT_POLICY": "PASSIVE"}) == {
+        "count": 3,
+        "rule": workers.rule,
+        "wait_policy": "PASSIVE",
+    }
 
 
 def test_use_sets_torch_threads_once(torch_threads):
@@ -128,7 +132,8 @@ def test_use_sets_torch_threads_once(torch_threads):
 def test_trainer_num_threads_reaches_torch_and_results(gnnexp, torch_threads):
     result = gnnexp(*FAST, "trainer.max_epochs=2", "trainer.num_threads=1")
     assert result.code == 0, result.err
-    assert result.results["threads"] == {"count": 1, "rule": "trainer.num_threads"}
+    expected = {"count": 1, "rule": "trainer.num_threads", "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+    assert result.results["threads"] == expected
     assert torch.get_num_threads() == 1  # set in torch, not only recorded
     assert "threads" in result.out and "1 (trainer.num_threads)" in result.out
     bad = gnnexp(*FAST, "trainer.num_threads=0")

@@ -213,9 +213,11 @@ def test_a_run_that_learns_nothing_says_so_without_suggesting_its_own_optimizer(
     assert "learned nothing" in result.out
 
 
-def test_wall_time_counts_the_process_start_up(tmp_path):
-    """Run as a command, results.json's wall time runs from the process's start."""
+def test_the_command_counts_its_start_up_and_keeps_waiting_threads_asleep(tmp_path):
+    """Run as a command, results.json's wall time runs from the process's start, and the
+    command sets OMP_WAIT_POLICY=PASSIVE before torch loads (gnnexp.training.threads)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("OMP_WAIT_POLICY", None)
     done = subprocess.run(
         [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"],
         capture_output=True, text=True, env=env, timeout=300,
@@ -225,6 +227,7 @@ def test_wall_time_counts_the_process_start_up(tmp_path):
     assert res["startup_s"] > 0  # importing torch, at least
     assert res["wall_time_s"] > res["startup_s"] + res["train_time_s"]
     assert f"start-up {res['startup_s']:.2f} s" in done.stdout
+    assert res["threads"]["wait_policy"] == "PASSIVE"
 
 
 def test_wall_time_in_a_callers_process_counts_from_the_call(gnnexp):

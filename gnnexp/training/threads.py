@@ -129,9 +129,10 @@ class Threads:
     def describe(self) -> str:
         return f"{self.count} ({self.rule})"
 
-    def record(self) -> dict[str, Any]:
-        """What results.json says about threads."""
-        return {"count": self.count, "rule": self.rule}
+    def record(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """What results.json says about threads (and whether waiting ones spin)."""
+        wait_policy = (os.environ if env is None else env).get("OMP_WAIT_POLICY")
+        return {"count": self.count, "rule": self.rule, "wait_policy": wait_policy}
 
 
 def decide(
