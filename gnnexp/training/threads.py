@@ -1,14 +1,14 @@
 """How many torch threads a run uses: decided once, when it starts, from what is known then.
 
-torch starts one OpenMP thread per core, and by default those threads spin while they wait
-for work. Two runs that each take every core of a 2-core machine then took 36x as long to
-train (GCN on Cora, 200 epochs: 27.4 s instead of 0.76 s; benchmarks/two_runs.py). Two
-things keep runs that share a machine from fighting:
+torch starts one OpenMP thread per core, and by default a waiting OpenMP thread spins. Two
+runs that each took both cores of a 2-core machine then trained 36x slower (GCN on Cora,
+200 epochs: 27.4 s each instead of 0.76 s alone; ``benchmarks/two_runs.py``, load 0.3).
+Two things keep runs that share a machine from fighting:
 
-* ``OMP_WAIT_POLICY=passive``, set by the ``gnnexp`` command before torch is imported (unless
-  you set it): a waiting thread sleeps instead of spinning. With it, the same two runs at
-  two threads each train in 1.02x the time of one alone, and a run alone is no slower.
-* ``trainer.num_threads=auto`` (the default), decided here once:
+* ``OMP_WAIT_POLICY=PASSIVE``, set by the ``gnnexp`` command before torch is imported
+  (unless you set it): a waiting thread sleeps. The same two runs at two threads each then
+  trained in 1.02x the time of one alone (0.93 s against 0.91 s).
+* ``trainer.num_threads=auto`` (the default), decided here once, before any work:
 
       threads = max(1, usable cores // jobs at once - sampling workers)
 
@@ -18,10 +18,13 @@ things keep runs that share a machine from fighting:
     every job of a ``submitit_local`` batch, the Optuna sweeper's ``n_workers``; DDP ranks);
   - sampling workers (``loader.num_workers``) are processes of this job and count against it.
 
+Small full-batch graphs keep the second thread: a run alone on Cora trained 1.2x (GCN) to
+1.6x (GraphSAGE) faster with it (the README's table), and with sleeping waiters two GCN runs
+at once trained in 0.93 s at two threads each against 0.88 s at one. Runs started from two terminals do not know of each other; nothing is
+re-decided while a run trains.
+
 An explicit ``trainer.num_threads`` wins, then ``OMP_NUM_THREADS`` (set by you, or by a
-launcher for its workers: joblib and torchrun set it to their workers' share). Runs started
-from two terminals do not know of each other; the sleeping threads are what keeps them at
-about the time of one run alone. Nothing is re-decided while a run trains.
+launcher for its workers: joblib and torchrun set it to their workers' share).
 
 Torch-free at import: ``gnnexp.sweep_view`` asks :func:`launcher_parallelism` in the
 launching process.
