@@ -89,6 +89,11 @@ def _run_command(command: str, rest: list[str]) -> int:
 
 def run() -> None:
     """The console script: :func:`main`, then a quick exit."""
+    # OpenMP threads that wait for work spin by default, so two runs on the same cores slow
+    # each other down tens of times (gnnexp.training.threads). OpenMP reads this once, when
+    # torch loads it: here, before any import of torch, and inherited by the jobs a launcher
+    # starts. A value the user set stays.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     code = main()
     if code == 128 + signal.SIGINT:
         # A KeyboardInterrupt raised inside C code that ran Python (as some imports do)

@@ -14,9 +14,8 @@ from gnnexp.errors import TrainingError
 from gnnexp.experiment import Experiment, build_experiment
 from gnnexp.fitting import FitResult, fit_and_test
 from gnnexp.paths import fold_dir
-from gnnexp.reporting.painter import Painter
 from gnnexp.training.distributed import Dist
-from gnnexp.training.threads import ThreadShare
+from gnnexp.training.threads import Threads
 
 
 def mean_std(dicts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -63,8 +62,7 @@ def cross_validate(
     console: Console,
     dist: Dist,
     meta: dict[str, Any],
-    painter: Painter | None,
-    threads: ThreadShare | None = None,
+    threads: Threads | None = None,
 ) -> tuple[dict[str, float], dict[str, float], float, dict[str, Any]]:
     """Train every fold (``first`` is the first fold's experiment), each in ``out_dir/fold_<n>``.
 
@@ -92,7 +90,6 @@ def cross_validate(
                 fold=fold,
                 intro=fold == 0,
                 meta=meta,
-                painter=painter,
                 threads=threads,
             )
         )

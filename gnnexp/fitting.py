@@ -23,8 +23,8 @@ from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
 from gnnexp.paths import METRICS_FILE
 from gnnexp.reporting.console import EpochTable, key_value_panel
+from gnnexp.reporting.curves import Curves
 from gnnexp.reporting.files import FAILURE_FILE, MetricsCSV, write_failure
-from gnnexp.reporting.painter import Curves, Painter
 from gnnexp.resume import (
     check_same_data,
     check_same_model,
@@ -43,7 +43,7 @@ from gnnexp.training.precision import Precision
 from gnnexp.training.pruning import ReportToTrial
 from gnnexp.training.recorder import BEST, LAST, Checkpoints
 from gnnexp.training.state import TrainState
-from gnnexp.training.threads import ThreadShare
+from gnnexp.training.threads import Threads
 
 
 class Diverged(TrainingError):
@@ -138,7 +138,6 @@ def _callbacks(
     resume: dict[str, Any] | None,
     dist: Dist,
     meta: dict[str, Any],
-    painter: Painter | None,
 ) -> tuple[list[Callback], Checkpoints, Trackers]:
     cfg, task = experiment.cfg, experiment.task
     config = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
@@ -164,9 +163,7 @@ def _callbacks(
         callbacks.append(_report_to_trial(cfg))
     if cfg.trainer.curves and dist.is_main:
         title = f"{cfg.model.name} on {cfg.dataset.name}"
-        callbacks.append(
-            Curves(painter or Painter(), out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title)
-        )
+        callbacks.append(Curves(out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title))
     return callbacks, checkpoints, trackers
 
 
@@ -191,16 +188,15 @@ def fit_and_test(
     intro: bool = True,
     dist: Dist = SINGLE,
     meta: dict[str, Any] | None = None,
-    painter: Painter | None = None,
-    threads: ThreadShare | None = None,
+    threads: Threads | None = None,
 ) -> FitResult:
     """Train the experiment's fresh model (or continue ``resume``), then test the best weights once.
 
     A trial of a hyperparameter search (``trial.study`` set) is not tested: the sweeper tests
     only the best trial, once, so that no one chooses among trials by their test values.
 
-    ``intro`` prints the panel that describes model, data and output first. ``threads``, the
-    job's share of the cores, is kept up to date between epochs.
+    ``intro`` prints the panel that describes model, data and output first, with the
+    ``threads`` the run decided on.
     """
     cfg, task, model = experiment.cfg, experiment.task, experiment.model
     if intro:
@@ -223,13 +219,13 @@ def fit_and_test(
     watch, curve = LossWatch(), ValCurve()
     first_epoch = state.epoch + 1
     callbacks, checkpoints, trackers = _callbacks(
-        experiment, out_dir, console, fold, resume, dist, meta or {}, painter
+        experiment, out_dir, console, fold, resume, dist, meta or {}
     )
     t = cfg.trainer
     settings = FitSettings(t.max_epochs, t.eval_every, t.grad_clip, t.nonfinite == "skip")
     started = time.perf_counter()
     try:
-        outcome = fit(state, task, settings, [watch, curve, *callbacks, *([threads] if threads else [])])
+        outcome = fit(state, task, settings, [watch, curve, *callbacks])
     except NonFiniteError as err:
         stopper = state.stopper
         kept = (

@@ -32,12 +32,11 @@ from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import PipeSafeConsole, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE
-from gnnexp.reporting.painter import Painter
 from gnnexp.seeding import set_deterministic
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
-from gnnexp.training.learning import NOT_LEARNING
+from gnnexp.training.learning import not_learning
 from gnnexp.training.recorder import BEST
-from gnnexp.training.threads import ThreadShare
+from gnnexp.training.threads import Threads, decide, use
 
 
 def check_writable(out_dir: Path) -> None:
@@ -69,19 +68,22 @@ def train(
     meta: dict[str, Any] | None = None,
     console: Console | None = None,
     dist: Dist | None = None,
-    painter: Painter | None = None,
     jobs_at_once: int = 1,
+    started: float | None = None,
 ) -> float:
     """Train as ``cfg`` says, writing everything into ``out_dir``.
 
     Returns the best monitored validation value (its mean over folds), which is what a
     Hydra sweeper optimises. ``meta`` (config choices, overrides) goes into results.json.
     Under DDP, ``dist`` says which rank this process is (or torchrun's environment does),
-    and only rank 0 writes into ``out_dir``. ``painter`` draws curves.png in a helper process.
-    ``jobs_at_once`` is how many jobs the launcher runs in parallel on this machine (each
-    takes its share of the cores, ``gnnexp.training.threads``).
+    and only rank 0 writes into ``out_dir``. ``jobs_at_once`` is how many jobs the launcher
+    runs in parallel on this machine (each takes its share of the cores,
+    ``gnnexp.training.threads``). ``started`` (a ``time.time()``) is when the run began for
+    results.json's ``wall_time_s``: the ``gnnexp`` command passes its process's start, so the
+    start-up (importing torch, composing the config) counts; by default, this call.
     """
-    started = time.perf_counter()
+    called = time.time()
+    started = called if started is None else min(started, called)
     meta = meta or {}
     set_deterministic(bool(cfg.trainer.deterministic))
     device = resolve_device(cfg.device.type)
@@ -94,12 +96,14 @@ def train(
         dist = join_torchrun(device)
     dist = dist or SINGLE
     device = local_device(device, dist)
-    threads = ThreadShare(
+    threads = decide(
         str(cfg.trainer.num_threads),
         jobs_at_once * (dist.world_size if dist.active else 1),
         int(cfg.loader.get("num_workers") or 0),
     )
-    with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch, threads:
+    use(threads)
+    timing = (started, called - started)
+    with tempfile.TemporaryDirectory(prefix="gnnexp-rank-") as scratch:
         if not dist.is_main:  # the other ranks train alike but keep their files to themselves
             out_dir, console = Path(scratch), Console(file=io.StringIO())
         console = console or PipeSafeConsole()
@@ -111,7 +115,7 @@ def train(
             cfg, 0 if cfg.trainer.folds else None, dist, device, data, seed=cfg.seed + dist.rank
         )
         with _failures_recorded(out_dir, first.task.metric, meta):
-            return _train_and_report(out_dir, meta, console, started, first, resume, dist, painter, threads)
+            return _train_and_report(out_dir, meta, console, timing, first, resume, dist, threads)
 
 
 @contextmanager
@@ -131,24 +135,24 @@ def _train_and_report(
     out_dir: Path,
     meta: dict[str, Any],
     console: Console,
-    started: float,
+    timing: tuple[float, float],
     first: Experiment,
     resume: dict[str, Any] | None,
     dist: Dist,
-    painter: Painter | None,
-    threads: ThreadShare,
+    threads: Threads,
 ) -> float:
-    """Train (once, or once per fold) and write results.json and the summary panel."""
+    """Train (once, or once per fold) and write results.json and the summary panel.
+
+    ``timing``: when the run started (``time.time()``) and how much of it was start-up.
+    """
     cfg = first.cfg
     folds = cfg.trainer.folds
     metric = first.task.metric
     if folds:
-        val, test, best_value, summary = cross_validate(first, out_dir, console, dist, meta, painter, threads)
+        val, test, best_value, summary = cross_validate(first, out_dir, console, dist, meta, threads)
         best_epoch = None
     else:
-        result = fit_and_test(
-            first, out_dir, console, resume=resume, dist=dist, meta=meta, painter=painter, threads=threads
-        )
+        result = fit_and_test(first, out_dir, console, resume=resume, dist=dist, meta=meta, threads=threads)
         val, test, best_value = result.val, result.test, result.best_value
         summary = {k: v for k, v in result.record().items() if k not in ("val", "test", "best_value")}
         best_epoch = result.best_epoch
@@ -167,7 +171,9 @@ def _train_and_report(
         "test": test,
         **summary,
         "seed": cfg.seed,
-        "wall_time_s": time.perf_counter() - started,
+        # From the start of the gnnexp process (a sweep's job: of the job) to this file.
+        "wall_time_s": time.time() - timing[0],
+        "startup_s": timing[1],  # the part of it before training code ran: imports, config
         "threads": threads.record(),
         "checkpoint": None if folds or not cfg.trainer.checkpoint.save_best else str(BEST),
         **({"trial": cfg.trial.number} if cfg.trial.study is not None else {}),
@@ -176,7 +182,8 @@ def _train_and_report(
     }
     learned = [summary["learned"]] if "learned" in summary else [f["learned"] for f in summary["folds"]]
     results["learned"] = all(learned)
-    results["warning"] = None if results["learned"] else NOT_LEARNING
+    warning = None if results["learned"] else not_learning(cfg.optimizer.get("name"))
+    results["warning"] = warning
     write_json(out_dir / RESULTS_FILE, results)
     (out_dir / FAILURE_FILE).unlink(missing_ok=True)  # left by an interruption this run resumed
     rows = {
@@ -196,14 +203,11 @@ def _train_and_report(
     if results["checkpoint"]:
         rows["checkpoint"] = str(out_dir / BEST)
     rows["results"] = str(out_dir / RESULTS_FILE)
-    rows["wall time"] = f"{results['wall_time_s']:.2f} s"
-    if threads.changes:
-        rows["threads"] = (
-            f"{threads.initial} at the start, {threads.threads} at the end "
-            "(shared with other jobs on this machine)"
-        )
-    if not results["learned"]:
-        rows["warning"] = NOT_LEARNING
+    rows["wall time"] = (
+        f"{results['wall_time_s']:.2f} s (start-up {timing[1]:.2f} s, training {summary['train_time_s']:.2f} s)"
+    )
+    if warning:
+        rows["warning"] = warning
     console.print(key_value_panel("result", rows, style="green" if results["learned"] else "yellow"))
     return float(best_value)
 

@@ -27,11 +27,41 @@ def _png(path):
 def test_every_run_draws_its_curves(gnnexp):
     result = gnnexp(*FAST, "trainer.max_epochs=12")
     assert result.code == 0, result.err
+    assert (result.run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = _png(result.run_dir / "curves.png")
     assert image.shape[1] == 840  # loss and metric, 4.2 inches each at 100 dpi: the LR is constant
     scheduled = gnnexp(*FAST, "trainer.max_epochs=12", "scheduler=cosine")
     assert scheduled.code == 0, scheduled.err
     assert _png(scheduled.run_dir / "curves.png").shape[1] == 1260  # and a learning-rate panel
+
+
+def test_curves_are_drawn_in_the_run_and_a_failing_figure_never_fails_it(gnnexp, monkeypatch):
+    import gnnexp.reporting.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "plot_run", lambda *args: drawn.append(args))
+    result = gnnexp(*FAST, "trainer.max_epochs=3")
+    assert result.code == 0, result.err
+    ((metrics, out, metric, best_epoch, title),) = drawn  # once, in this process, at the end
+    assert (metrics, out) == (result.run_dir / "metrics.csv", result.run_dir / "curves.png")
+    assert (metric, best_epoch, title) == ("accuracy", result.results["best_epoch"], "gcn on synthetic")
+
+    def broken(*args):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(plots, "plot_run", broken)
+    failed = gnnexp(*FAST, "trainer.max_epochs=3")
+    assert failed.code == 0 and failed.results["status"] == "completed"
+    assert not (failed.run_dir / "curves.png").exists()
+    assert "WARNING: curves.png not drawn: no fonts" in failed.err  # said, and kept in train.log
+    assert "curves.png not drawn: no fonts" in (failed.run_dir / "train.log").read_text()
+
+
+def test_matplotlib_is_not_imported_before_the_end_of_a_run():
+    code = "import sys, gnnexp.cli, gnnexp.commands.train, gnnexp.run; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_curves_can_be_turned_off(gnnexp):

@@ -19,15 +19,7 @@ from gnnexp.reporting.plots import groups_figure, run_figure, short_label
 from gnnexp.summary import find_jobs, summarize
 from gnnexp.summary_tables import to_csv, to_json
 from gnnexp.sweep_view import SweepView, read_line, render
-from gnnexp.training.threads import (
-    USER_OMP,
-    JobsOnMachine,
-    ThreadShare,
-    _started,
-    launcher_parallelism,
-    share,
-    usable_cores,
-)
+from gnnexp.training.threads import Threads, decide, launcher_parallelism, share, usable_cores, use
 from tests.conftest import FAST
 
 # ---------------------------------------------------------------- the auto rule
@@ -107,96 +99,41 @@ def torch_threads():
     torch.set_num_threads(threads)
 
 
-def test_thread_share_rules(tmp_path, torch_threads):
+def test_threads_are_decided_from_setting_environment_and_launcher():
     cores = usable_cores({})[0]
-    machine = JobsOnMachine(tmp_path / "jobs")
-    with ThreadShare("auto", 2, 0, {}, machine) as auto:
-        assert auto.threads == max(1, cores // 2) == torch.get_num_threads()
-        assert auto.rule.startswith(f"auto: {cores} cores") and "2 jobs at once" in auto.rule
-        assert (tmp_path / "jobs" / str(os.getpid())).is_file()  # seen by other jobs
-    assert not (tmp_path / "jobs" / str(os.getpid())).exists()  # and gone when it ends
-    with ThreadShare("3", 1, 0, {"OMP_NUM_THREADS": "1"}, JobsOnMachine(tmp_path / "j2")) as explicit:
-        assert explicit.threads == 3 == torch.get_num_threads() and explicit.rule == "trainer.num_threads"
-    with ThreadShare("auto", 1, 0, {"OMP_NUM_THREADS": "1"}, JobsOnMachine(tmp_path / "j3")) as user:
-        assert user.threads == 1 and user.rule == "OMP_NUM_THREADS" and user.fixed
-    # joblib sets OMP_NUM_THREADS in its workers; the user had not: the share rule applies.
-    env = {"OMP_NUM_THREADS": "1", USER_OMP: ""}
-    with ThreadShare("auto", 1, 0, env, JobsOnMachine(tmp_path / "j4")) as worker:
-        assert worker.rule.startswith("auto:") and not worker.fixed
-    assert worker.record() == {"count": max(1, cores), "rule": worker.rule, "changes": []}
+    auto = decide("auto", 2, 0, {})
+    assert auto.count == max(1, cores // 2)
+    assert auto.rule.startswith(f"auto: {cores} cores") and "2 jobs at once" in auto.rule
+    assert decide("auto", 1, 0, {"SLURM_CPUS_PER_TASK": "1"}) == Threads(
+        1, "auto: 1 cores (SLURM_CPUS_PER_TASK) / 1 job at once"
+    )
+    # An explicit count wins over everything; then OMP_NUM_THREADS (the user's or a launcher's).
+    assert decide("3", 4, 2, {"OMP_NUM_THREADS": "1"}) == Threads(3, "trainer.num_threads")
+    assert decide("auto", 1, 0, {"OMP_NUM_THREADS": "5"}) == Threads(5, "OMP_NUM_THREADS")
+    assert decide("auto", 1, 0, {"OMP_NUM_THREADS": "0"}).rule.startswith("auto:")  # not a count
+    eight = (8, "CPU affinity")
+    assert decide("auto", 3, 0, {}, eight) == Threads(2, "auto: 8 cores (CPU affinity) / 3 jobs at once")
+    workers = decide("auto", 2, 1, {}, eight)
+    assert workers.count == 3 and workers.rule.endswith("/ 2 jobs at once - 1 sampling workers")
+    assert workers.record({"OMP_WAIT_POLICY": "PASSIVE"}) == {
+        "count": 3,
+        "rule": workers.rule,
+        "wait_policy": "PASSIVE",
+    }
 
 
-def _dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-def test_jobs_on_machine_counts_live_processes_and_clears_the_dead(tmp_path):
-    machine = JobsOnMachine(tmp_path / "jobs")
-    machine.join()
-    dead = _dead_pid()
-    (tmp_path / "jobs" / str(dead)).touch()
-    (tmp_path / "jobs" / str(os.getppid())).write_text(_started(os.getppid()))  # alive: the test runner
-    (tmp_path / "jobs" / "notes.txt").touch()
-    assert machine.count() == 2
-    assert not (tmp_path / "jobs" / str(dead)).exists()
-    machine.leave()
-    assert machine.count() == 2  # the parent, and this process counting itself
-    assert JobsOnMachine(tmp_path / "no" / "such").count() == 1
-
-
-def test_a_reused_pid_and_an_unusable_registry(tmp_path, torch_threads, monkeypatch):
-    import gnnexp.training.threads as threads
-
-    machine = JobsOnMachine(tmp_path / "jobs")
-    machine.join()
-    parent = tmp_path / "jobs" / str(os.getppid())
-    parent.write_text("1")  # a start time the live process with that pid does not have
-    assert machine.count() == 1 and not parent.exists()  # a later process that took the pid
-    (tmp_path / "jobs" / "1").write_text(_started(1))  # pid 1: alive, another user's unless root
-    expected = 2 if os.getuid() == 0 else 1  # as root, kill(1, 0) succeeds
-    assert machine.count() == expected
-    machine.leave()
-    # No registry (a read-only temp dir): the launcher's count stays, nothing follows.
-    (tmp_path / "ro").write_text("a file where the directory should be")
-    monkeypatch.setattr(threads, "usable_cores", lambda env=None: (4, "CPU affinity"))
-    monkeypatch.setattr(threads, "RECHECK_S", 0.0)
-    from gnnexp.records import EpochRecord
-
-    with ThreadShare("auto", 4, 0, {}, JobsOnMachine(tmp_path / "ro" / "jobs")) as job:
-        job.on_epoch_end(
-            None, EpochRecord(epoch=3, train_loss=1.0, val=None, lr=0.1, time_s=0.0, is_best=False)
-        )  # type: ignore[arg-type]
-        assert job.threads == 1 and job.changes == []
-
-
-def test_a_running_job_gives_cores_back_when_another_starts(tmp_path, torch_threads, monkeypatch):
-    import gnnexp.training.threads as threads
-    from gnnexp.records import EpochRecord
-
-    monkeypatch.setattr(threads, "usable_cores", lambda env=None: (4, "CPU affinity"))
-    monkeypatch.setattr(threads, "RECHECK_S", 0.0)
-    machine = JobsOnMachine(tmp_path / "jobs")
-    with ThreadShare("auto", 1, 0, {}, machine) as job:
-        assert job.threads == 4
-        (tmp_path / "jobs" / str(os.getppid())).write_text(_started(os.getppid()))  # a second job starts
-        job.on_epoch_end(
-            None, EpochRecord(epoch=7, train_loss=1.0, val=None, lr=0.1, time_s=0.0, is_best=False)
-        )  # type: ignore[arg-type]
-        assert job.threads == 2 == torch.get_num_threads()
-        (tmp_path / "jobs" / str(os.getppid())).unlink()  # it ends
-        job.on_epoch_end(
-            None, EpochRecord(epoch=9, train_loss=1.0, val=None, lr=0.1, time_s=0.0, is_best=False)
-        )  # type: ignore[arg-type]
-        assert job.threads == 4
-    assert job.record()["changes"] == [{"epoch": 7, "threads": 2}, {"epoch": 9, "threads": 4}]
+def test_use_sets_torch_threads_once(torch_threads):
+    use(Threads(1, "trainer.num_threads"))
+    assert torch.get_num_threads() == 1
+    use(Threads(2, "trainer.num_threads"))  # interop threads are settable once: no error the second time
+    assert torch.get_num_threads() == 2
 
 
 def test_trainer_num_threads_reaches_torch_and_results(gnnexp, torch_threads):
     result = gnnexp(*FAST, "trainer.max_epochs=2", "trainer.num_threads=1")
     assert result.code == 0, result.err
-    assert result.results["threads"] == {"count": 1, "rule": "trainer.num_threads", "changes": []}
+    expected = {"count": 1, "rule": "trainer.num_threads", "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+    assert result.results["threads"] == expected
     assert torch.get_num_threads() == 1  # set in torch, not only recorded
     assert "threads" in result.out and "1 (trainer.num_threads)" in result.out
     bad = gnnexp(*FAST, "trainer.num_threads=0")
@@ -304,8 +241,8 @@ def test_a_parallel_sweep_prints_job_lines_not_interleaved_tables(tmp_path):
         rows = [line for line in table.splitlines() if line.split() and line.split()[0].isdigit()]
         assert [int(r.split()[0]) for r in rows] == [1, 2, 3, 4, 5, 6]
         threads = json.loads((job / "results.json").read_text())["threads"]
-        at_once = int(threads["rule"].split(" / ")[1].split()[0])  # "auto: 2 cores (...) / 2 jobs at once"
-        assert at_once >= 2 and threads["count"] == share(usable_cores()[0], at_once)
+        # joblib gives its workers OMP_NUM_THREADS=cores // n_jobs; gnnexp's rule says the same.
+        assert threads["count"] == share(usable_cores()[0], 2)
     assert "train loss" not in done.stdout  # no epoch table reached the terminal
     assert "2 jobs, 1 configuration" in done.stdout
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -16,7 +19,7 @@ from gnnexp.data import load_dataset
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
 from gnnexp.training.loop import evaluate
-from tests.conftest import FAST
+from tests.conftest import FAST, REPO
 
 # Every built-in architecture that works without edge features (tests/test_edge_features.py
 # covers the others).
@@ -176,6 +179,60 @@ def test_results_json_records_choices_and_overrides(gnnexp):
     assert "optimizer.lr=0.1" in res["overrides"]
     assert res["status"] == "completed"
     assert json.loads(json.dumps(res)) == res
+
+
+def test_one_good_epoch_is_not_called_learning_nothing(gnnexp):
+    """One epoch gives no loss trend to judge: a 1-epoch run that reached 0.986 test accuracy
+    was warned that it "learned nothing" (and told to try Adam, which it used)."""
+    result = gnnexp(*FAST, "trainer.max_epochs=1")
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["epochs_run"] == 1
+    assert res["learned"] is True and res["warning"] is None
+    assert "learned nothing" not in result.out
+
+
+@pytest.mark.parametrize(("optimizer", "suggests_adam"), [("adam", False), ("sgd", True)])
+def test_a_run_that_learns_nothing_says_so_without_suggesting_its_own_optimizer(
+    gnnexp, optimizer, suggests_adam
+):
+    # A learning rate so small that neither the loss nor the validation loss moves (no dropout:
+    # its noise alone moves the training loss by more than 1%).
+    result = gnnexp(
+        *FAST,
+        "trainer.max_epochs=4",
+        f"optimizer={optimizer}",
+        "optimizer.lr=1e-12",
+        "trainer.min_delta=0.01",
+        "model.dropout=0",
+    )
+    assert result.code == 0, result.err
+    res = result.results
+    assert res["learned"] is False and "learned nothing" in res["warning"]
+    assert ("optimizer=adam" in res["warning"]) is suggests_adam
+    assert "learned nothing" in result.out
+
+
+def test_the_command_counts_its_start_up_and_keeps_waiting_threads_asleep(tmp_path):
+    """Run as a command, results.json's wall time runs from the process's start, and the
+    command sets OMP_WAIT_POLICY=PASSIVE before torch loads (gnnexp.training.threads)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("OMP_WAIT_POLICY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gnnexp", "train", *FAST, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["startup_s"] > 0  # importing torch, at least
+    assert res["wall_time_s"] > res["startup_s"] + res["train_time_s"]
+    assert f"start-up {res['startup_s']:.2f} s" in done.stdout
+    assert res["threads"]["wait_policy"] == "PASSIVE"
+
+
+def test_wall_time_in_a_callers_process_counts_from_the_call(gnnexp):
+    res = gnnexp(*FAST, "trainer.max_epochs=2").results
+    assert res["startup_s"] == 0 and res["wall_time_s"] > res["train_time_s"]
 
 
 def test_multirun_writes_one_dir_per_job(gnnexp):

@@ -26,7 +26,13 @@ def _free_port() -> int:
 
 
 def _worker(
-    rank: int, world_size: int, config: dict[str, Any], out_dir: str, meta: dict[str, Any], port: int
+    rank: int,
+    world_size: int,
+    config: dict[str, Any],
+    out_dir: str,
+    meta: dict[str, Any],
+    port: int,
+    started: float | None,
 ) -> None:
     import torch.distributed as torch_dist
     from rich.console import Console
@@ -41,7 +47,7 @@ def _worker(
     torch_dist.init_process_group(backend(resolve_device(cfg.device.type)), rank=rank, world_size=world_size)
     console = None if rank == 0 else Console(file=open(os.devnull, "w"))  # noqa: SIM115
     try:
-        train(cfg, Path(out_dir), meta, console, dist=Dist(rank, world_size))
+        train(cfg, Path(out_dir), meta, console, dist=Dist(rank, world_size), started=started)
     except GnnexpError as err:
         if rank == 0:
             report(err)
@@ -50,14 +56,17 @@ def _worker(
         torch_dist.destroy_process_group()
 
 
-def launch(cfg: Any, out_dir: Path, meta: dict[str, Any]) -> float:
-    """Train in ``trainer.num_processes`` processes; returns rank 0's monitored value."""
+def launch(cfg: Any, out_dir: Path, meta: dict[str, Any], started: float | None = None) -> float:
+    """Train in ``trainer.num_processes`` processes; returns rank 0's monitored value.
+    ``started``: when the run began, for results.json's wall time (``gnnexp.run.train``)."""
     import torch.multiprocessing as mp
 
     config = OmegaConf.to_container(cfg, resolve=True)
     world_size = int(cfg.trainer.num_processes)
     try:
-        mp.spawn(_worker, args=(world_size, config, str(out_dir), meta, _free_port()), nprocs=world_size)
+        mp.spawn(
+            _worker, args=(world_size, config, str(out_dir), meta, _free_port(), started), nprocs=world_size
+        )
     except mp.ProcessRaisedException as err:  # a bug in a worker: keep its trace
         raise TrainingError(
             f"DDP process {err.error_index} failed: {str(err).strip().splitlines()[-1]}",

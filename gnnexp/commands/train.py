@@ -20,14 +20,9 @@ from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, quiet_known_warnings, report
 from gnnexp.paths import config_dir
-from gnnexp.reporting.painter import Painter
 from gnnexp.sweep_view import CONSOLE_LOG, jobs_at_once
-from gnnexp.training.threads import USER_OMP
 
 log = logging.getLogger(__name__)
-# Draws curves.png in a helper process that this command starts before torch loads (see
-# gnnexp.reporting.painter) and stops when it ends; jobs in other processes draw themselves.
-PAINTER = Painter()
 register_schemas()
 register_resolvers()  # also in joblib/submitit workers, which import this module
 
@@ -54,16 +49,14 @@ def train_app(cfg: DictConfig) -> float | None:
     """One job: train and return the monitored value; a failure never ends a sweep."""
     from gnnexp.fitting import Interrupted
     from gnnexp.reporting.files import write_failure
-    from gnnexp.training.threads import JobsOnMachine
 
     quiet_known_warnings()  # a joblib or submitit worker starts without the CLI's filters
     out_dir, at_once, meta = job_meta()
     multirun = at_once > 0
-    # Other jobs see this one before it spends seconds importing torch (training.threads).
-    machine = JobsOnMachine()
-    machine.join()
+    # A single run counts from the start of the gnnexp process; a sweep's job from its own start.
+    started = None if multirun else command_started()
     try:
-        return _train(cfg, out_dir, meta, at_once, machine)
+        return _train(cfg, out_dir, meta, at_once, started)
     except Interrupted as err:  # recorded, and the resume command printed, by the run itself
         raise SystemExit(err.exit_code) from None
     except GnnexpError as err:
@@ -79,11 +72,28 @@ def train_app(cfg: DictConfig) -> float | None:
             report(f"job {out_dir} failed with {type(err).__name__}: {err} (trace in failed.json)")
             return float("nan")
         raise
-    finally:
-        machine.leave()
 
 
-def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, machine: Any) -> float:
+def command_started() -> float | None:
+    """When this process started (``time.time()``), if it is a ``gnnexp`` command (Linux):
+    its start-up, mostly importing torch, is part of the time a user waits for a run. None in
+    a caller's process (a notebook, a test calling the CLI in-process) or where unknown."""
+    import time
+
+    if not any(Path(arg).name in ("gnnexp", "gnnexp.exe") for arg in sys.orig_argv[:3]):
+        return None
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start, clock ticks after boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):  # not Linux
+        return None
+    return time.time() - age
+
+
+def _train(
+    cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, started: float | None
+) -> float:
     """One job in this process, or, for ``trainer.strategy=ddp`` outside torchrun, in
     ``trainer.num_processes`` processes launched here.
 
@@ -101,16 +111,15 @@ def _train(cfg: DictConfig, out_dir: Path, meta: dict[str, Any], at_once: int, m
         from gnnexp.commands.ddp import launch
 
         check_writable(out_dir)
-        machine.leave()  # this process only waits; its ranks count as the jobs
-        return launch(cfg, out_dir, meta)
+        return launch(cfg, out_dir, meta, started)
     if at_once <= 1:
-        return train(cfg, out_dir, meta, painter=PAINTER, jobs_at_once=max(1, at_once))
+        return train(cfg, out_dir, meta, jobs_at_once=max(1, at_once), started=started)
     from rich.console import Console
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / CONSOLE_LOG, "a", encoding="utf-8") as log_file:
         console = Console(file=log_file, width=120, no_color=True)
-        return train(cfg, out_dir, meta, console=console, painter=PAINTER, jobs_at_once=at_once)
+        return train(cfg, out_dir, meta, console=console, jobs_at_once=at_once, started=started)
 
 
 @contextmanager
@@ -178,14 +187,6 @@ def completion_without_schemas() -> Iterator[None]:
         os.environ["COMP_LINE"] = line
         words = answer.getvalue().split()
         sys.stdout.write(" ".join(w for w in words if not is_schema(w)) + "\n")
-
-
-# Arguments after which gnnexp train prints something instead of training.
-NO_TRAINING = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion"}
-
-
-def wants_curves(args: list[str]) -> bool:
-    return not NO_TRAINING & set(args) and "trainer.curves=false" not in args
 
 
 # Hydra's own flags (hydra._internal.utils.get_args_parser) that take a value. The others
@@ -278,10 +279,6 @@ def main(args: list[str]) -> int:
                 override("hydra.run.dir", tempfile.mkdtemp(prefix="gnnexp-rank-")),
                 "hydra.output_subdir=null",
             ]
-        # Before any launcher starts workers, which may set OMP_NUM_THREADS themselves;
-        # torchrun sets it to 1 in its workers unless the user gave a value.
-        omp = os.environ.get("OMP_NUM_THREADS", "")
-        os.environ.setdefault(USER_OMP, "" if omp == "1" and "TORCHELASTIC_RUN_ID" in os.environ else omp)
         import_modules(imports_from(args))
         register_schemas()  # again: the user's modules may have declared components
         # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).
@@ -295,8 +292,6 @@ def main(args: list[str]) -> int:
         if not completing and not any(f.startswith(("--config-name", "-cn")) for f in flags):
             check_overrides(overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
         sys.argv = ["gnnexp train", *hydra_order(args)]
-        if wants_curves(args):
-            PAINTER.start()  # matplotlib loads on the other core while torch is imported
         with our_errors(), completion_without_schemas() if completing else nullcontext():
             train_app()
     except GnnexpError as err:
@@ -312,5 +307,4 @@ def main(args: list[str]) -> int:
         return 130
     finally:
         sys.argv = saved
-        PAINTER.stop()
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # torch-free at run time: the curves helper process imports this module
+if TYPE_CHECKING:  # torch-free at import
     from gnnexp.records import EpochRecord
     from gnnexp.training.state import TrainState
 

@@ -1,23 +1,32 @@
-"""How many torch threads a job may use: its share of the cores, never more.
+"""How many torch threads a run uses: decided once, when it starts, from what is known then.
 
-torch starts as many OpenMP threads as the machine has cores, and they spin while they
-wait. Two jobs that each take every core slow each other down tens to hundreds of times
-(README: Parallel jobs). The rule for ``trainer.num_threads=auto``:
+torch starts one OpenMP thread per core, and by default a waiting OpenMP thread spins. Two
+runs that each took both cores of a 2-core machine then trained 36x slower (GCN on Cora,
+200 epochs: 27.4 s each instead of 0.76 s alone; ``benchmarks/two_runs.py``, load 0.3).
+Two things keep runs that share a machine from fighting:
 
-    threads = max(1, usable cores // jobs at once on this machine - sampling workers)
+* ``OMP_WAIT_POLICY=PASSIVE``, set by the ``gnnexp`` command before torch is imported
+  (unless you set it): a waiting thread sleeps. The same two runs at two threads each then
+  trained in 1.02x the time of one alone (0.93 s against 0.91 s).
+* ``trainer.num_threads=auto`` (the default), decided here once, before any work:
 
-* usable cores: the fewest of the CPU affinity mask, a cgroup CPU quota (containers) and
-  ``SLURM_CPUS_PER_TASK``;
-* jobs at once: what the launcher runs in parallel here (joblib's ``n_jobs``, every job of a
-  ``submitit_local`` batch, the Optuna sweeper's ``n_workers``), and, measured while the run goes,
-  how many gnnexp jobs of this user are running on the machine (two runs started from two
-  terminals see each other). The share is re-read four times a second, so a job that
-  started alone gives a core back when a second one starts, and takes it again when the
-  other ends;
-* sampling workers (``loader.num_workers``) are processes of this job and count against it.
+      threads = max(1, usable cores // jobs at once - sampling workers)
 
-An explicit ``trainer.num_threads`` wins, and so does ``OMP_NUM_THREADS`` set by the user.
-Torch-free at import: ``gnnexp.hydra_callbacks`` asks :func:`launcher_parallelism` in the
+  - usable cores: the fewest of the CPU affinity mask, a cgroup CPU quota (containers) and
+    ``SLURM_CPUS_PER_TASK``;
+  - jobs at once: what the launcher runs in parallel on this machine (joblib's ``n_jobs``,
+    every job of a ``submitit_local`` batch, the Optuna sweeper's ``n_workers``; DDP ranks);
+  - sampling workers (``loader.num_workers``) are processes of this job and count against it.
+
+Small full-batch graphs keep the second thread: a run alone on Cora trained 1.2x (GCN) to
+1.6x (GraphSAGE) faster with it (the README's table), and with sleeping waiters two GCN runs
+at once trained in 0.93 s at two threads each against 0.88 s at one. Runs started from two terminals do not know of each other; nothing is
+re-decided while a run trains.
+
+An explicit ``trainer.num_threads`` wins, then ``OMP_NUM_THREADS`` (set by you, or by a
+launcher for its workers: joblib and torchrun set it to their workers' share).
+
+Torch-free at import: ``gnnexp.sweep_view`` asks :func:`launcher_parallelism` in the
 launching process.
 """
 
@@ -25,24 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from gnnexp.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from gnnexp.records import EpochRecord
-    from gnnexp.training.state import TrainState
+from typing import Any
 
 CGROUP = Path("/sys/fs/cgroup")
-# The OMP_NUM_THREADS the user gave the command ("" for none), kept by the CLI for the jobs it
-# starts: joblib sets OMP_NUM_THREADS in its workers, which must not count as the user's.
-USER_OMP = "GNNEXP_USER_OMP_NUM_THREADS"
-RECHECK_S = 0.25  # how often a running job looks for other jobs on the machine (~50 µs a look)
 
 
 def _cgroup_quota(root: Path) -> float | None:
@@ -99,10 +96,9 @@ def launcher_parallelism(
     """How many jobs the configured launcher (and sweeper batch) runs at once on this machine.
 
     joblib: ``n_jobs``; ``submitit_local`` starts every job of a batch together, so it counts
-    as many as there are cores (each job then starts with one thread and widens its share once
-    it sees how many others really run); cluster launchers (Slurm, Ray) place jobs on their
-    own allocations: 1. gnnexp's Optuna sweeper runs ``n_workers`` trials at once, one job per
-    launch, through any local launcher (with the basic one, in forked worker processes).
+    as many as there are cores; cluster launchers (Slurm, Ray) place jobs on their own
+    allocations: 1. gnnexp's Optuna sweeper runs ``n_workers`` trials at once through any
+    local launcher.
     """
     target = str((launcher or {}).get("_target_", ""))
     workers = (sweeper or {}).get("n_workers")
@@ -126,153 +122,48 @@ def share(cores: int, jobs: int, workers: int = 0) -> int:
     return max(1, cores // max(1, jobs) - workers)
 
 
-def _started(pid: int) -> str:
-    """When process ``pid`` started (Linux: field 22 of /proc/<pid>/stat), "" where unknown:
-    tells a live job from a later process that reuses its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+@dataclass(frozen=True)
+class Threads:
+    """The decision: how many threads, and the rule that gave that number."""
 
-
-class JobsOnMachine:
-    """The gnnexp jobs this user runs on this machine: one file per live process.
-
-    A file ``<pid>`` (holding the process's start time) in a private temp directory (mode
-    0700) while a job trains; files of processes that no longer exist, or whose pid now
-    belongs to another process, are removed by whoever counts next.
-    """
-
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.gettempdir()) / f"gnnexp-{os.getuid()}" / "jobs"
-        self.mine: Path | None = None
-
-    def join(self) -> None:
-        """Count this process from now on (again: harmless)."""
-        with contextlib.suppress(OSError):  # no registry: each job counts only itself
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            mine = self.root / str(os.getpid())
-            mine.write_text(_started(os.getpid()))
-            self.mine = mine
-
-    def leave(self) -> None:
-        if self.mine is not None:
-            self.mine.unlink(missing_ok=True)
-            self.mine = None
-
-    def count(self) -> int:
-        alive = 1 if self.mine is None else 0
-        try:
-            entries = list(self.root.iterdir())
-        except OSError:
-            return 1
-        for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            if self._alive(entry):
-                alive += 1
-            else:
-                entry.unlink(missing_ok=True)
-        return max(1, alive)
-
-    @staticmethod
-    def _alive(entry: Path) -> bool:
-        pid = int(entry.name)
-        try:
-            os.kill(pid, 0)
-        except OSError:  # gone, or another user's process: not one of this user's jobs
-            return False
-        try:
-            recorded = entry.read_text().strip()
-        except OSError:
-            return False
-        started = _started(pid)
-        # Empty: written where start times are unknown (not Linux), or a stale older file.
-        return recorded == started if recorded else not started
-
-
-@dataclass
-class ThreadShare(Callback):
-    """Sets this job's torch threads before any work, and keeps them to its share while it runs.
-
-    ``setting`` is ``trainer.num_threads`` ("auto" or a number); ``jobs_at_once`` is what the
-    launcher runs in parallel here; ``workers`` the sampler's processes.
-    """
-
-    setting: str = "auto"
-    jobs_at_once: int = 1
-    workers: int = 0
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    machine: JobsOnMachine = field(default_factory=JobsOnMachine)
-    cores: int = 0
-    rule: str = ""
-    threads: int = 0
-    initial: int = 0
-    changes: list[tuple[int, int]] = field(default_factory=list)  # (epoch, threads) after the start
-    _checked: float = 0.0
-
-    @property
-    def user_omp(self) -> str:
-        return self.env.get(USER_OMP, self.env.get("OMP_NUM_THREADS", ""))
-
-    @property
-    def fixed(self) -> bool:
-        """Not ``auto``, or ``OMP_NUM_THREADS`` set by the user: no share to follow."""
-        return self.setting != "auto" or self.user_omp.isdigit()
-
-    def __enter__(self) -> ThreadShare:
-        import torch
-
-        self.cores, source = usable_cores(self.env)
-        if self.setting != "auto":
-            self.threads, self.rule = int(self.setting), "trainer.num_threads"
-        elif self.user_omp.isdigit():
-            self.threads, self.rule = max(1, int(self.user_omp)), "OMP_NUM_THREADS"
-        else:
-            self.machine.join()
-            jobs = max(self.jobs_at_once, self.machine.count())
-            self.threads = share(self.cores, jobs, self.workers)
-            self.rule = self._auto_rule(source, jobs)
-        self.initial = self.threads
-        torch.set_num_threads(self.threads)
-        with contextlib.suppress(RuntimeError):  # settable once per process (a reused worker)
-            torch.set_num_interop_threads(self.threads)
-        self._checked = time.monotonic()
-        return self
-
-    def _auto_rule(self, source: str, jobs: int) -> str:
-        text = f"auto: {self.cores} cores ({source}) / {jobs} job{'s' if jobs > 1 else ''} at once"
-        return text + (f" - {self.workers} sampling workers" if self.workers else "")
-
-    def __exit__(self, *exc: object) -> None:
-        self.machine.leave()
-
-    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        if time.monotonic() - self._checked >= RECHECK_S:
-            self._follow(record.epoch)
-
-    def _follow(self, epoch: int) -> None:
-        """Take the share that the jobs running now leave to this one (when the registry
-        works: without it only the launcher's count is known, and it stays)."""
-        if self.fixed or self.machine.mine is None:
-            return
-        self._checked = time.monotonic()
-        threads = share(self.cores, self.machine.count(), self.workers)
-        if threads != self.threads:
-            import torch
-
-            torch.set_num_threads(threads)
-            self.threads = threads
-            self.changes.append((epoch, threads))
+    count: int
+    rule: str
 
     def describe(self) -> str:
-        return f"{self.threads} ({self.rule})"
+        return f"{self.count} ({self.rule})"
 
-    def record(self) -> dict[str, Any]:
-        """What results.json says about threads: the count at the start, the rule, any change."""
-        return {
-            "count": self.initial,
-            "rule": self.rule,
-            "changes": [{"epoch": e, "threads": t} for e, t in self.changes],
-        }
+    def record(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """What results.json says about threads (and whether waiting ones spin)."""
+        wait_policy = (os.environ if env is None else env).get("OMP_WAIT_POLICY")
+        return {"count": self.count, "rule": self.rule, "wait_policy": wait_policy}
+
+
+def decide(
+    setting: str,
+    jobs_at_once: int = 1,
+    workers: int = 0,
+    env: Mapping[str, str] | None = None,
+    cores: tuple[int, str] | None = None,
+) -> Threads:
+    """The threads of a run whose ``trainer.num_threads`` is ``setting`` ("auto" or a number),
+    of which the launcher runs ``jobs_at_once`` here, sampling with ``workers`` processes;
+    ``env`` and ``cores`` (:func:`usable_cores`) default to this process's."""
+    env = os.environ if env is None else env
+    if setting != "auto":
+        return Threads(int(setting), "trainer.num_threads")
+    omp = env.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return Threads(int(omp), "OMP_NUM_THREADS")
+    count, source = cores or usable_cores(env)
+    jobs = max(1, jobs_at_once)
+    rule = f"auto: {count} cores ({source}) / {jobs} job{'s' if jobs > 1 else ''} at once"
+    return Threads(share(count, jobs, workers), rule + (f" - {workers} sampling workers" if workers else ""))
+
+
+def use(threads: Threads) -> None:
+    """Give torch the decided count (before any work)."""
+    import torch
+
+    torch.set_num_threads(threads.count)
+    with contextlib.suppress(RuntimeError):  # settable once per process (a reused worker)
+        torch.set_num_interop_threads(threads.count)
