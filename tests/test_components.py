@@ -143,7 +143,7 @@ def test_settings_come_from_the_declarations():
     defaults = {name: default for name, default, *_ in settings(gat)}
     assert defaults["heads"] == 8 and defaults["out_heads"] == 1
     assert "heads:" not in (REPO / "conf" / "model" / "gat.yaml").read_text()  # said once, in the class
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "configuration.md").read_text()
     table = readme.split("<!-- settings:begin -->\n")[1].split("<!-- settings:end -->")[0]
     assert table == settings_markdown()
     assert "`heads` (8; an integer >= 1)" in table
