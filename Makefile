@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed-$(EXTRAS)
 SEED_DATA  ?= ../shared/data
 ARGS       ?=
 
-.PHONY: install train test lint bench bench-hpo scale reproduce clean
+.PHONY: install train test test-fast lint bench bench-hpo scale reproduce clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q $(ARGS)
+
+## The fast subset of the tests (the slow ones, listed in tests/conftest.py, left out; under 2 minutes)
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
 
 ## gnnexp's loop against the plain PyG loop, sampling throughput, start-up (ARGS="--quick" for a short run)
 bench: install data/.seeded

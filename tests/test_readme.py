@@ -1,8 +1,11 @@
-"""Every command the README shows works: each ``gnnexp`` line of its bash blocks is run.
+"""Every command the README and the pages under docs/ show works: each ``gnnexp`` line of
+their bash blocks is run.
 
-Lines run in order, in one fresh working directory (so ``latest`` means what it says),
-with tiny epoch counts appended. Lines marked as needing internet, a GPU or a cluster are
-skipped; the README's Python and YAML recipe for a new model is run too.
+Lines run in order (the README first, then docs/ by file name), in one fresh working
+directory (so ``latest`` means what it says), with tiny epoch counts appended; a line shown
+on several pages runs once. Lines marked as needing internet, a GPU or a cluster are
+skipped; the Python and YAML recipe for a new model (docs/extending.md) is run too. Every
+relative link of these pages names a file that exists.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from gnnexp.cli import main
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
+# The README first: its tour makes the runs and sweeps that ``latest`` refers to.
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SKIP_MARKERS = ("needs internet", "on a cluster", "GPUs")
 # Heavy values, replaced for the test (the README shows the real ones).
 SUBSTITUTIONS = {
@@ -34,20 +39,28 @@ SUBSTITUTIONS = {
 }
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def blocks(language: str, text: str = README) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
-def commands() -> list[tuple[int, list[str]]]:
+def commands() -> list[tuple[str, list[str]]]:
+    """(where, arguments) of every command to run, each distinct command once."""
     found = []
-    for block in blocks("bash"):
-        for line in block.splitlines():
-            if not line.startswith("gnnexp ") or any(marker in line for marker in SKIP_MARKERS):
-                continue
-            command = line.split("  #")[0].strip()
-            for old, new in SUBSTITUTIONS.items():
-                command = command.replace(old, new)
-            found.append((README[: README.index(line)].count("\n") + 1, shlex.split(command)[1:]))
+    seen = set()
+    for page in PAGES:
+        text = page.read_text()
+        for block in blocks("bash", text):
+            for line in block.splitlines():
+                if not line.startswith("gnnexp ") or any(marker in line for marker in SKIP_MARKERS):
+                    continue
+                command = line.split("  #")[0].strip()
+                for old, new in SUBSTITUTIONS.items():
+                    command = command.replace(old, new)
+                if command in seen:
+                    continue
+                seen.add(command)
+                where = f"{page.relative_to(REPO)} line {text[: text.index(line)].count(chr(10)) + 1}"
+                found.append((where, shlex.split(command)[1:]))
     return found
 
 
@@ -192,13 +205,13 @@ def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
         code = main(fast(args))
         out, err = capsys.readouterr()
         if code != 0:
-            failures.append(f"README line {line}: gnnexp {' '.join(args)} -> exit {code}\n{err[-2000:]}")
+            failures.append(f"{line}: gnnexp {' '.join(args)} -> exit {code}\n{err[-2000:]}")
             continue
         after = _json_files(tmp_path)
         written = [path for path, mtime in after.items() if before.get(path) != mtime]
         problems = check_output(fast(args), out, written, tmp_path, last_sweep)
         if problems:
-            failures.append(f"README line {line}: gnnexp {' '.join(args)}: {'; '.join(problems)}")
+            failures.append(f"{line}: gnnexp {' '.join(args)}: {'; '.join(problems)}")
         if args[:2] == ["train", "-m"]:
             last_sweep = sweep_size(fast(args))
     assert not failures, "\n\n".join(failures)
@@ -208,9 +221,11 @@ def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
 
 
 def write_recipe(where: Path) -> None:
-    """The README's model recipe as the user writes it: mymodels.py and myconf/model/graphconv.yaml."""
-    (python,) = blocks("python")
-    yaml_block = next(b for b in blocks("yaml") if "base_graphconv" in b)
+    """docs/extending.md's model recipe as the user writes it: mymodels.py and
+    myconf/model/graphconv.yaml."""
+    page = (REPO / "docs" / "extending.md").read_text()
+    (python,) = blocks("python", page)
+    yaml_block = next(b for b in blocks("yaml", page) if "base_graphconv" in b)
     (where / "mymodels.py").write_text(python)
     (where / "myconf" / "model").mkdir(parents=True, exist_ok=True)
     (where / "myconf" / "model" / "graphconv.yaml").write_text(yaml_block)
@@ -247,4 +262,27 @@ def test_the_add_a_model_recipe(recipe, capsys):
 
 @pytest.mark.parametrize("name", ["REPRODUCE_TABLE", "BENCH_TABLE"])
 def test_measured_tables_are_filled_in(name):
-    assert name not in README, f"{name} placeholder left in the README"
+    for page in PAGES:
+        assert name not in page.read_text(), f"{name} placeholder left in {page.relative_to(REPO)}"
+
+
+def test_every_relative_link_names_a_file():
+    """Links between the README and docs/ name files that exist, without anchors (a heading
+    renamed would break an anchor silently); the README links every page under docs/."""
+    problems = []
+    from_readme = set()
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+                continue
+            if "#" in target:
+                problems.append(f"{page.relative_to(REPO)}: {target} has an anchor")
+                continue
+            path = (page.parent / target).resolve()
+            if page == PAGES[0]:
+                from_readme.add(path)
+            if not path.exists():
+                problems.append(f"{page.relative_to(REPO)}: {target} does not exist")
+    assert not problems, "\n".join(problems)
+    unlinked = {p.resolve() for p in PAGES[1:]} - from_readme
+    assert not unlinked, f"the README links no {sorted(p.name for p in unlinked)}"
