@@ -48,11 +48,11 @@ from rich.table import Table
 
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.device import resolve_device
 from gnnexp.errors import quiet_known_warnings
-from gnnexp.experiment import build_experiment, checked
-from gnnexp.fitting import fit_and_test
 from gnnexp.paths import resolve_data_dir
+from gnnexp.running.experiment import build_experiment, checked
+from gnnexp.running.fit import fit_and_test
+from gnnexp.util.device import resolve_device
 
 MODELS = tuple(PROTOCOLS)
 SPEEDUP = 8.0  # required speed-up of gnnexp's loop, every model on Cora and CiteSeer
@@ -119,7 +119,7 @@ def sampling_section(num_nodes: int, batches: int) -> dict[str, Any]:
     """Seed nodes per second of neighbour-sampled GraphSAGE training: the plain model on each
     batch (today's path before the reordering) against gnnexp's sampled layout (reordered
     projections, layers trimmed to the nodes later layers need), interleaved."""
-    from gnnexp.data.sampling import neighbor_loader, pyg_sampling_available
+    from gnnexp.data.neighbor_sampler import neighbor_loader, pyg_sampling_available
     from gnnexp.data.splits import random_node_masks
     from gnnexp.data.synthetic import planted_partition
     from gnnexp.models import MODELS as ARCHS

@@ -57,7 +57,7 @@ def _trials_span(sweep: Path) -> float:
     figures), which do not grow with the number of trials."""
     import optuna
 
-    from gnnexp.studies import open_storage
+    from gnnexp.search.studies import open_storage
 
     storage = open_storage(str(sweep / "optuna.journal"))
     (summary,) = optuna.get_all_study_summaries(storage)

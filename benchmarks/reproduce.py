@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gnnexp.summary import Row, find_jobs, summarize
+from gnnexp.sweeps.summary import Row, find_jobs, summarize
 
 
 @dataclass(frozen=True)

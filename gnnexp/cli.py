@@ -9,8 +9,8 @@ import os
 import signal
 import sys
 
-from gnnexp import early_interrupt
 from gnnexp.errors import did_you_mean, quiet_known_warnings
+from gnnexp.util import early_interrupt
 
 USAGE = """\
 usage: gnnexp <command> [arguments]

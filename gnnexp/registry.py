@@ -2,17 +2,17 @@
 
 Which models, datasets, tasks, loaders, optimizers, schedulers and trackers exist is asked
 of :mod:`gnnexp.config.components`, whose declarations live in the packages that build
-them. It imports this module on the first question (the one import upwards of the config
-layer, listed in pyproject's import-linter contract); every module here is torch-free at
+them. The package itself (``gnnexp/__init__.py``) imports this module, so every question
+sees them and the config layer never imports upwards; every module here is torch-free at
 import time (tests/test_layers.py).
 """
 
 from __future__ import annotations
 
-from gnnexp.data import catalog, loaders
+from gnnexp.data import datasets, loaders
 from gnnexp.loggers import kinds as logger_kinds
 from gnnexp.models import archs
 from gnnexp.tasks import kinds as task_kinds
 from gnnexp.training import optimizers, schedulers
 
-MODULES = (archs, catalog, task_kinds, loaders, optimizers, schedulers, logger_kinds)
+MODULES = (archs, datasets, task_kinds, loaders, optimizers, schedulers, logger_kinds)

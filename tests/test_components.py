@@ -11,10 +11,10 @@ import sys
 import pytest
 import torch
 
-from gnnexp.checkpoint import load_checkpoint, save_checkpoint
 from gnnexp.cli import main
 from gnnexp.commands.list_configs import generated
 from gnnexp.config.components import declared, settings
+from gnnexp.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import FAST, REPO
 
 MY_MODELS = '''

@@ -58,7 +58,7 @@ def test_curves_are_drawn_in_the_run_and_a_failing_figure_never_fails_it(gnnexp,
 
 
 def test_matplotlib_is_not_imported_before_the_end_of_a_run():
-    code = "import sys, gnnexp.cli, gnnexp.commands.train, gnnexp.run; print('matplotlib' in sys.modules)"
+    code = "import sys, gnnexp.cli, gnnexp.commands.train, gnnexp.running.run; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -111,7 +111,7 @@ def test_random_npy_arrays_as_labels_or_features(array, which):
 @SETTINGS
 @given(data=st.binary(max_size=300))
 def test_random_bytes_as_a_checkpoint(data):
-    from gnnexp.checkpoint import load_checkpoint
+    from gnnexp.training.checkpoint import load_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "best.pt"
@@ -133,8 +133,8 @@ def test_random_bytes_as_a_checkpoint(data):
 )  # fmt: skip
 def test_damaged_run_files_read_back_by_summarize_and_plot(results, overrides, metrics):
     from gnnexp.reporting.plots import read_metrics
-    from gnnexp.summary import find_jobs, summarize
-    from gnnexp.summary_tables import to_markdown
+    from gnnexp.sweeps.summary import find_jobs, summarize
+    from gnnexp.sweeps.tables import to_markdown
 
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "job"

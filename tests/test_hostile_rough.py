@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gnnexp.checkpoint import load_checkpoint
 from gnnexp.cli import main
+from gnnexp.training.checkpoint import load_checkpoint
 from tests.conftest import FAST, REPO
 from tests.test_hostile import _hashes, finished_run  # noqa: F401  (a fixture)
 from tests.test_reliability import SIGNALLING_CHILD

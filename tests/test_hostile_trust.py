@@ -107,7 +107,7 @@ ODD = "é a[1],b=c#d;~e 'q'"
 
 
 def test_a_run_in_an_oddly_named_dir_is_resumed(tmp_path, capsys, data_dir):
-    from gnnexp.resume import override
+    from gnnexp.running.resume import override
 
     run = tmp_path / ODD
     first = _run(capsys, "train", *FAST, "trainer.max_epochs=3", override("hydra.run.dir", run))
@@ -121,7 +121,7 @@ def test_a_run_in_an_oddly_named_dir_is_resumed(tmp_path, capsys, data_dir):
 
 
 def test_a_search_in_an_oddly_named_sweep_dir_runs_its_trials_there(tmp_path, capsys, data_dir):
-    from gnnexp.resume import override
+    from gnnexp.running.resume import override
     from tests.test_search import DATA, TINY
 
     (tmp_path / "conf" / "hparams_search").mkdir(parents=True)
@@ -156,7 +156,7 @@ def test_override_quotes_any_value(value, expected):
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from gnnexp.resume import override
+    from gnnexp.running.resume import override
 
     parsed = OverridesParser.create().parse_overrides([override("k", value)])[0]
     assert OmegaConf.create({"k": parsed.value()}).k == expected
@@ -188,7 +188,7 @@ def _cora(tmp_path: Path) -> Path:
 
 
 def _train_cora(capsys, data: Path, run: Path) -> Outcome:
-    from gnnexp.data.sources import clear_cache
+    from gnnexp.data.loading import clear_cache
 
     clear_cache()  # the process's cache would hide what loading does
     return _run(
@@ -433,7 +433,7 @@ def test_a_bom_prefixed_molecule_file_reads_as_without_it(tmp_path):
 
 
 def test_use_edge_attr_false_drops_the_edge_features(tmp_path, capsys, data_dir):
-    from gnnexp.data.sources import clear_cache
+    from gnnexp.data.loading import clear_cache
 
     clear_cache()
     gine = _run(capsys, "train", "dataset=mutag", "model=gine", "dataset.use_edge_attr=false",

@@ -1,7 +1,7 @@
 """What the commands rely on from Hydra, each checked so that a Hydra release that changes it
 fails here with a message naming what to fix.
 
-The commands use no private Hydra API (gnnexp/hydra_private.py, section "used by the
+The commands use no private Hydra API (gnnexp/config/hydra_private.py, section "used by the
 commands"): they rely on documented behaviour, tested below.
 """
 

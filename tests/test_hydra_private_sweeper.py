@@ -1,4 +1,4 @@
-"""What gnnexp's Optuna sweeper relies on in Hydra (gnnexp.hydra_private, its section): each
+"""What gnnexp's Optuna sweeper relies on in Hydra (gnnexp.config.hydra_private, its section): each
 test fails with a message that names what changed and where gnnexp adapts to it."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 
+from gnnexp.config.hydra_private import BASIC_LAUNCHER_CLASS, BASIC_LAUNCHER_LOGGER, runs_in_process
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
-from gnnexp.hydra_private import BASIC_LAUNCHER_CLASS, BASIC_LAUNCHER_LOGGER, runs_in_process
 from gnnexp.paths import config_dir
 from tests.conftest import REPO
 
@@ -23,14 +23,16 @@ SWEEPER = REPO / "hydra_plugins" / "gnnexp_sweepers" / "optuna_sweeper.py"
 
 def test_the_sweeper_imports_nothing_private_from_hydra():
     private = re.findall(r"^\s*(?:from|import) hydra\._internal\S*", SWEEPER.read_text(), re.MULTILINE)
-    assert not private, f"{SWEEPER} imports Hydra's private API {private}: do it in gnnexp.hydra_private"
+    assert not private, (
+        f"{SWEEPER} imports Hydra's private API {private}: do it in gnnexp.config.hydra_private"
+    )
 
 
 def test_hydras_in_process_launcher_has_the_names_gnnexp_knows():
     launchers = {f"{c.__module__}.{c.__name__}" for c in Plugins.instance().discover(Launcher)}
     assert f"{BASIC_LAUNCHER_LOGGER}.{BASIC_LAUNCHER_CLASS}" in launchers, (
         f"Hydra's in-process launcher is no longer {BASIC_LAUNCHER_LOGGER}.{BASIC_LAUNCHER_CLASS} "
-        f"(launchers: {sorted(launchers)}): update BASIC_LAUNCHER_* in gnnexp.hydra_private"
+        f"(launchers: {sorted(launchers)}): update BASIC_LAUNCHER_* in gnnexp.config.hydra_private"
     )
     module = importlib.import_module(BASIC_LAUNCHER_LOGGER)
     launcher = getattr(module, BASIC_LAUNCHER_CLASS)()

@@ -18,7 +18,7 @@ TORCH_FREE = (
     "gnnexp.config.validate",
     "gnnexp.config.explain",
     "gnnexp.models.archs",
-    "gnnexp.data.catalog",
+    "gnnexp.data.datasets",
     "gnnexp.tasks.kinds",
     "gnnexp.training.optimizers",
     "gnnexp.training.schedulers",

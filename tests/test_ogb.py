@@ -270,10 +270,10 @@ def _trained(run_dir: Path):
     """The task and the model of a finished run, its best weights loaded (as gnnexp eval does)."""
     from omegaconf import OmegaConf
 
-    from gnnexp.checkpoint import load_checkpoint, load_weights
     from gnnexp.data import load_dataset
     from gnnexp.paths import resolve_data_dir
     from gnnexp.tasks.base import build_task
+    from gnnexp.training.checkpoint import load_checkpoint, load_weights
 
     state = load_checkpoint(run_dir / "checkpoints" / "best.pt")
     cfg = OmegaConf.create(state["config"])

@@ -16,9 +16,9 @@ import torch
 from rich.console import Console
 
 from gnnexp.reporting.plots import groups_figure, run_figure, short_label
-from gnnexp.summary import find_jobs, summarize
-from gnnexp.summary_tables import to_csv, to_json
-from gnnexp.sweep_view import SweepView, read_line, render
+from gnnexp.sweeps.summary import find_jobs, summarize
+from gnnexp.sweeps.tables import to_csv, to_json
+from gnnexp.sweeps.view import SweepView, read_line, render
 from gnnexp.training.threads import Threads, decide, launcher_parallelism, share, usable_cores, use
 from tests.conftest import FAST
 

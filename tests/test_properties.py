@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from torch_geometric.data import Batch, Data
 
 from gnnexp.config.schema import TrainerConfig
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.errors import DataError
 from gnnexp.models import MODELS, build_encoder, build_model
 from gnnexp.models.heads import GraphModel, LinkModel

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gnnexp.checkpoint import load_checkpoint
+from gnnexp.training.checkpoint import load_checkpoint
 from tests.conftest import FAST, REPO
 
 # A fixed thread count: runs compared bit for bit must not take different shares of the cores.
@@ -317,8 +317,8 @@ def test_ctrl_c_at_start_up_stops_with_130(tmp_path, module):
 
 def test_a_ctrl_c_swallowed_during_start_up_still_stops_the_run(capsys):
     """Some C code clears a KeyboardInterrupt raised into it; the loop must still stop."""
-    from gnnexp import early_interrupt
     from gnnexp.training.interrupt import StopOnSignal
+    from gnnexp.util import early_interrupt
 
     with early_interrupt.watch():
         with contextlib.suppress(KeyboardInterrupt):  # what the swallowing library does

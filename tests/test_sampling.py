@@ -12,7 +12,7 @@ from scipy.stats import chisquare
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce
 
-from gnnexp.data.sampling import TorchNeighborSampler, neighbor_loader, sample_without_replacement
+from gnnexp.data.neighbor_sampler import TorchNeighborSampler, neighbor_loader, sample_without_replacement
 from tests.conftest import REPO
 
 

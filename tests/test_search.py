@@ -17,7 +17,7 @@ import yaml
 
 from gnnexp.search.driver import HEARTBEAT, INTERRUPTED, TrialRun, Worker, counted, fail_stale
 from gnnexp.search.space import parse_space
-from gnnexp.studies import open_storage
+from gnnexp.search.studies import open_storage
 from tests.conftest import REPO
 
 TINY = """\

@@ -15,16 +15,16 @@ import torch
 from omegaconf import OmegaConf
 from torch_geometric.data import Data
 
-from gnnexp.checkpoint import load_checkpoint, load_weights
 from gnnexp.config.components import declared
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.experiment import build_experiment
 from gnnexp.models.fast import FastForward, fast_forward, trimmed
 from gnnexp.models.fast import sparse as fast
 from gnnexp.models.layout import PLAIN, Layout
 from gnnexp.paths import resolve_data_dir
+from gnnexp.running.experiment import build_experiment
 from gnnexp.tasks import build_task
+from gnnexp.training.checkpoint import load_checkpoint, load_weights
 from gnnexp.training.loop import evaluate
 from tests.conftest import FAST, REPO
 

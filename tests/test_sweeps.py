@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from gnnexp.config.resolvers import direction, fresh_dir
-from gnnexp.data import sources
-from gnnexp.summary import find_jobs, summarize
+from gnnexp.data import loading as sources
+from gnnexp.sweeps.summary import find_jobs, summarize
 from tests.conftest import FAST
 
 

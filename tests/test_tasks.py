@@ -189,7 +189,7 @@ def test_neighbor_sampling_with_sampled_evaluation(gnnexp):
 
 
 def test_pyg_backend_without_its_libraries_is_refused(gnnexp):
-    from gnnexp.data.sampling import pyg_sampling_available
+    from gnnexp.data.neighbor_sampler import pyg_sampling_available
 
     if pyg_sampling_available():
         pytest.skip("pyg-lib or torch-sparse is installed here")

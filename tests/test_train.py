@@ -13,11 +13,11 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from gnnexp.checkpoint import load_checkpoint
 from gnnexp.config.components import declared
 from gnnexp.data import load_dataset
 from gnnexp.paths import resolve_data_dir
 from gnnexp.tasks import build_task
+from gnnexp.training.checkpoint import load_checkpoint
 from gnnexp.training.loop import evaluate
 from tests.conftest import FAST, REPO
 

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from gnnexp.checkpoint import load_checkpoint, save_checkpoint
 from gnnexp.data.splits import random_node_masks
 from gnnexp.data.synthetic import planted_partition
 from gnnexp.errors import CheckpointError
 from gnnexp.metrics import accuracy, average_precision, f1_macro, hits_at_k, mae, rmse, roc_auc
 from gnnexp.models import MODELS
 from gnnexp.models.gnn import GNN
+from gnnexp.training.checkpoint import load_checkpoint, save_checkpoint
 from gnnexp.training.early_stopping import EarlyStopping, LossAndMetricStopping
 
 

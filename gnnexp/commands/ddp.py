@@ -1,7 +1,7 @@
 """``trainer.strategy=ddp`` launched by ``gnnexp train``: one process per rank on this machine.
 
-Each process runs :func:`gnnexp.run.train` with its rank; under ``torchrun`` the processes
-exist already and ``gnnexp.run`` joins their group instead.
+Each process runs :func:`gnnexp.running.run.train` with its rank; under ``torchrun`` the processes
+exist already and ``gnnexp.running.run`` joins their group instead.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ def _worker(
     import torch.distributed as torch_dist
     from rich.console import Console
 
-    from gnnexp.device import resolve_device
-    from gnnexp.experiment import Checked
-    from gnnexp.run import train
+    from gnnexp.running.experiment import Checked
+    from gnnexp.running.run import train
     from gnnexp.training.distributed import Dist, backend
+    from gnnexp.util.device import resolve_device
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     cfg = Checked(OmegaConf.create(config))  # validated by the process that launched the ranks
@@ -58,7 +58,7 @@ def _worker(
 
 def launch(cfg: Any, out_dir: Path, meta: dict[str, Any], started: float | None = None) -> float:
     """Train in ``trainer.num_processes`` processes; returns rank 0's monitored value.
-    ``started``: when the run began, for results.json's wall time (``gnnexp.run.train``)."""
+    ``started``: when the run began, for results.json's wall time (``gnnexp.running.run.train``)."""
     import torch.multiprocessing as mp
 
     config = OmegaConf.to_container(cfg, resolve=True)

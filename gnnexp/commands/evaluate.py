@@ -67,8 +67,8 @@ def evaluate_checkpoint(
     path: Path, overrides: list[str], splits: tuple[str, ...], trusted: bool = False
 ) -> dict[str, Any]:
     """Rebuild the run's model from its checkpoint and evaluate ``splits``."""
-    from gnnexp.checkpoint import fold_index, load_checkpoint, load_weights
-    from gnnexp.experiment import build_experiment, stored_config
+    from gnnexp.running.experiment import build_experiment, stored_config
+    from gnnexp.training.checkpoint import fold_index, load_checkpoint, load_weights
     from gnnexp.training.loop import evaluate
 
     state = load_checkpoint(path)
@@ -94,8 +94,8 @@ def main(args: list[str]) -> int:
 def _evaluate(options: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from gnnexp.atomic import write_json
     from gnnexp.reporting.console import PipeSafeConsole as Console
+    from gnnexp.util.atomic import write_json
 
     splits = tuple(s.strip() for s in options.split.split(",") if s.strip())
     bad = [s for s in splits if s not in ("train", "val", "test")]

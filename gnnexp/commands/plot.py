@@ -26,8 +26,8 @@ def main(args: list[str]) -> int:
 def _plot(options: argparse.Namespace) -> int:
     from gnnexp.paths import existing_dirs, fold_dirs
     from gnnexp.reporting.plots import plot_groups, read_metrics
-    from gnnexp.summary import Row, config_key, find_jobs, split_common
-    from gnnexp.summary_tables import plural
+    from gnnexp.sweeps.summary import Row, config_key, find_jobs, split_common
+    from gnnexp.sweeps.tables import plural
 
     dirs = existing_dirs(options.dirs, "any", "give run or sweep directories.")
     groups: dict[str, list[dict[str, list[float]]]] = {}

@@ -33,13 +33,13 @@ def main(args: list[str]) -> int:
 
 
 def _predict(options: argparse.Namespace) -> int:
-    from gnnexp.checkpoint import load_checkpoint
     from gnnexp.commands.evaluate import resolve_checkpoint, run_dir_of
-    from gnnexp.data.sources import load_dataset
+    from gnnexp.data.loading import load_dataset
     from gnnexp.errors import say
-    from gnnexp.experiment import stored_config
     from gnnexp.paths import resolve_data_dir, resolve_path
-    from gnnexp.predict import predict, unreadable_molecules_kept, write_csv
+    from gnnexp.running.experiment import stored_config
+    from gnnexp.running.predict import predict, unreadable_molecules_kept, write_csv
+    from gnnexp.training.checkpoint import load_checkpoint
 
     checkpoint = resolve_checkpoint(resolve_path(options.path, "runs"))
     state = load_checkpoint(checkpoint)

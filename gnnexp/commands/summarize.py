@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gnnexp.atomic import atomic_file, write_text
 from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting, say
 from gnnexp.paths import existing_dirs
 from gnnexp.search.outcome import print_study, read_study, study_markdown, study_rows
-from gnnexp.summary import find_jobs, split_common, summarize
-from gnnexp.summary_tables import FORMATS, seed_lines, title, to_table, wide_console
+from gnnexp.sweeps.summary import find_jobs, split_common, summarize
+from gnnexp.sweeps.tables import FORMATS, seed_lines, title, to_table, wide_console
+from gnnexp.util.atomic import atomic_file, write_text
 
 
 def main(args: list[str]) -> int:

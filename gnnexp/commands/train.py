@@ -1,4 +1,4 @@
-"""``gnnexp train``: the Hydra application around :func:`gnnexp.run.train`."""
+"""``gnnexp train``: the Hydra application around :func:`gnnexp.running.run.train`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, quiet_known_warnings, report
 from gnnexp.paths import config_dir
-from gnnexp.sweep_view import CONSOLE_LOG, jobs_at_once
+from gnnexp.sweeps.view import CONSOLE_LOG, jobs_at_once
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -47,8 +47,8 @@ def job_meta() -> tuple[Path, int, dict[str, Any]]:
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def train_app(cfg: DictConfig) -> float | None:
     """One job: train and return the monitored value; a failure never ends a sweep."""
-    from gnnexp.fitting import Interrupted
     from gnnexp.reporting.files import write_failure
+    from gnnexp.running.fit import Interrupted
 
     quiet_known_warnings()  # a joblib or submitit worker starts without the CLI's filters
     out_dir, at_once, meta = job_meta()
@@ -98,10 +98,10 @@ def _train(
     ``trainer.num_processes`` processes launched here.
 
     A job that runs beside others of its sweep (``at_once`` > 1) writes its table into its
-    own console.log: the sweep view (``gnnexp.sweep_view``) shows one line for it.
+    own console.log: the sweep view (``gnnexp.sweeps.view``) shows one line for it.
     """
-    from gnnexp.experiment import Checked, checked
-    from gnnexp.run import check_writable, train
+    from gnnexp.running.experiment import Checked, checked
+    from gnnexp.running.run import check_writable, train
     from gnnexp.training.distributed import under_torchrun
 
     # A single run's config was validated by the ValidateConfig callback (before Hydra
@@ -268,7 +268,7 @@ def imports_from(args: list[str]) -> list[str]:
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.config.explain import check_overrides
-    from gnnexp.resume import override, resume_args
+    from gnnexp.running.resume import override, resume_args
 
     saved = sys.argv
     try:
@@ -281,7 +281,7 @@ def main(args: list[str]) -> int:
             ]
         import_modules(imports_from(args))
         register_schemas()  # again: the user's modules may have declared components
-        # Lets a resumed run import the code its own overrides.yaml names (gnnexp.resume).
+        # Lets a resumed run import the code its own overrides.yaml names (gnnexp.running.resume).
         trusted = "--trust-config" in args
         args = [a for a in args if a != "--trust-config"]
         completing = bool(SHELL_COMPLETION & set(args))

@@ -98,24 +98,15 @@ def group_base(group: str) -> Callable[[type[T]], type[T]]:
 
 
 def base_of(group: str) -> type | None:
-    load(group)
     return _BASES.get(group)
-
-
-def load(group: str) -> None:
-    """Declare the built-in components (once): they live in higher layers, which import this
-    module, so they are imported on the first question rather than at import."""
-    import gnnexp.registry  # noqa: F401
 
 
 def declared(group: str) -> dict[str, type[Any]]:
     """Name -> class of every component of ``group`` (built-in and registered by the user)."""
-    load(group)
     return dict(_REGISTRY[group])
 
 
 def lookup(group: str, name: str) -> type[Any] | None:
-    load(group)
     return _REGISTRY[group].get(name)
 
 

@@ -1,4 +1,4 @@
-"""Datasets: sources declared in ``catalog`` (torch-free), loaded by ``sources``."""
+"""Datasets: declared in ``datasets`` (torch-free), loaded by ``loading``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 def __getattr__(name: str) -> Any:
     # The loading code imports torch and PyG: only on first use.
     if name in ("GraphData", "load_dataset"):
-        from gnnexp.data import sources
+        from gnnexp.data import loading
 
-        return getattr(sources, name)
+        return getattr(loading, name)
     raise AttributeError(name)
 
 

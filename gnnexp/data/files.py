@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from gnnexp.data.sources import GraphData, node_level
+from gnnexp.data.loading import GraphData, node_level
 from gnnexp.errors import ConfigError, DataError
 
 

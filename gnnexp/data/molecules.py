@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.errors import DataError, GnnexpError
 
 CACHE_VERSION = 2
@@ -190,7 +190,7 @@ def _cached(cfg: DictConfig, path: Path, data_dir: Path) -> Featurised:
     buffer = io.BytesIO()
     torch.save({"tensors": tensors, "bad": bad, "scaffolds": scaffolds, "smiles": kept}, buffer)
     try:
-        from gnnexp.atomic import atomic_file
+        from gnnexp.util.atomic import atomic_file
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(cache, "wb") as stream:

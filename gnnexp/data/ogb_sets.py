@@ -22,9 +22,9 @@ from typing import Any, TextIO, cast
 import torch
 from omegaconf import DictConfig
 
+from gnnexp.data.loading import GraphData, node_level
 from gnnexp.data.molecules import one_hot
 from gnnexp.data.processed import verified
-from gnnexp.data.sources import GraphData, node_level
 from gnnexp.errors import ConfigError, DataError, GnnexpError
 from gnnexp.metrics import METRICS
 

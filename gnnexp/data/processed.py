@@ -111,7 +111,7 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
 
 def _record(processed: Path, verified_stamps: dict[str, tuple[int, int]]) -> None:
     """Write the record of ``processed``, hashing only files new or changed since verified."""
-    from gnnexp.atomic import atomic_file
+    from gnnexp.util.atomic import atomic_file
 
     record = _recorded(processed)
     files = _files(processed)

@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gnnexp.atomic import write_text
 from gnnexp.errors import ConfigError
 from gnnexp.loggers.base import Logger
 from gnnexp.records import EpochRecord
+from gnnexp.util.atomic import write_text
 
 
 def _missing(name: str, package: str, extra: str) -> ConfigError:

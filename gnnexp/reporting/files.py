@@ -8,10 +8,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from gnnexp.atomic import write_json
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
 from gnnexp.training.state import TrainState
+from gnnexp.util.atomic import write_json
 
 RESULTS_FILE = "results.json"
 FAILURE_FILE = "failed.json"

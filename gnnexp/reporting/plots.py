@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gnnexp.atomic import atomic_file
 from gnnexp.errors import DataError, OutputError
+from gnnexp.util.atomic import atomic_file
 
 # Colours of a qualitative palette (tab10), cycled over runs.
 COLOURS = [

@@ -25,7 +25,7 @@ from typing import Any
 
 from gnnexp.errors import GnnexpError
 from gnnexp.search.space import SearchSpace
-from gnnexp.studies import GRACE_S, HEARTBEAT_S
+from gnnexp.search.studies import GRACE_S, HEARTBEAT_S
 
 HEARTBEAT = "gnnexp:heartbeat"  # system attribute: when the sweeper last saw the trial alive
 INTERRUPTED = "gnnexp:interrupted"  # system attribute: the trial failed because its sweep stopped

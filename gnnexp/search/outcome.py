@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from gnnexp.atomic import read_json_object, write_json, write_text
+from gnnexp.util.atomic import read_json_object, write_json, write_text
 
 STUDY_FILE = "study.json"
 BEST_FILE = "best.yaml"

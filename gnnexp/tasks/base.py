@@ -12,9 +12,9 @@ from torch import Tensor
 
 from gnnexp.config.components import declared
 from gnnexp.config.validate import metric_name
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.metrics import METRICS
-from gnnexp.ranks import SINGLE, Dist
+from gnnexp.util.ranks import SINGLE, Dist
 
 
 class Task(Protocol):

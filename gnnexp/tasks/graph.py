@@ -12,7 +12,7 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 from gnnexp.config.components import instance
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.data.splits import fold_split, group_split, stratified_split
 from gnnexp.errors import DataError
 from gnnexp.models.build import model_spec

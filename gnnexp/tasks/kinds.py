@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     import torch
     from omegaconf import DictConfig
 
-    from gnnexp.data.sources import GraphData
-    from gnnexp.ranks import Dist
+    from gnnexp.data.loading import GraphData
     from gnnexp.tasks.base import Task
+    from gnnexp.util.ranks import Dist
 
 LOSSES = ("auto", "cross_entropy", "bce", "mse", "mae")
 

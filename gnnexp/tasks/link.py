@@ -15,13 +15,13 @@ from torch_geometric.utils import negative_sampling, to_undirected
 
 from gnnexp.config.components import instance
 from gnnexp.config.validate import metric_name
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.errors import DataError
 from gnnexp.metrics import METRICS, hits_at_k
 from gnnexp.models.build import model_spec
 from gnnexp.models.fast import fast_forward
-from gnnexp.seeding import seeded
 from gnnexp.tasks.base import describe_edges
+from gnnexp.util.seeding import seeded
 
 if TYPE_CHECKING:
     from gnnexp.models.heads import LinkModel

@@ -12,13 +12,13 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnexp.config.components import instance
-from gnnexp.data.sampling import neighbor_loader
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
+from gnnexp.data.neighbor_sampler import neighbor_loader
 from gnnexp.errors import DataError
 from gnnexp.models.build import model_spec
 from gnnexp.models.fast import fast_forward
-from gnnexp.ranks import SINGLE, Dist, shard
 from gnnexp.tasks.base import Objective, describe_edges, edge_dim
+from gnnexp.util.ranks import SINGLE, Dist, shard
 
 SPLITS = ("train", "val", "test")
 

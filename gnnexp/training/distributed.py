@@ -15,7 +15,7 @@ import os
 import torch
 import torch.distributed as torch_dist
 
-from gnnexp.ranks import SINGLE, Dist, shard
+from gnnexp.util.ranks import SINGLE, Dist, shard
 
 __all__ = ["SINGLE", "Dist", "backend", "join_torchrun", "local_device", "shard", "under_torchrun"]
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from gnnexp import early_interrupt
 from gnnexp.errors import say
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import INTERRUPTED, Callback, FitOutcome
 from gnnexp.training.state import TrainState
+from gnnexp.util import early_interrupt
 
 _SIGNALLED = threading.Event()  # a stop signal reached a run of this process
 

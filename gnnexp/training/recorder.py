@@ -9,9 +9,9 @@ from typing import Any
 import torch
 
 from gnnexp import __version__
-from gnnexp.checkpoint import save_checkpoint
 from gnnexp.records import EpochRecord
 from gnnexp.training.callbacks import Callback, FitOutcome
+from gnnexp.training.checkpoint import save_checkpoint
 from gnnexp.training.state import TrainState
 
 BEST = Path("checkpoints/best.pt")

@@ -26,7 +26,7 @@ re-decided while a run trains.
 An explicit ``trainer.num_threads`` wins, then ``OMP_NUM_THREADS`` (set by you, or by a
 launcher for its workers: joblib and torchrun set it to their workers' share).
 
-Torch-free at import: ``gnnexp.sweep_view`` asks :func:`launcher_parallelism` in the
+Torch-free at import: ``gnnexp.sweeps.view`` asks :func:`launcher_parallelism` in the
 launching process.
 """
 

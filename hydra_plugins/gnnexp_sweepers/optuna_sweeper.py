@@ -99,13 +99,13 @@ class GnnexpOptunaSweeper(Sweeper):
     def _sweep(self, arguments: list[str]) -> Any:
         from omegaconf import OmegaConf, open_dict, read_write
 
+        from gnnexp.config.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
         from gnnexp.errors import GnnexpError
-        from gnnexp.hydra_private import BASIC_LAUNCHER_LOGGER, runs_in_process
-        from gnnexp.resume import override
+        from gnnexp.running.resume import override
         from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
-        from gnnexp.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
+        from gnnexp.search.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
 
         optuna = optuna_module()
         # Hydra instantiates the sampler and pruner with the sweeper (recursively): objects here.
@@ -175,7 +175,7 @@ class GnnexpOptunaSweeper(Sweeper):
             )
         sampler = _sampler(s.sampler, space) if isinstance(s.sampler, dict) else s.sampler
         # The settings as written (Hydra hands the sweeper built objects): the trials' runs
-        # build the same pruner from them (gnnexp.studies.load_trial). The pruner compares
+        # build the same pruner from them (gnnexp.search.studies.load_trial). The pruner compares
         # the monitored value the trials report: with any other objective it stays off.
         pruner_spec = _mapping(self.config.hydra.sweeper.pruner)
         if (
@@ -267,7 +267,7 @@ class GnnexpOptunaSweeper(Sweeper):
         if missing and runs_in_process(self.launcher):
             # Trials run in this process: torch and PyG are imported once, here, before the
             # first trial's clock starts.
-            import gnnexp.run  # noqa: F401
+            import gnnexp.running.run  # noqa: F401
         try:
             worker.run()
         except BaseException as err:
@@ -299,7 +299,7 @@ class GnnexpOptunaSweeper(Sweeper):
         which this process shows for all. In this process group, so that a Ctrl-C in the
         terminal reaches every worker once."""
         from gnnexp.errors import GnnexpError
-        from gnnexp.resume import override
+        from gnnexp.running.resume import override
 
         if count <= 0:
             return []
@@ -424,8 +424,8 @@ def _check_settings(s: Any, directions: list[str], objectives: list[str]) -> Non
 
 def _read_trial(out_dir: Path | None, objectives: list[str]) -> Any:
     """What a trial's run directory says: its status and objective values."""
-    from gnnexp.atomic import read_json_object
     from gnnexp.search.driver import TrialRun
+    from gnnexp.util.atomic import read_json_object
 
     results = read_json_object(out_dir / "results.json") if out_dir else None
     if results is None:
@@ -491,7 +491,7 @@ def _sampler(spec: dict[str, Any], space: Any) -> Any:
 
 def _labels(study: Any, objectives: list[str]) -> list[str]:
     """Objectives as people read them: best_value is the monitored value, e.g. "val accuracy"."""
-    from gnnexp.atomic import read_json_object
+    from gnnexp.util.atomic import read_json_object
 
     for trial in study.get_trials(deepcopy=False):
         results = read_json_object(Path(str(trial.user_attrs.get("dir", ""))) / "results.json")

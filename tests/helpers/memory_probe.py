@@ -21,7 +21,7 @@ def rss_kib(field: str) -> int:
 
 
 def main() -> None:
-    from gnnexp.data.sampling import neighbor_loader
+    from gnnexp.data.neighbor_sampler import neighbor_loader
     from gnnexp.data.splits import random_node_masks
     from gnnexp.data.synthetic import planted_partition
     from gnnexp.models import MODELS

@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from gnnexp.atomic import atomic_file
 from gnnexp.config.components import instance
-from gnnexp.data.sources import GraphData
+from gnnexp.data.loading import GraphData
 from gnnexp.errors import CheckpointError
 from gnnexp.models.layout import PLAIN, Layout
 from gnnexp.tasks.base import edge_dim, edge_features
+from gnnexp.util.atomic import atomic_file
 
 
 def check_width(data: GraphData, shape: dict[str, Any] | None, source: Path) -> None:
@@ -52,7 +52,7 @@ def predict(
     source: Path,
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of predictions for ``data`` with the model ``cfg`` describes."""
-    from gnnexp.checkpoint import load_weights
+    from gnnexp.training.checkpoint import load_weights
 
     check_width(data, shape, source)
     regression = cfg.dataset.target == "regression"

@@ -1,4 +1,4 @@
-"""The loading code behind the dataset sources declared in ``gnnexp.data.catalog``.
+"""The loading code behind the dataset sources declared in ``gnnexp.data.datasets``.
 
 Loaded datasets are cached per process, so consecutive jobs of a multirun reuse them
 instead of re-reading files. (Over 250 lines on purpose: every PyG-backed source shares the

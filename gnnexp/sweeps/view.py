@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gnnexp.paths import METRICS_FILE, fold_dirs, fold_number
-from gnnexp.summary import read_job
+from gnnexp.sweeps.summary import read_job
 from gnnexp.training.threads import launcher_parallelism, usable_cores
 
 CONSOLE_LOG = "console.log"

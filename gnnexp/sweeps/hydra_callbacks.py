@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from gnnexp.errors import GnnexpError, report
 
 if TYPE_CHECKING:
-    from gnnexp.ownership import RunDirLock
+    from gnnexp.util.ownership import RunDirLock
 
 
 class ValidateConfig(Callback):
@@ -24,8 +24,8 @@ class ValidateConfig(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
 
         from gnnexp.config.validate import validate
-        from gnnexp.device import resolve_device
-        from gnnexp.ownership import RunDirLock, check_reusable
+        from gnnexp.util.device import resolve_device
+        from gnnexp.util.ownership import RunDirLock, check_reusable
 
         try:
             validate(config)
@@ -50,7 +50,7 @@ class ValidateConfig(Callback):
 
 
 class SweepView(Callback):
-    """While the jobs of a sweep run in parallel, one line per running job (gnnexp.sweep_view).
+    """While the jobs of a sweep run in parallel, one line per running job (gnnexp.sweeps.view).
 
     Listed after ``summary``: Hydra ends callbacks in reverse order, so the view is gone
     before the summary table prints.
@@ -65,8 +65,8 @@ class SweepView(Callback):
         return {"view": None}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from gnnexp.sweep_view import SweepView as View
-        from gnnexp.sweep_view import jobs_at_once
+        from gnnexp.sweeps.view import SweepView as View
+        from gnnexp.sweeps.view import jobs_at_once
 
         if jobs_at_once(config.hydra) > 1:
             self.view = View(Path(str(config.hydra.sweep.dir)))
@@ -84,10 +84,10 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
 
-        from gnnexp.atomic import write_text
         from gnnexp.search.outcome import print_study, read_study, real_failures, study_markdown
-        from gnnexp.summary import find_jobs, summarize
-        from gnnexp.summary_tables import title, to_json, to_markdown, to_table, wide_console
+        from gnnexp.sweeps.summary import find_jobs, summarize
+        from gnnexp.sweeps.tables import title, to_json, to_markdown, to_table, wide_console
+        from gnnexp.util.atomic import write_text
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         study = read_study(sweep_dir)
@@ -120,8 +120,8 @@ def _check_resumable(config: DictConfig, checkpoint: Path) -> None:
     """The checkpoint to resume is readable and was trained on the same data and split."""
     from omegaconf import OmegaConf
 
-    from gnnexp.checkpoint import load_checkpoint
-    from gnnexp.resume import check_same_data
+    from gnnexp.running.resume import check_same_data
+    from gnnexp.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(checkpoint)
     current = {str(k): OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from gnnexp.config.validate import METRIC_MODES
 from gnnexp.errors import TrainingError
-from gnnexp.experiment import Experiment, build_experiment
-from gnnexp.fitting import FitResult, fit_and_test
 from gnnexp.paths import fold_dir
+from gnnexp.running.experiment import Experiment, build_experiment
+from gnnexp.running.fit import FitResult, fit_and_test
 from gnnexp.training.distributed import Dist
 from gnnexp.training.threads import Threads
 

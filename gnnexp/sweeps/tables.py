@@ -1,4 +1,4 @@
-"""Sweep summaries shown: the rich table, markdown, CSV and JSON of :mod:`gnnexp.summary`'s rows."""
+"""Sweep summaries shown: the rich table, markdown, CSV and JSON of :mod:`gnnexp.sweeps.summary`'s rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from gnnexp.summary import Job, Row, split_common
+from gnnexp.sweeps.summary import Job, Row, split_common
 
 
 def _pm(mean: float | None, std: float | None) -> str:

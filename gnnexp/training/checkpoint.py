@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from gnnexp.atomic import target_of
 from gnnexp.errors import CheckpointError
+from gnnexp.util.atomic import target_of
 
 FORMAT = "gnnexp-checkpoint/1"
 

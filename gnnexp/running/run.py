@@ -2,7 +2,7 @@
 
 This module knows nothing of Hydra: it takes a composed config and an output directory, so
 the same code serves the CLI, sweeps and tests. With ``trainer.folds=k`` the fit runs once
-per fold (``gnnexp.crossval``), each fold in its own sub-directory, and results.json reports
+per fold (``gnnexp.running.crossval``), each fold in its own sub-directory, and results.json reports
 mean and std. Launching DDP processes belongs to the command (``gnnexp.commands.ddp``).
 """
 
@@ -20,23 +20,23 @@ from typing import Any
 from rich.console import Console
 
 from gnnexp import __version__
-from gnnexp.atomic import write_json
-from gnnexp.checkpoint import load_checkpoint
 from gnnexp.config.validate import monitor_mode
-from gnnexp.crossval import cross_validate
-from gnnexp.data.sources import load_dataset
-from gnnexp.device import resolve_device
+from gnnexp.data.loading import load_dataset
 from gnnexp.errors import GnnexpError, OutputError
-from gnnexp.experiment import Checked, Experiment, build_experiment
-from gnnexp.fitting import Diverged, fit_and_test
 from gnnexp.paths import resolve_data_dir
 from gnnexp.reporting.console import PipeSafeConsole, key_value_panel
 from gnnexp.reporting.files import FAILURE_FILE, RESULTS_FILE
-from gnnexp.seeding import set_deterministic
+from gnnexp.running.crossval import cross_validate
+from gnnexp.running.experiment import Checked, Experiment, build_experiment
+from gnnexp.running.fit import Diverged, fit_and_test
+from gnnexp.training.checkpoint import load_checkpoint
 from gnnexp.training.distributed import SINGLE, Dist, join_torchrun, local_device, under_torchrun
 from gnnexp.training.learning import not_learning
 from gnnexp.training.recorder import BEST
 from gnnexp.training.threads import Threads, decide, use
+from gnnexp.util.atomic import write_json
+from gnnexp.util.device import resolve_device
+from gnnexp.util.seeding import set_deterministic
 
 
 def check_writable(out_dir: Path) -> None:

@@ -1,6 +1,6 @@
 """One fit of one experiment: state and callbacks set up, the loop, the final test.
 
-``gnnexp.run`` calls this once for a run, or once per fold (``gnnexp.crossval``).
+``gnnexp.running.run`` calls this once for a run, or once per fold (``gnnexp.running.crossval``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from gnnexp.checkpoint import load_checkpoint
 from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
 from gnnexp.errors import GnnexpError, TrainingError
-from gnnexp.experiment import Experiment
 from gnnexp.loggers import build_loggers
 from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
@@ -25,7 +23,8 @@ from gnnexp.paths import METRICS_FILE
 from gnnexp.reporting.console import EpochTable, key_value_panel
 from gnnexp.reporting.curves import Curves
 from gnnexp.reporting.files import FAILURE_FILE, MetricsCSV, write_failure
-from gnnexp.resume import (
+from gnnexp.running.experiment import Experiment
+from gnnexp.running.resume import (
     check_same_data,
     check_same_model,
     check_same_optimizer,
@@ -33,6 +32,7 @@ from gnnexp.resume import (
     truncate_metrics,
 )
 from gnnexp.training.callbacks import Callback
+from gnnexp.training.checkpoint import load_checkpoint
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
@@ -168,7 +168,7 @@ def _callbacks(
 
 
 def _report_to_trial(cfg: DictConfig) -> ReportToTrial:
-    from gnnexp.studies import load_trial
+    from gnnexp.search.studies import load_trial
 
     t = cfg.trial
     if t.storage is None or t.number is None:

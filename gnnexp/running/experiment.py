@@ -16,12 +16,12 @@ from omegaconf import DictConfig
 
 from gnnexp.config.trust import check_stored_config, import_modules
 from gnnexp.config.validate import validate
-from gnnexp.data.sources import GraphData, load_dataset
-from gnnexp.device import resolve_device
+from gnnexp.data.loading import GraphData, load_dataset
 from gnnexp.paths import resolve_data_dir
-from gnnexp.seeding import seed_everything
 from gnnexp.tasks.base import Task, build_task
 from gnnexp.training.distributed import SINGLE, Dist
+from gnnexp.util.device import resolve_device
+from gnnexp.util.seeding import seed_everything
 
 # A config that went through every check (:func:`checked`): what builds a run. Each run
 # validates once, where its config enters (run.train, a Hydra run's ValidateConfig, a

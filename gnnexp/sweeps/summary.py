@@ -4,7 +4,7 @@ A job is a directory with Hydra's ``.hydra/`` folder. Its outcome is ``results.j
 (completed, or failed if training diverged), else ``failed.json`` (failed or interrupted),
 else nothing yet (unfinished: still running, or killed). Jobs are grouped by their
 overrides without the seed, so the seeds of one configuration become one row. How the
-rows are shown (table, markdown, CSV, JSON) lives in ``gnnexp.summary_tables``.
+rows are shown (table, markdown, CSV, JSON) lives in ``gnnexp.sweeps.tables``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from gnnexp.atomic import read_json_object
 from gnnexp.config.validate import METRIC_MODES
+from gnnexp.util.atomic import read_json_object
 
 # Overrides that do not make a configuration different.
 IGNORED = ("seed", "hydra.", "trainer.resume", "trainer.log_every", "trial.")
@@ -105,7 +105,7 @@ def read_job(path: Path) -> Job:
                 error=str(results.get("error")),
             )
         val, test = _number(results.get("val"), metric), _number(results.get("test"), metric)
-        # The trials of a search are not tested (gnnexp.fitting): their test values stay empty.
+        # The trials of a search are not tested (gnnexp.running.fit): their test values stay empty.
         if val is None or (test is None and "trial" not in results):
             return Job(path, "failed", overrides, None, error="results.json is damaged (no val/test metric)")
         # NaN, Infinity or 1e400 (json reads them all): shown as missing, never averaged.

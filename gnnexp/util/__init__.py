@@ -1,0 +1,1 @@
+"""Small utilities every layer may use: atomic files, run-directory locks, ranks, seeds, devices."""
