@@ -199,9 +199,9 @@ def test_resume_keeps_the_fused_adam_kernel_under_fp16_loss_scaling():
     """A checkpoint saved by an optimizer without the fused kernel (as before it was used)
     must not turn the kernel off: the fp16 GradScaler hands fused optimizers its inf check."""
     from gnnexp.config.compose import compose
-    from gnnexp.training.optim import LRSchedule
     from gnnexp.training.optimizers import Adam
     from gnnexp.training.precision import Precision
+    from gnnexp.training.schedulers import LRSchedule
     from gnnexp.training.state import TrainState
 
     torch.manual_seed(0)
@@ -233,7 +233,7 @@ def test_weight_decay_reaches_the_layers_it_is_set_on(weight_decay_on, decayed):
     (SGD: w <- w - lr * wd * w), by the amount the penalty asks for."""
     from omegaconf import OmegaConf
 
-    from gnnexp.training.optim import build_optimizer
+    from gnnexp.training.optimizers import build_optimizer
 
     torch.manual_seed(0)
     model: GNN = MODELS["gcn"](hidden_channels=8, num_layers=2).build(5, 3)

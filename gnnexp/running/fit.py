@@ -38,10 +38,11 @@ from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
 from gnnexp.training.learning import LossWatch, ValCurve
 from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
-from gnnexp.training.optim import LRSchedule, build_optimizer
+from gnnexp.training.optimizers import build_optimizer
 from gnnexp.training.precision import Precision
 from gnnexp.training.pruning import ReportToTrial
 from gnnexp.training.recorder import BEST, LAST, Checkpoints
+from gnnexp.training.schedulers import LRSchedule
 from gnnexp.training.state import TrainState
 from gnnexp.training.threads import Threads
 

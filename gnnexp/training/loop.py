@@ -19,8 +19,8 @@ import torch
 from gnnexp.records import EpochRecord
 from gnnexp.tasks.base import Task
 from gnnexp.training.callbacks import Callback, FitOutcome
-from gnnexp.training.optim import current_lr
 from gnnexp.training.precision import FULL, Precision
+from gnnexp.training.schedulers import current_lr
 from gnnexp.training.state import TrainState
 
 

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import MISSING
 
 from gnnexp.config.components import component, group_base, option
+from gnnexp.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
+    from omegaconf import DictConfig
 
 
 def _betas(value: list[float]) -> bool:
@@ -105,3 +107,35 @@ class SGD(OptimizerSpec):
         import torch
 
         return torch.optim.SGD(params, **self.kwargs())
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay_on: str) -> list[ParamGroup]:
+    """``model``'s parameters in the groups the weight decay setting asks for: one group, or
+    the first message-passing layer's parameters apart with every other one undecayed."""
+    from gnnexp.models.gnn import GNN
+
+    if weight_decay_on == "all":
+        return [{"params": list(model.parameters())}]
+    gnn = next((m for m in model.modules() if isinstance(m, GNN)), None)
+    if gnn is None:
+        raise ConfigError(
+            "optimizer.weight_decay_on=first_layer: this model has no message-passing layers.",
+            "use optimizer.weight_decay_on=all.",
+        )
+    first = gnn.convs[0]
+    decayed = {id(p) for p in first.parameters()}
+    return [
+        {"params": [p for p in model.parameters() if id(p) in decayed]},
+        {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0},
+    ]
+
+
+def build_optimizer(cfg: DictConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The optimizer ``cfg.name`` over ``model``'s parameters."""
+    from gnnexp.config.components import instance
+
+    spec = instance("optimizer", cfg)
+    try:
+        return spec.build(parameter_groups(model, spec.weight_decay_on))
+    except ValueError as err:  # torch's own argument checks, e.g. nesterov without momentum
+        raise ConfigError(f"optimizer={cfg.name}: {err}.", "adjust the optimizer.* values.") from err

@@ -14,6 +14,7 @@ from omegaconf import MISSING
 from gnnexp.config.components import component, group_base, option
 
 if TYPE_CHECKING:
+    from omegaconf import DictConfig
     from torch.optim import Optimizer
 
 
@@ -124,3 +125,65 @@ class Plateau(SchedulerSpec):
             threshold=self.threshold,
             min_lr=self.min_lr,
         )
+
+
+class LRSchedule:
+    """Per-epoch LR schedule: optional linear warm-up, then the configured scheduler.
+
+    Every torch scheduler used here is chainable (it scales the current LR), so the main
+    scheduler simply takes over from wherever warm-up left the LR. Epoch counts of the main
+    scheduler (step size, milestones, t_max) start after warm-up, as with ``SequentialLR``.
+    ``plateau`` steps on the monitored validation value and skips epochs without one.
+    """
+
+    def __init__(self, optimizer: Optimizer, cfg: DictConfig, max_epochs: int, mode: str) -> None:
+        from torch.optim import lr_scheduler as sched
+
+        from gnnexp.config.components import instance
+
+        self.epoch = 0
+        self.warmup_epochs = int(cfg.warmup_epochs)
+        spec = instance("scheduler", cfg)
+        self.plateau = spec.on_plateau
+        self.main: Any = spec.main(optimizer, max_epochs - self.warmup_epochs, mode)
+        # Built after the main scheduler so that its start factor is what epoch 1 trains with.
+        self.warmup = (
+            sched.LinearLR(
+                optimizer,
+                start_factor=cfg.warmup_start_factor,
+                end_factor=1.0,
+                total_iters=self.warmup_epochs,
+            )
+            if self.warmup_epochs > 0
+            else None
+        )
+
+    def step(self, monitored: float | None) -> None:
+        """Advance one epoch; ``monitored`` is this epoch's validation value, if evaluated."""
+        self.epoch += 1
+        if self.warmup is not None and self.epoch <= self.warmup_epochs:
+            self.warmup.step()
+        elif self.plateau:
+            if monitored is not None:
+                self.main.step(monitored)
+        elif self.main is not None:
+            self.main.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "warmup": None if self.warmup is None else self.warmup.state_dict(),
+            "main": None if self.main is None else self.main.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        if self.warmup is not None and state["warmup"] is not None:
+            self.warmup.load_state_dict(state["warmup"])
+        if self.main is not None and state["main"] is not None:
+            self.main.load_state_dict(state["main"])
+
+
+def current_lr(optimizer: Optimizer) -> float:
+    """The LR of the first parameter group (the one the tables report)."""
+    return float(optimizer.param_groups[0]["lr"])

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from gnnexp.training.early_stopping import EarlyStopping
-from gnnexp.training.optim import LRSchedule
 from gnnexp.training.precision import Precision
+from gnnexp.training.schedulers import LRSchedule
 from gnnexp.util.seeding import rng_state, set_rng_state
 
 KERNEL_KEYS = ("fused", "foreach")  # torch optimizer settings that pick an implementation
