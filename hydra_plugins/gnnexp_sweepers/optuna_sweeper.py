@@ -219,31 +219,46 @@ class GnnexpOptunaSweeper(Sweeper):
             )
             pruner_spec = {}
         pruner = build_pruner(pruner_spec)
+        # An existing study is read and checked, and trial directories no study here knows
+        # refused, before anything is written to the storage.
+        exists = str(s.study_name) in names
         try:
-            # An existing study is read, and checked, before anything is written to it.
-            study = optuna.create_study(
-                study_name=str(s.study_name),
-                storage=storage,
-                sampler=sampler,
-                pruner=pruner,
-                directions=directions,
-                load_if_exists=True,
-            ) if str(s.study_name) not in names else optuna.load_study(
-                study_name=str(s.study_name), storage=storage, sampler=sampler, pruner=pruner
-            )  # fmt: skip
+            study = (
+                optuna.load_study(
+                    study_name=str(s.study_name), storage=storage, sampler=sampler, pruner=pruner
+                )
+                if exists
+                else None
+            )
         except Exception as err:
             raise GnnexpError(
                 f"The study {s.study_name!r} in {storage_spec} cannot be used: {str(err).splitlines()[0]}",
                 "start the search in a new hydra.sweep.dir.",
             ) from None
-        _check_same_search(study, storage_spec, sweep_dir, own_journal, space, directions, objectives)
-        unknown = sorted(on_disk - {t.number for t in study.get_trials(deepcopy=False)})
+        if study is not None:
+            _check_same_search(study, storage_spec, sweep_dir, own_journal, space, directions, objectives)
+        unknown = sorted(on_disk - {t.number for t in (study.get_trials(deepcopy=False) if study else [])})
         if unknown:
             raise _earlier_search(
                 sweep_dir,
                 set(unknown),
                 f"the study {s.study_name!r} in {storage_spec} has no trial {unknown[0]}",
             )
+        if study is None:  # another worker may create it at the same time
+            try:
+                study = optuna.create_study(
+                    study_name=str(s.study_name),
+                    storage=storage,
+                    sampler=sampler,
+                    pruner=pruner,
+                    directions=directions,
+                    load_if_exists=True,
+                )
+            except Exception as err:
+                raise GnnexpError(
+                    f"The study {s.study_name!r} cannot be created in {storage_spec}: {str(err).splitlines()[0]}",
+                    "set hydra.sweeper.storage to a journal file path or a database URL that can be written.",
+                ) from None
         study.set_user_attr(FIXED_ATTR, space.fixed)
         study.set_user_attr(SPACE_ATTR, _space(space))
         study.set_user_attr(OBJECTIVES_ATTR, objectives)
@@ -562,8 +577,8 @@ def _refuse_resume(config: Any) -> None:
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
     if config.get("trial", {}).get("number") is None:
         raise ConfigError(
-            f"trainer.resume={resume} continues one run, and this is a search (hydra.mode=MULTIRUN).",
-            "drop trainer.resume, or hparams_search= (set hydra.mode=RUN) to resume the run alone.",
+            f"trainer.resume={resume} continues one run, and this config is a search (hydra.mode=MULTIRUN).",
+            "add hydra.mode=RUN to resume that run alone, or drop trainer.resume to run the search.",
         )
     overrides = [
         o for o in config.hydra.overrides.task
