@@ -11,7 +11,12 @@ It keeps the keys of Hydra's Optuna sweeper (``sampler``, ``direction``, ``study
   one ends (no batches) and launches it through the configured launcher. The same command
   started by hand (on a cluster, with an RDB ``storage``) is one more worker.
 - resuming: the study lives in the sweep directory (or ``storage``); re-running with the
-  same ``hydra.sweep.dir`` runs only the missing trials.
+  same ``hydra.sweep.dir`` runs only the missing trials. A sweep directory holds one search:
+  trial directories its study does not know, a study of another search (name, space,
+  objectives, sweep directory) or one no gnnexp search made are refused before anything is
+  written, and a torn last journal record is cut off (the file kept beside it).
+- stopping: Ctrl-C or SIGTERM, to the first worker alone or to all, stops every worker after
+  its epoch, and their trials are recorded interrupted (run again on resume).
 - ``directions`` with ``objectives`` (results.json keys) for a multi-objective search.
 
 Hydra imports every module of ``hydra_plugins`` at start-up, so this one imports Optuna and
@@ -343,7 +348,8 @@ class GnnexpOptunaSweeper(Sweeper):
         """``count`` more workers: this command again, each on the same study with its output
         in ``<sweep dir>/worker_<k>.log``, and without the sweep's summary and live view,
         which this process shows for all. In this process group, so that a Ctrl-C in the
-        terminal reaches every worker once."""
+        terminal reaches every worker once; a signal to this process alone is passed on as
+        STOP_REQUEST (see _wait)."""
         from gnnexp.errors import GnnexpError
 
         if count <= 0:
