@@ -10,12 +10,15 @@ run the same trial and together they run exactly ``n_trials``.
 
 A trial whose worker died (killed, or the machine lost) stops sending heartbeats; the
 next ask on the same storage marks it failed and interrupted, and does not count it, so
-its place is run again. A Ctrl-C marks the worker's running trial the same way at once.
+its place is run again; a worker on the same machine whose process has ended is known dead
+at once. A Ctrl-C or SIGTERM marks the worker's running trial the same way at once.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from gnnexp.search.space import SearchSpace
 from gnnexp.search.studies import GRACE_S, HEARTBEAT_S
 
 HEARTBEAT = "gnnexp:heartbeat"  # system attribute: when the sweeper last saw the trial alive
+WORKER = "gnnexp:worker"  # system attribute: [host, process id] of the worker running the trial
 INTERRUPTED = "gnnexp:interrupted"  # system attribute: the trial failed because its sweep stopped
 DIR = "dir"  # user attribute: the trial's run directory
 
@@ -69,11 +73,29 @@ def fail_stale(study: Any, storage: Any, grace_s: float = GRACE_S) -> list[int]:
     now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         seen = trial.system_attrs.get(HEARTBEAT)
-        if isinstance(seen, (int, float)) and now - seen < grace_s:
+        alive = isinstance(seen, (int, float)) and now - seen < grace_s
+        if alive and not _died_here(trial.system_attrs.get(WORKER)):
             continue  # another sweep on the same storage is running it
         _mark_interrupted(storage, trial_id(storage, study.study_name, trial.number))
         stale.append(trial.number)
     return stale
+
+
+def _died_here(worker: Any) -> bool:
+    """Whether the worker ``[host, pid]`` ran on this machine and its process has ended: its
+    trial is known dead at once, without waiting out the heartbeats (a reused pid only delays it)."""
+    if not (isinstance(worker, list) and len(worker) == 2 and worker[0] == socket.gethostname()):
+        return False
+    pid = worker[1]
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process of that number
+        return False
+    return False
 
 
 def _mark_interrupted(storage: Any, stored_id: int) -> None:
@@ -157,6 +179,7 @@ class Worker:
             with self._beat:
                 self._running = trial_id(self.storage, self.study.study_name, trial.number)
                 self.storage.set_trial_system_attr(self._running, HEARTBEAT, time.time())
+                self.storage.set_trial_system_attr(self._running, WORKER, [socket.gethostname(), os.getpid()])
             return trial
 
     def _launch(self, trial: Any) -> TrialRun:

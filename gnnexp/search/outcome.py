@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 import warnings
@@ -43,7 +44,7 @@ def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[st
             "number": t.number,
             "state": _state(t),
             "interrupted": bool(t.system_attrs.get("gnnexp:interrupted")),
-            "values": t.values,
+            "values": _finite(t.values),
             "params": t.params,
             "last_epoch": max(t.intermediate_values)
             if t.intermediate_values
@@ -62,12 +63,22 @@ def study_record(study: Any, objectives: list[str], fixed: list[str]) -> dict[st
         "counts": counts,
         "trials": trials,
     }
-    complete = [t for t in trials if t["state"] == "complete"]
+    complete = [t for t in trials if t["state"] == "complete" and t["values"] is not None]
     if len(study.directions) == 1 and complete:
-        record["best"] = study.best_trial.number
+        sign = -1 if record["directions"][0] == "maximize" else 1
+        record["best"] = min(complete, key=lambda t: (sign * t["values"][0], t["number"]))["number"]
     elif complete:
-        record["pareto_front"] = sorted(t.number for t in study.best_trials)
+        finite = {t["number"] for t in complete}
+        record["pareto_front"] = sorted(t.number for t in study.best_trials if t.number in finite)
     return record
+
+
+def _finite(values: list[float] | None) -> list[float] | None:
+    """A trial's values, or None where one is not a finite number (NaN, inf: nothing to rank
+    or to write as JSON)."""
+    if values is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]
 
 
 def _epochs_run(run_dir: Any) -> int | None:
@@ -101,7 +112,8 @@ def write_outcome(sweep_dir: Path, record: dict[str, Any], test: dict[str, Any] 
         "overrides": SearchSpace(fixed=record["fixed"]).overrides(best["params"]),
         "command": retrain_command(record["fixed"], best["params"]),
         "dir": best["dir"],
-        **({"test": test} if test else {}),
+        # A metric that is not a finite number is written as null, which every reader takes.
+        **({"test": {k: v if math.isfinite(v) else None for k, v in test.items()}} if test else {}),
     }
     write_text(sweep_dir / BEST_FILE, yaml.safe_dump(content, sort_keys=False, width=1000))
 
@@ -158,6 +170,24 @@ def _ped_anova() -> Any:
     from optuna.importance import PedAnovaImportanceEvaluator
 
     return PedAnovaImportanceEvaluator()
+
+
+def refuse_plain_sweep(hydra: Any) -> None:
+    """Refuse a sweep that is no search into a search's sweep directory: its jobs would mix
+    with the trials, and its summary would be the study's (``hydra``: the hydra config)."""
+    from gnnexp.errors import GnnexpError
+    from gnnexp.search.studies import JOURNAL_FILE, LOCK_FILE
+
+    if str(hydra.sweeper.get("_target_", "")).endswith("GnnexpOptunaSweeper"):
+        return  # a search: its sweeper checks the directory
+    sweep_dir = Path(str(hydra.sweep.dir))
+    found = [name for name in (STUDY_FILE, JOURNAL_FILE, LOCK_FILE) if (sweep_dir / name).exists()]
+    if found:
+        raise GnnexpError(
+            f"{sweep_dir} holds a search ({', '.join(found)}); a sweep there would mix its jobs with "
+            "the search's trials.",
+            "give the sweep its own hydra.sweep.dir (to resume the search, re-run the search's command).",
+        )
 
 
 def read_study(sweep_dir: Path) -> dict[str, Any] | None:
@@ -284,7 +314,11 @@ def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int 
         if not isinstance(content, dict) or not isinstance(content.get("test") or {}, dict):
             console.print(f"{best} is damaged; the table above is from study.json.", highlight=False)
             return
-        test = ", ".join(f"{k} {v:.4f}" for k, v in (content.get("test") or {}).items() if k != "loss")
+        test = ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, (int, float)) else f"{k} {v}"
+            for k, v in (content.get("test") or {}).items()
+            if k != "loss"
+        )
         console.print(
             f"best: trial {content.get('trial')}" + (f" (test: {test})" if test else ""), highlight=False
         )

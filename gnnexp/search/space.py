@@ -8,6 +8,7 @@ same words mean the same things as on the command line (``range``, ``interval``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ class SearchSpace:
         return [*self.fixed, *(f"{key}={_word(value)}" for key, value in params.items())]
 
 
+TAGS = {"log"}  # the tags a search space reads: tag(log, ...) samples on a log scale
+
+
 def _word(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
@@ -36,7 +40,14 @@ def _distribution(override: Any) -> Any:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     value = override.value()
-    log = "log" in getattr(value, "tags", set())
+    tags = set(getattr(value, "tags", set()))
+    unknown = sorted(tags - TAGS)
+    if unknown:
+        raise GnnexpError(
+            f"{override.input_line}: unknown tag {unknown[0]!r}.",
+            f"the search reads the tag{'s' if len(TAGS) > 1 else ''} {', '.join(sorted(TAGS))}: tag(log, interval(0.0001, 0.1)).",
+        )
+    log = "log" in tags
     if isinstance(value, ChoiceSweep):
         choices = [c for c in override.sweep_iterator(transformer=lambda x: x)]
         return CategoricalDistribution(choices)
@@ -47,6 +58,11 @@ def _distribution(override: Any) -> Any:
         return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
     if isinstance(value, IntervalSweep):
         low, high = value.start, value.end
+        if not all(isinstance(b, (int, float)) and math.isfinite(b) for b in (low, high)):
+            raise GnnexpError(
+                f"{override.input_line}: an interval needs two finite numbers, not {low} and {high}.",
+                "give both ends, e.g. interval(0.0001, 0.1).",
+            )
         if isinstance(low, int) and isinstance(high, int):  # int(interval(8, 64)), as Hydra's sweeper
             return IntDistribution(low, high, log=log)
         if low is not None and high is not None:

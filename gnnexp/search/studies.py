@@ -8,6 +8,8 @@ imported only here, and only when a study is used.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from gnnexp.errors import GnnexpError
 
 # A local study: Optuna's journal file, which several processes may append to at once.
 JOURNAL_FILE = "optuna.journal"
+LOCK_FILE = "optuna.lock"  # locked by each worker while it asks for a trial (gnnexp.search.driver)
 # Seconds between a running trial's heartbeats; a trial silent for GRACE_S has died.
 HEARTBEAT_S = 10
 GRACE_S = 60
@@ -45,6 +48,49 @@ def open_storage(spec: str) -> Any:
     path = Path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def repair_journal(path: Path) -> str | None:
+    """Cut a torn last record (a write cut short, e.g. by a full disk) off the journal file.
+
+    Optuna skips such a record when it reads, but appends the next one after it on the same
+    line, which no later read gets past. The original bytes are kept beside the file first.
+    Done under Optuna's own lock of the file, so an append in progress is never taken for a
+    torn one. Returns the line that says what was done, or None.
+    """
+    optuna_module()
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        body, _, last = data.rstrip(b"\n").rpartition(b"\n")
+        if data.endswith(b"\n") and _is_record(last):
+            return None
+        keep = len(body) + 1 if body else 0
+        number = 1
+        while (backup := path.with_name(f"{path.name}.torn-{number}")).exists():
+            number += 1
+        backup.write_bytes(data)
+        with open(path, "r+b") as file:
+            file.truncate(keep)
+            os.fsync(file.fileno())
+    finally:
+        lock.release()
+    return (
+        f"{path}: its last record was cut short ({len(data) - keep} bytes, e.g. by a full disk) and is "
+        f"ignored; the file as it was is kept in {backup}"
+    )
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 PRUNER_ATTR = "gnnexp:pruner"  # study user attribute: the pruner's settings, for the trials' runs

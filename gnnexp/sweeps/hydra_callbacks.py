@@ -82,6 +82,15 @@ class SweepSummary(Callback):
     """At the end of a multirun: write summary.md/.json into the sweep dir, print the table,
     and, when jobs did not complete, say so and end ``gnnexp train -m`` with status 1."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from gnnexp.search.outcome import refuse_plain_sweep
+
+        try:
+            refuse_plain_sweep(config.hydra)
+        except GnnexpError as err:  # before any job writes (see ValidateConfig)
+            report(err)
+            raise SystemExit(err.exit_code) from None
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
 
         from gnnexp.search.outcome import print_study, read_study, real_failures, study_markdown

@@ -11,7 +11,12 @@ It keeps the keys of Hydra's Optuna sweeper (``sampler``, ``direction``, ``study
   one ends (no batches) and launches it through the configured launcher. The same command
   started by hand (on a cluster, with an RDB ``storage``) is one more worker.
 - resuming: the study lives in the sweep directory (or ``storage``); re-running with the
-  same ``hydra.sweep.dir`` runs only the missing trials.
+  same ``hydra.sweep.dir`` runs only the missing trials. A sweep directory holds one search:
+  trial directories its study does not know, a study of another search (name, space,
+  objectives, sweep directory) or one no gnnexp search made are refused before anything is
+  written, and a torn last journal record is cut off (the file kept beside it).
+- stopping: Ctrl-C or SIGTERM, to the first worker alone or to all, stops every worker after
+  its epoch, and their trials are recorded interrupted (run again on resume).
 - ``directions`` with ``objectives`` (results.json keys) for a multi-objective search.
 
 Hydra imports every module of ``hydra_plugins`` at start-up, so this one imports Optuna and
@@ -23,8 +28,12 @@ the rest of gnnexp only when it sweeps.
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -91,7 +100,8 @@ class GnnexpOptunaSweeper(Sweeper):
         from gnnexp.errors import GnnexpError, report
 
         try:
-            return self._sweep(arguments)
+            with _stop_signals():
+                return self._sweep(arguments)
         except GnnexpError as err:
             report(err)
             sys.exit(err.exit_code)
@@ -105,8 +115,18 @@ class GnnexpOptunaSweeper(Sweeper):
         from gnnexp.search.driver import INTERRUPTED, Worker
         from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
-        from gnnexp.search.studies import JOURNAL_FILE, PRUNER_ATTR, build_pruner, open_storage, optuna_module
+        from gnnexp.search.studies import (
+            JOURNAL_FILE,
+            LOCK_FILE,
+            PRUNER_ATTR,
+            build_pruner,
+            open_storage,
+            optuna_module,
+            repair_journal,
+        )
 
+        # Before the sweep dir is resolved (which may create one) and before anything is written.
+        _refuse_resume(self.config)
         optuna = optuna_module()
         # Hydra instantiates the sampler and pruner with the sweeper (recursively): objects here.
         s = SimpleNamespace(
@@ -149,6 +169,23 @@ class GnnexpOptunaSweeper(Sweeper):
         storage_spec = str(s.storage) if s.storage else str(sweep_dir / JOURNAL_FILE)
         if "://" not in storage_spec:  # a journal file: the same file for a job that changes directory
             storage_spec = str(Path(storage_spec).expanduser().absolute())
+        # The sweep dir's own journal: it holds this directory's one search.
+        own_journal = storage_spec == str(sweep_dir / JOURNAL_FILE)
+        # Listed before the storage is read: a trial asked meanwhile is then in both.
+        on_disk = _trial_dirs(sweep_dir)
+        if "://" not in storage_spec:
+            journal = Path(storage_spec)
+            if on_disk and not journal.exists():
+                raise _earlier_search(sweep_dir, on_disk, f"there is no journal {journal}")
+            try:
+                repaired = repair_journal(journal)
+            except OSError as err:
+                raise GnnexpError(
+                    f"The journal {journal} ends in a torn record and cannot be repaired ({err.strerror or err}).",
+                    "free some space on its disk and run the same command again.",
+                ) from None
+            if repaired:
+                _say(repaired)
         for name in ("sampler", "pruner"):
             if self.config.hydra.sweeper.get(name) is not None and not OmegaConf.is_dict(
                 self.config.hydra.sweeper[name]
@@ -166,10 +203,10 @@ class GnnexpOptunaSweeper(Sweeper):
                 f"Cannot open the study storage {storage_spec}: {type(err).__name__}: {str(err).splitlines()[0]}",
                 "set hydra.sweeper.storage to a journal file path or a database URL whose driver is installed.",
             ) from None
-        others = optuna.get_all_study_names(storage) if not s.storage else []
-        if others and str(s.study_name) not in others:
+        names = optuna.get_all_study_names(storage)
+        if own_journal and names and str(s.study_name) not in names:
             raise GnnexpError(
-                f"{sweep_dir} holds the search {others[0]!r}; a second study there would replace its "
+                f"{sweep_dir} holds the search {names[0]!r}; a second study there would replace its "
                 "trial directories.",
                 "give the new search its own hydra.sweep.dir.",
             )
@@ -188,36 +225,50 @@ class GnnexpOptunaSweeper(Sweeper):
             )
             pruner_spec = {}
         pruner = build_pruner(pruner_spec)
+        # An existing study is read and checked, and trial directories no study here knows
+        # refused, before anything is written to the storage.
+        exists = str(s.study_name) in names
         try:
-            study = optuna.create_study(
-                study_name=str(s.study_name),
-                storage=storage,
-                sampler=sampler,
-                pruner=pruner,
-                directions=directions,
-                load_if_exists=True,
+            study = (
+                optuna.load_study(
+                    study_name=str(s.study_name), storage=storage, sampler=sampler, pruner=pruner
+                )
+                if exists
+                else None
             )
         except Exception as err:
             raise GnnexpError(
                 f"The study {s.study_name!r} in {storage_spec} cannot be used: {str(err).splitlines()[0]}",
                 "start the search in a new hydra.sweep.dir.",
             ) from None
-        if [d.name.lower() for d in study.directions] != [d.lower() for d in directions]:
-            raise GnnexpError(
-                f"The study {s.study_name!r} in {storage_spec} was created with other directions.",
-                "start the search in a new hydra.sweep.dir.",
+        if study is not None:
+            _check_same_search(study, storage_spec, sweep_dir, own_journal, space, directions, objectives)
+        unknown = sorted(on_disk - {t.number for t in (study.get_trials(deepcopy=False) if study else [])})
+        if unknown:
+            raise _earlier_search(
+                sweep_dir,
+                set(unknown),
+                f"the study {s.study_name!r} in {storage_spec} has no trial {unknown[0]}",
             )
-        before = study.user_attrs.get(FIXED_ATTR)
-        if before is not None and (
-            before != space.fixed or study.user_attrs.get(SPACE_ATTR) != _space(space)
-        ):
-            raise GnnexpError(
-                f"The study {s.study_name!r} was run with other settings or another search space "
-                f"(fixed: {' '.join(before) or 'none'}); its trials would not compare.",
-                "resume with the same command, or start the search in a new hydra.sweep.dir.",
-            )
+        if study is None:  # another worker may create it at the same time
+            try:
+                study = optuna.create_study(
+                    study_name=str(s.study_name),
+                    storage=storage,
+                    sampler=sampler,
+                    pruner=pruner,
+                    directions=directions,
+                    load_if_exists=True,
+                )
+            except Exception as err:
+                raise GnnexpError(
+                    f"The study {s.study_name!r} cannot be created in {storage_spec}: {str(err).splitlines()[0]}",
+                    "set hydra.sweeper.storage to a journal file path or a database URL that can be written.",
+                ) from None
         study.set_user_attr(FIXED_ATTR, space.fixed)
         study.set_user_attr(SPACE_ATTR, _space(space))
+        study.set_user_attr(OBJECTIVES_ATTR, objectives)
+        study.set_user_attr(SWEEP_ATTR, str(sweep_dir))
         study.set_user_attr(PRUNER_ATTR, pruner_spec)
         index = _worker_index()
         sampler_spec = _mapping(self.config.hydra.sweeper.sampler)
@@ -270,13 +321,14 @@ class GnnexpOptunaSweeper(Sweeper):
             import gnnexp.running.run  # noqa: F401
         try:
             worker.run()
-        except BaseException as err:
-            if not _stopped_by_signal(err):  # an error here: the other workers stop after their epoch
-                for process, _ in helpers:
-                    process.terminate()
-            _wait(helpers)
+        except BaseException:
+            # An error here: the other workers stop after their epoch. A signal: it may have
+            # reached this process alone (kill PID), so the others are asked to stop too.
+            _wait(helpers, stop=True)
+            worker.fail_stale()  # the trials of workers that died at once are not left running
             raise
         if _wait(helpers):
+            worker.fail_stale()
             raise KeyboardInterrupt  # a Ctrl-C once this worker had no trial left
         record = study_record(study, _labels(study, objectives), space.fixed)
         test = self._test_best(record)
@@ -297,7 +349,8 @@ class GnnexpOptunaSweeper(Sweeper):
         """``count`` more workers: this command again, each on the same study with its output
         in ``<sweep dir>/worker_<k>.log``, and without the sweep's summary and live view,
         which this process shows for all. In this process group, so that a Ctrl-C in the
-        terminal reaches every worker once."""
+        terminal reaches every worker once; a signal to this process alone is passed on as
+        STOP_REQUEST (see _wait)."""
         from gnnexp.errors import GnnexpError
         from gnnexp.running.resume import override
 
@@ -318,17 +371,22 @@ class GnnexpOptunaSweeper(Sweeper):
         command = [sys.executable, "-m", "gnnexp", "train", *sys.argv[1:], *quiet,
                    override("hydra.sweep.dir", sweep_dir)]  # fmt: skip
         started = []
-        for index in range(1, count + 1):
-            log = sweep_dir / f"worker_{index}.log"
-            with open(log, "a", encoding="utf-8") as output:
-                process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, WORKER_ENV: str(index)},
-                )
-            started.append((process, log))
+        # Ignored by a worker until its sweep handles it (_stop_signals), rather than killing it.
+        handler = signal.signal(STOP_REQUEST, signal.SIG_IGN)
+        try:
+            for index in range(1, count + 1):
+                log = sweep_dir / f"worker_{index}.log"
+                with open(log, "a", encoding="utf-8") as output:
+                    process = subprocess.Popen(
+                        command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        env={**os.environ, WORKER_ENV: str(index)},
+                    )
+                started.append((process, log))
+        finally:
+            signal.signal(STOP_REQUEST, handler)
         _say(f"{count} more worker{'s' if count > 1 else ''}: output in {sweep_dir}/worker_<n>.log")
         return started
 
@@ -353,7 +411,9 @@ class GnnexpOptunaSweeper(Sweeper):
 # search's outcome to the first.
 WORKER_ENV = "GNNEXP_SEARCH_WORKER"
 WORKER_SEED_STEP = 1_000_003  # a further worker's sampler seed: seed + trials so far + this x its index
-LOCK_FILE = "optuna.lock"  # locked by each worker while it asks for a trial (gnnexp.search.driver)
+# The signal the first worker sends the others to stop them as a first Ctrl-C would: a worker
+# that a stop signal reached already ignores it, so it is sent whenever in doubt.
+STOP_REQUEST = signal.SIGUSR1
 
 
 def _mapping(node: Any) -> dict[str, Any]:
@@ -369,32 +429,182 @@ def _worker_index() -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _stopped_by_signal(err: BaseException) -> bool:
-    """A Ctrl-C or SIGTERM, which reached the other workers too (one process group)."""
-    return isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit) and _ended_well(err.code))
-
-
 def _ended_well(code: Any) -> bool:
     """A worker's exit status: done, or stopped by a signal after saving (128 + SIGINT or SIGTERM)."""
     return code in (0, 130, 143)
 
 
-def _wait(helpers: list[tuple[Any, Path]]) -> bool:
-    """Wait for the further workers to end; whether a Ctrl-C came meanwhile (it reached them
-    too: the first makes them save after their epoch, a second stops them at once)."""
+def _wait(helpers: list[tuple[Any, Path]], stop: bool = False) -> bool:
+    """Wait for the further workers to end; whether a Ctrl-C or SIGTERM came meanwhile.
+
+    ``stop`` (or such a signal): they are asked to stop as by a first Ctrl-C (finish the
+    epoch, save, record the trial interrupted), again while they run: one may have been
+    starting, with the request still ignored."""
     interrupted = False
     for process, _ in helpers:
-        while True:
+        while process.poll() is None:
+            if stop or interrupted:
+                process.send_signal(STOP_REQUEST)
             try:
-                process.wait()
-                break
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                continue
             except KeyboardInterrupt:
                 interrupted = True
     return interrupted
 
 
-FIXED_ATTR = "gnnexp:fixed"  # study user attributes: the fixed overrides and the search space
+@contextmanager
+def _stop_signals() -> Iterator[None]:
+    """For the sweep: SIGTERM stops a worker as Ctrl-C does (training installs its own handler
+    for both, which finishes the epoch and saves); the first worker's stop request
+    (STOP_REQUEST) becomes a SIGTERM unless a stop signal reached this worker already."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    _Stopping.now = False
+
+    def stop(signum: int, frame: Any) -> None:
+        _Stopping.now = True
+        raise KeyboardInterrupt
+
+    def request(signum: int, frame: Any) -> None:
+        interrupt = sys.modules.get("gnnexp.training.interrupt")
+        if _Stopping.now or (interrupt is not None and interrupt.signalled()):
+            return
+        _Stopping.now = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
+        STOP_REQUEST: signal.signal(STOP_REQUEST, request),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _Stopping:
+    now = False  # a stop signal reached this worker outside training
+
+
+def _trial_dirs(sweep_dir: Path) -> set[int]:
+    """The numbers of the trial directories (trial_<n>) in the sweep dir."""
+    found = set()
+    for path in sweep_dir.glob("trial_*"):
+        number = path.name.removeprefix("trial_")
+        if number.isdigit() and path.is_dir():
+            found.add(int(number))
+    return found
+
+
+def _earlier_search(sweep_dir: Path, numbers: set[int], why: str) -> Any:
+    """The refusal to run a search over the trial directories of another (its study is elsewhere)."""
+    from gnnexp.errors import GnnexpError
+
+    storage = _storage_of(sweep_dir / f"trial_{min(numbers)}")
+    return GnnexpError(
+        f"{sweep_dir} holds the trials of an earlier search ({len(numbers)} trial directories), and {why}: "
+        "this search would overwrite them.",
+        "give this search its own hydra.sweep.dir"
+        + (f", or resume that one with its storage: hydra.sweeper.storage={storage}." if storage else "."),
+    )
+
+
+def _storage_of(trial_dir: Path) -> str | None:
+    """The storage a trial's run reported to (its trial.storage override), if it says."""
+    import yaml
+
+    try:
+        overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    for line in overrides if isinstance(overrides, list) else []:
+        key, _, value = str(line).partition("=")
+        if key == "trial.storage":
+            return value.strip("'\"")
+    return None
+
+
+def _check_same_search(
+    study: Any, storage: str, sweep_dir: Path, own_journal: bool, space: Any, directions: list[str],
+    objectives: list[str],
+) -> None:  # fmt: skip
+    """Refuse a study that is not this search's: another objective, directions, search space or
+    fixed settings, another sweep directory's, or one no gnnexp search made."""
+    from gnnexp.errors import GnnexpError
+
+    name = study.study_name
+    attrs = study.user_attrs
+    trials = study.get_trials(deepcopy=False)
+    if trials and attrs.get(FIXED_ATTR) is None:
+        raise GnnexpError(
+            f"The study {name!r} in {storage} holds {len(trials)} trials that no gnnexp search made.",
+            "give this search another hydra.sweeper.study_name or another hydra.sweeper.storage.",
+        )
+    if [d.name.lower() for d in study.directions] != [d.lower() for d in directions]:
+        raise GnnexpError(
+            f"The study {name!r} in {storage} was created with other directions.",
+            "start the search in a new hydra.sweep.dir.",
+        )
+    before = attrs.get(FIXED_ATTR)
+    recorded = attrs.get(OBJECTIVES_ATTR)
+    if before is not None and (
+        before != space.fixed
+        or attrs.get(SPACE_ATTR) != _space(space)
+        or (recorded is not None and recorded != objectives)
+    ):
+        raise GnnexpError(
+            f"The study {name!r} was run with other settings or another search space (objectives: "
+            f"{', '.join(recorded or ['best_value'])}; fixed: {' '.join(before) or 'none'}); its trials would not compare.",
+            "resume with the same command, or start the search in a new hydra.sweep.dir.",
+        )
+    home = attrs.get(SWEEP_ATTR)
+    # A journal in its own sweep dir goes where the directory goes (moved, or mounted elsewhere).
+    if home is not None and home != str(sweep_dir) and not own_journal:
+        raise GnnexpError(
+            f"The study {name!r} in {storage} is the search in {home}; run here, its trials would be "
+            "reported as this search's.",
+            f"resume it with hydra.sweep.dir={home}, or give this search another hydra.sweeper.study_name.",
+        )
+
+
+def _refuse_resume(config: Any) -> None:
+    """``trainer.resume`` continues one run; a search (and its trials) is resumed by re-running it."""
+    import shlex
+
+    from gnnexp.errors import ConfigError
+
+    resume = config.trainer.get("resume")
+    if not resume:
+        return
+    checkpoint = Path(str(resume))
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    if config.get("trial", {}).get("number") is None:
+        raise ConfigError(
+            f"trainer.resume={resume} continues one run, and this config is a search (hydra.mode=MULTIRUN).",
+            "add hydra.mode=RUN to resume that run alone, or drop trainer.resume to run the search.",
+        )
+    overrides = [
+        o for o in config.hydra.overrides.task
+        if not o.split("=", 1)[0].lstrip("+~").startswith(("trial.", "trainer.resume", "hydra."))
+    ]  # fmt: skip
+    raise ConfigError(
+        f"{run_dir} is trial {config.trial.number} of a search, which its search resumes: "
+        "trainer.resume would start a new search.",
+        f"re-run the search's command with hydra.sweep.dir={run_dir.parent} (its interrupted trials run "
+        f"again); to train this trial's settings alone: {shlex.join(['gnnexp', 'train', *overrides, 'hydra.mode=RUN'])}",
+    )
+
+
+# Study user attributes: the fixed overrides, the search space, the objectives, the sweep dir.
+FIXED_ATTR = "gnnexp:fixed"
 SPACE_ATTR = "gnnexp:space"
+OBJECTIVES_ATTR = "gnnexp:objectives"
+SWEEP_ATTR = "gnnexp:sweep_dir"
 
 
 def _space(space: Any) -> dict[str, str]:
@@ -420,6 +630,12 @@ def _check_settings(s: Any, directions: list[str], objectives: list[str]) -> Non
             raise GnnexpError(
                 f"hydra.sweeper.{key}={getattr(s, key)} is invalid.", f"give an integer >= {least}."
             )
+    rate = s.max_failure_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise GnnexpError(
+            f"hydra.sweeper.max_failure_rate={rate} is invalid.",
+            "give a fraction from 0 (stop at the first failures) to 1 (never stop for failures).",
+        )
 
 
 def _read_trial(out_dir: Path | None, objectives: list[str]) -> Any:
