@@ -3,7 +3,7 @@
 A component is a dataclass registered with :func:`component`. Its fields carry their default,
 their type, and (through :func:`option`) the allowed values or range and a one-line help
 text. Everything else is derived from these declarations: Hydra's ConfigStore schemas
-(``base_<name>``), value checks and their messages, ``gnnexp list`` and the README table.
+(``base_<name>``), value checks and their messages, ``gnnexp list`` and the docs tables.
 
 The declaration modules stay free of torch: ``gnnexp --help``, ``gnnexp list`` and config
 composition import them, and the classes import torch and PyG only inside the methods that

@@ -80,7 +80,7 @@ class TrainerConfig:
     compile: bool = option(False, doc="torch.compile the model")
     num_threads: str = option(
         "auto",
-        doc="torch threads of this job: auto (its share of the cores, README: Parallel jobs) or a number",
+        doc="torch threads of this job: auto (its share of the cores, docs/speed.md: Parallel jobs) or a number",
         rule=(_threads, "auto or an integer >= 1"),
     )
     strategy: str = option("single", doc="one process, or DistributedDataParallel", choices=("single", "ddp"))
@@ -92,7 +92,7 @@ class TrainerConfig:
 
 @dataclass
 class TrialConfig:
-    """The Optuna trial this run is (gnnexp's Optuna sweeper sets it; README: Sweeps)."""
+    """The Optuna trial this run is (gnnexp's Optuna sweeper sets it; docs/sweeps-and-search.md)."""
 
     study: str | None = option(None, doc="the study's name (null: the run is no trial)")
     storage: str | None = option(None, doc="the study's storage: an RDB URL or a journal file")
@@ -122,7 +122,7 @@ class Config:
     logger: Any = None  # tracker name -> settings (logger=[csv,tensorboard,mlflow])
     seed: int = option(0, doc="seed of weights, dropout and sampling", ge=0)
     data_dir: str = option("data", doc="where datasets live")
-    # The user's modules that register components of their own (see README: Adding a model).
+    # The user's modules that register components of their own (see docs/extending.md: Adding a model).
     overwrite: bool = option(False, doc="let a new run replace the finished run in its hydra.run.dir")
     imports: list[str] = option(
         doc="modules to import first (they register your own components)", factory=list
@@ -130,7 +130,7 @@ class Config:
 
 
 # Top-level nodes that are not components, with their schemas (validation, gnnexp list and
-# the README table read them from here).
+# the docs tables read them from here).
 NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig, "trial": TrialConfig}
 
 

@@ -85,7 +85,7 @@ def component_class(group: str, node: Any) -> type:
     cls = lookup(group, str(chosen))
     if cls is None:
         names = sorted(declared(group))
-        extra = ", or model._target_ to your own class (README: Adding a model)" if group == "model" else ""
+        extra = ", or model._target_ to your own class (docs/extending.md: Adding a model)" if group == "model" else ""
         raise ConfigError(
             f"{group}.{key}={chosen} is not a declared {group} ({', '.join(names)})."
             f"{did_you_mean(str(chosen), names)}",
@@ -145,7 +145,7 @@ def _check_loggers(node: Any) -> None:
             names = sorted(kinds)
             raise ConfigError(
                 f"logger={name} is not a known tracker ({', '.join(names)}).{did_you_mean(str(name), names)}",
-                f"use logger=[{names[0]}], or declare a tracker of your own (README: Trackers).",
+                f"use logger=[{names[0]}], or declare a tracker of your own (docs/outputs.md: Trackers).",
             )
         cls = kinds[name]
         values = node[name] or {}

@@ -19,7 +19,7 @@ Two things keep runs that share a machine from fighting:
   - sampling workers (``loader.num_workers``) are processes of this job and count against it.
 
 Small full-batch graphs keep the second thread: a run alone on Cora trained 1.2x (GCN) to
-1.6x (GraphSAGE) faster with it (the README's table), and with sleeping waiters two GCN runs
+1.6x (GraphSAGE) faster with it (docs/speed.md's table), and with sleeping waiters two GCN runs
 at once trained in 0.93 s at two threads each against 0.88 s at one. Runs started from two terminals do not know of each other; nothing is
 re-decided while a run trains.
 
