@@ -1,8 +1,10 @@
-"""The one place gnnexp touches Hydra's private API (``hydra._internal`` and patched internals).
+"""The one place gnnexp may touch Hydra's private API (``hydra._internal``, patched internals).
 
-Hydra 1.3 offers no public hook for these needs. Each use below says why it is needed and is
-covered by a test in ``tests/test_hydra_private.py`` that fails with a clear message when a
-Hydra release changes what it relies on. No other module imports ``hydra._internal``.
+None of it is imported or patched any more: what is left are two names of Hydra's in-process
+launcher, below. Each use says why it is needed and is covered by a test
+(``tests/test_hydra_private_sweeper.py``, ``tests/test_hydra_private_commands.py``) that
+fails with a clear message when a Hydra release changes what it relies on. No other module
+names ``hydra._internal``.
 """
 
 from __future__ import annotations
