@@ -38,7 +38,9 @@ def test_default_gcn_on_cora_reaches_published_accuracy(gnnexp):
     rows = result.metrics()
     best_rows = [r for r in rows if r["best"] == "1"]
     assert int(best_rows[-1]["epoch"]) == res["best_epoch"]
-    assert float(best_rows[-1]["val_loss"]) == pytest.approx(res["val"]["loss"], abs=0, rel=1e-12)
+    # The same weights on the same nodes; the final pass covers val and test nodes together,
+    # so its float32 sums run in another order (last-digit differences on some CPUs).
+    assert float(best_rows[-1]["val_loss"]) == pytest.approx(res["val"]["loss"], abs=0, rel=1e-6)
     assert res["num_params"] == 1433 * 16 + 16 + 16 * 7 + 7
     for name in ("best.pt", "last.pt"):
         assert (result.run_dir / "checkpoints" / name).stat().st_size > 0
