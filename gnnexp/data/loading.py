@@ -77,6 +77,36 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+# Beyond this a value's square overflows float32 (sqrt of 3.4e38 is 1.8e19): a squared
+# error, or a layer's sum over such features, becomes inf whatever the learning rate.
+_OVERFLOWS = 1e18
+
+
+def unusable_values(data: GraphData) -> str | None:
+    """What in ``data`` makes any loss non-finite (infinite targets, NaN or huge features), or
+    None. NaN targets are missing labels, which the losses mask out."""
+    graphs = [data.graphs] if data.level == "node" else data.graphs
+    for field_name, what in (("y", "targets"), ("x", "features")):
+        found: tuple[str, float] | None = None
+        for graph in graphs:
+            values = getattr(graph, field_name, None)
+            if not isinstance(values, torch.Tensor) or not values.is_floating_point():
+                continue
+            bad = torch.isinf(values) if field_name == "y" else ~torch.isfinite(values)
+            if bool(bad.any()):
+                return f"dataset={data.name} holds {what} that are not finite ({values[bad][0].item()})"
+            known = values[~torch.isnan(values)]
+            if known.numel() and float(known.abs().max()) > _OVERFLOWS:
+                peak = float(known.abs().max())
+                found = (what, max(peak, found[1]) if found else peak)
+        if found:
+            return (
+                f"dataset={data.name} holds {found[0]} as large as {found[1]:.3g}, whose squares "
+                "overflow 32-bit floats"
+            )
+    return None
+
+
 def _output_width(y: torch.Tensor, regression: bool) -> int:
     if regression:
         return 1 if y.dim() == 1 else int(y.size(-1))
