@@ -7,11 +7,12 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+import pytest
 import torch
 
 from gnnexp.cli import main
 from tests.conftest import FAST
-from tests.test_hostile import _hashes
+from tests.test_hostile import _hashes, finished_run  # noqa: F401  (a fixture)
 
 
 def _one_error_line(err: str) -> str:
@@ -76,3 +77,35 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_previou
     assert "free some space" in line and "keeps the last good files" in line
     assert _hashes(run / "checkpoints") == checkpoints
     assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("model.hidden_channels=100000000000",), "model=gcn has 3,700,000,000,004 parameters"),
+        (("model=gin", "model.hidden_channels=100000000000"), "model=gin has more than int64 counts"),
+        (("dataset.num_nodes=100000000000",), "dataset=synthetic with 100,000,000,000 nodes"),
+        (("dataset.num_features=100000000000",), "nodes of 100,000,000,000 features"),
+        (
+            ("dataset=synthetic_graphs", "task=graph", "dataset.max_nodes=100000000"),
+            "graphs of up to 100,000,000",
+        ),
+    ],
+)
+def test_absurd_sizes_are_refused_before_allocating(tmp_path, capsys, finished_run, args, expected):  # noqa: F811
+    before = _hashes(finished_run)
+    base = FAST if "task=graph" not in args else ("trainer.max_epochs=8",)
+    code = main(["train", *base, *args, f"hydra.run.dir={tmp_path / 'run'}"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert expected in line and "of memory; this machine has" in line and "Fix: lower " in line
+    assert "allocate" not in line
+    assert not (tmp_path / "run" / "results.json").exists()
+    assert _hashes(finished_run) == before
+
+
+def test_a_degree_no_graph_has_is_refused(tmp_path, capsys):
+    code = main(["train", *FAST, "dataset.avg_degree=1e12", f"hydra.run.dir={tmp_path / 'run'}"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "dataset.avg_degree=1e+12 is above dataset.num_nodes - 1 = 299" in line

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.config.components import declared
 from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import ConfigError, DataError, did_you_mean
+from gnnexp.util.memory import check_fits
 
 
 @dataclass
@@ -339,6 +340,18 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
             "some classes would have no node.",
             "use at most as many classes as nodes.",
         )
+    if cfg.avg_degree > cfg.num_nodes - 1:  # edges are drawn without repeats
+        raise ConfigError(
+            f"dataset.avg_degree={cfg.avg_degree:g} is above dataset.num_nodes - 1 = {cfg.num_nodes - 1}: "
+            "no simple graph has it.",
+            "lower dataset.avg_degree (or raise dataset.num_nodes).",
+        )
+    # Features (drawn, then shifted) and about six int64/float draws per edge while generating.
+    check_fits(
+        cfg.num_nodes * (8.0 * cfg.num_features + 48.0 * cfg.avg_degree),
+        f"dataset=synthetic with {cfg.num_nodes:,} nodes of {cfg.num_features:,} features",
+        "lower dataset.num_nodes, dataset.num_features or dataset.avg_degree.",
+    )
     graph = planted_partition(
         num_nodes=cfg.num_nodes,
         num_classes=cfg.num_classes,
@@ -362,6 +375,13 @@ def synthetic_graphs(cfg: DictConfig, data_dir: Path) -> GraphData:
             f"dataset.max_nodes={cfg.max_nodes} is below dataset.min_nodes={cfg.min_nodes}.",
             "make max_nodes >= min_nodes.",
         )
+    # Each graph's features and edges, kept; its dense n x n draw, passing.
+    check_fits(
+        cfg.num_graphs * cfg.max_nodes * (4.0 * cfg.num_features + 8.0 * cfg.max_nodes)
+        + 5.0 * cfg.max_nodes**2,
+        f"dataset=synthetic_graphs with {cfg.num_graphs:,} graphs of up to {cfg.max_nodes:,} nodes",
+        "lower dataset.num_graphs, dataset.max_nodes or dataset.num_features.",
+    )
     graphs = random_graphs(
         cfg.num_graphs,
         cfg.min_nodes,
