@@ -109,3 +109,34 @@ def test_a_degree_no_graph_has_is_refused(tmp_path, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2
     assert "dataset.avg_degree=1e+12 is above dataset.num_nodes - 1 = 299" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("model=base_gcn",), "model=base_gcn is the schema behind an option, not an option"),
+        (("-m", "model=gcn,base_gat"), "model=base_gat is the schema behind an option"),
+        (("optimizer=base_sgd",), "optimizer=base_sgd is the schema behind an option"),
+    ],
+)
+def test_a_schema_is_not_an_option(tmp_path, capsys, finished_run, args, expected):  # noqa: F811
+    before = _hashes(finished_run)
+    code = main(
+        ["train", *FAST, *args, f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'run'}"]
+    )
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert expected in line and "Fix: use " in line
+    group = expected.partition("=")[0]
+    assert f"the {group} options are: " in line and ", base_" not in line
+    assert not (tmp_path / "run").exists()
+    assert _hashes(finished_run) == before
+
+
+def test_train_help_lists_options_not_schemas(capsys):
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    groups = out.partition("== Config ==")[0]
+    assert "model: gat, gatv2, gcn, gin, gine, mlp, sage, transformer\n" in groups
+    assert "optimizer: adam, adamw, sgd\n" in groups
+    assert "base_" not in groups

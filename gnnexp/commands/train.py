@@ -189,6 +189,32 @@ def completion_without_schemas() -> Iterator[None]:
         sys.stdout.write(" ".join(w for w in words if not is_schema(w)) + "\n")
 
 
+@contextmanager
+def help_without_schemas() -> Iterator[None]:
+    """Hydra's ``--help`` without the internal schemas in its list of group options
+    (``model: base_gat, ..., gat``): Hydra lists the ConfigStore beside the YAML files, and
+    its help template offers no filter."""
+    import io
+    from contextlib import redirect_stdout
+
+    from gnnexp.config.components import SCHEMA_PREFIX
+
+    answer = io.StringIO()
+    try:
+        with redirect_stdout(answer):
+            yield
+    finally:
+        groups, sep, rest = answer.getvalue().partition("== Config ==")
+        lines = []
+        for line in groups.split("\n"):
+            group, colon, options = line.partition(": ")
+            if colon and " " not in group:
+                kept = [o for o in options.split(", ") if not o.startswith(SCHEMA_PREFIX)]
+                line = f"{group}: {', '.join(kept)}"
+            lines.append(line)
+        sys.stdout.write("\n".join(lines) + sep + rest)
+
+
 # Hydra's own flags (hydra._internal.utils.get_args_parser) that take a value. The others
 # (--help/-h, --hydra-help, --version, --resolve, --run/-r, --multirun/-m,
 # --shell-completion/-sc) take none, like any --flag=value word.
@@ -292,7 +318,15 @@ def main(args: list[str]) -> int:
         if not completing and not any(f.startswith(("--config-name", "-cn")) for f in flags):
             check_overrides(overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
         sys.argv = ["gnnexp train", *hydra_order(args)]
-        with our_errors(), completion_without_schemas() if completing else nullcontext():
+        helping = bool({"--help", "-h"} & set(flags))
+        filtered = (
+            completion_without_schemas()
+            if completing
+            else help_without_schemas()
+            if helping
+            else nullcontext()
+        )
+        with our_errors(), filtered:
             train_app()
     except GnnexpError as err:
         report(err)
