@@ -5,12 +5,14 @@ conventions)."""
 from __future__ import annotations
 
 import errno
+import sys
 from typing import Any
 
 import pytest
 import torch
 
 from gnnexp.cli import main
+from gnnexp.config import components
 from tests.conftest import FAST
 from tests.test_hostile import _hashes, finished_run  # noqa: F401  (a fixture)
 
@@ -140,3 +142,48 @@ def test_train_help_lists_options_not_schemas(capsys):
     assert "model: gat, gatv2, gcn, gin, gine, mlp, sage, transformer\n" in groups
     assert "optimizer: adam, adamw, sgd\n" in groups
     assert "base_" not in groups
+
+
+USER_MODEL = '''
+from gnnexp.models import GNNSpec, option, register_model
+
+
+@register_model("graphconv_more")
+class GraphConvNet(GNNSpec):
+    """GraphConv (Morris et al. 2019): higher-order WL message passing."""
+
+    aggr: str = option("add", doc="neighbour aggregation", choices=("add", "mean", "max"))
+
+    def init_conv(self, in_channels, out_channels, last, layout):
+        from torch_geometric.nn import GraphConv
+
+        return GraphConv(in_channels, out_channels, aggr=self.aggr)
+'''
+
+
+def test_a_user_model_is_described_by_its_docstring_and_listed_by_name(tmp_path, capsys, monkeypatch):
+    (tmp_path / "mymodels_more.py").write_text(USER_MODEL)
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    yaml_file = tmp_path / "myconf" / "model" / "graphconv_more.yaml"
+    yaml_file.write_text("defaults:\n  - base_graphconv_more\n  - _self_\n")  # no comment line
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # Forget the class afterwards: later tests list the built-in components only.
+    monkeypatch.setitem(components._REGISTRY, "model", dict(components._REGISTRY["model"]))
+    monkeypatch.delitem(sys.modules, "mymodels_more", raising=False)
+    before = _hashes(tmp_path)
+    conf = ["--config-dir", str(tmp_path / "myconf")]
+    # Without its module: one line saying what to add.
+    assert main(["list", "model", "graphconv_more", *conf]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "builds on base_graphconv_more, which no imported module declares" in line
+    assert "imports=[your_module]" in line
+    assert main(["list", "model", *conf, "--format", "markdown", "imports=[mymodels_more]"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if "graphconv_more" in r)
+    assert "GraphConv (Morris et al. 2019): higher-order WL message passing" in row
+    assert (
+        main(["list", "model", "graphconv_more", *conf, "--format", "markdown", "imports=[mymodels_more]"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "| model.aggr | add | one of add, mean, max | neighbour aggregation |" in out
+    assert _hashes(tmp_path) == before

@@ -15,6 +15,7 @@ from typing import Any, cast
 import hydra
 from omegaconf import DictConfig
 
+from gnnexp.commands.args import imports_from
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
@@ -272,23 +273,6 @@ def _split(args: list[str]) -> tuple[list[str], list[str], list[str]]:
             overrides.append(arg)
         i += 1
     return flags, overrides, last
-
-
-def imports_from(args: list[str]) -> list[str]:
-    """The modules an ``imports=[...]`` override names: they register components (and their
-    ``base_<name>`` schemas) that the config files may use, so they load before composition."""
-    import yaml
-
-    modules: list[str] = []
-    for arg in args:
-        key, sep, value = arg.lstrip("+").partition("=")
-        if key == "imports" and sep:
-            try:
-                parsed = yaml.safe_load(value)
-            except yaml.YAMLError:
-                parsed = value
-            modules += [str(m) for m in (parsed if isinstance(parsed, list) else [parsed]) if m]
-    return modules
 
 
 def main(args: list[str]) -> int:
