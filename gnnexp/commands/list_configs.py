@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from gnnexp.commands.args import Parser
+from gnnexp.commands.args import Parser, imports_from
 from gnnexp.config.components import SCHEMA_PREFIX
 from gnnexp.errors import did_you_mean
 from gnnexp.paths import config_dir
@@ -61,7 +61,11 @@ def defaults(root: Path) -> dict[str, str]:
 
 
 def collect(roots: list[Path]) -> dict[str, dict[str, tuple[str, str]]]:
-    """Group -> option -> (description, where it comes from); later roots override."""
+    """Group -> option -> (description, where it comes from); later roots override. A
+    user's option file without a comment line is described by its class's docstring when
+    the class is declared (imported with ``imports=[...]``)."""
+    from gnnexp.config.components import description
+
     groups: dict[str, dict[str, tuple[str, str]]] = {}
     for index, root in enumerate(roots):
         origin = "gnnexp" if index == 0 else str(root)
@@ -69,7 +73,11 @@ def collect(roots: list[Path]) -> dict[str, dict[str, tuple[str, str]]]:
             group = path.parent.relative_to(root).as_posix()
             if group == "." or group.split("/")[0] in HIDDEN_GROUPS or path.stem.startswith(SCHEMA_PREFIX):
                 continue
-            groups.setdefault(group, {})[path.stem] = (describe(path), origin)
+            text = describe(path)
+            cls = _component_of(group, path.stem, [root]) if index and not text else None
+            if cls is not None and cls.__doc__:
+                text = description(cls)
+            groups.setdefault(group, {})[path.stem] = (text, origin)
     return groups
 
 
@@ -124,7 +132,11 @@ def main(args: list[str]) -> int:
     parser.add_argument(
         "--config-dir", type=Path, action="append", default=[], help="your own config directory"
     )
-    options = parser.parse_args(args)
+    # imports=[mymodels], as on a train command line: the user's components get declared.
+    from gnnexp.config.trust import import_modules
+
+    import_modules(imports_from(args))
+    options = parser.parse_args([a for a in args if not a.lstrip("+").startswith("imports=")])
     for root in options.config_dir:
         if not root.is_dir():
             sys.stderr.write(f"gnnexp: error: --config-dir {root} is not a directory.\n")
@@ -147,6 +159,13 @@ def main(args: list[str]) -> int:
             return 2
         listing = option_settings(options.group, options.option, roots)
         if listing is None:
+            schema = _schema_named(options.group, options.option, roots)
+            if schema is not None:
+                sys.stderr.write(
+                    f"gnnexp: error: {options.group}={options.option} builds on {schema}, which no "
+                    f"imported module declares. Fix: add imports=[your_module] (as for gnnexp train).\n"
+                )
+                return 2
             sys.stderr.write(
                 f"gnnexp: error: {options.group}={options.option} declares no settings of its own.\n"
             )
@@ -254,7 +273,7 @@ def option_settings(group: str, option: str, roots: list[Path]) -> Listing | Non
     """The settings of ``group=option``: what its file sets over the declared defaults."""
     from gnnexp.config.components import description
 
-    cls = _component_of(group, option)
+    cls = _component_of(group, option, roots)
     if cls is None:
         return None
     listing = Listing(
@@ -295,7 +314,22 @@ def all_settings(roots: list[Path], only: str | None = None) -> Listing:
     return listing
 
 
-def _component_of(group: str, option: str) -> type | None:
+def _schema_named(group: str, option: str, roots: list[Path]) -> str | None:
+    """The ``base_<name>`` schema ``group=option``'s file builds on (the last root that has it)."""
+    schema = None
+    for root in roots:
+        path = root / group / f"{option}.yaml"
+        try:
+            data = yaml.safe_load(path.read_text()) if path.is_file() else None
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict):
+            entries = data.get("defaults") or []
+            schema = next((e for e in entries if isinstance(e, str) and e.startswith(SCHEMA_PREFIX)), schema)
+    return schema
+
+
+def _component_of(group: str, option: str, roots: list[Path]) -> type | None:
     """The declared class behind an option file (``dataset=cora`` -> the planetoid source)."""
     from gnnexp.config.components import GROUPS, lookup
     from gnnexp.config.schema import NODES
@@ -306,12 +340,8 @@ def _component_of(group: str, option: str) -> type | None:
         return None
     if lookup(group, option) is not None:
         return lookup(group, option)
-    path = config_dir() / group / f"{option}.yaml"
-    data = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    for entry in (data or {}).get("defaults", []):
-        if isinstance(entry, str) and entry.startswith(SCHEMA_PREFIX):
-            return lookup(group, entry.removeprefix(SCHEMA_PREFIX))
-    return None
+    schema = _schema_named(group, option, roots)
+    return lookup(group, schema.removeprefix(SCHEMA_PREFIX)) if schema else None
 
 
 def _shown(value: object) -> str:

@@ -15,6 +15,7 @@ from typing import Any, cast
 import hydra
 from omegaconf import DictConfig
 
+from gnnexp.commands.args import imports_from
 from gnnexp.config.resolvers import register_resolvers
 from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
@@ -189,6 +190,32 @@ def completion_without_schemas() -> Iterator[None]:
         sys.stdout.write(" ".join(w for w in words if not is_schema(w)) + "\n")
 
 
+@contextmanager
+def help_without_schemas() -> Iterator[None]:
+    """Hydra's ``--help`` without the internal schemas in its list of group options
+    (``model: base_gat, ..., gat``): Hydra lists the ConfigStore beside the YAML files, and
+    its help template offers no filter."""
+    import io
+    from contextlib import redirect_stdout
+
+    from gnnexp.config.components import SCHEMA_PREFIX
+
+    answer = io.StringIO()
+    try:
+        with redirect_stdout(answer):
+            yield
+    finally:
+        groups, sep, rest = answer.getvalue().partition("== Config ==")
+        lines = []
+        for line in groups.split("\n"):
+            group, colon, options = line.partition(": ")
+            if colon and " " not in group:
+                kept = [o for o in options.split(", ") if not o.startswith(SCHEMA_PREFIX)]
+                line = f"{group}: {', '.join(kept)}"
+            lines.append(line)
+        sys.stdout.write("\n".join(lines) + sep + rest)
+
+
 # Hydra's own flags (hydra._internal.utils.get_args_parser) that take a value. The others
 # (--help/-h, --hydra-help, --version, --resolve, --run/-r, --multirun/-m,
 # --shell-completion/-sc) take none, like any --flag=value word.
@@ -248,23 +275,6 @@ def _split(args: list[str]) -> tuple[list[str], list[str], list[str]]:
     return flags, overrides, last
 
 
-def imports_from(args: list[str]) -> list[str]:
-    """The modules an ``imports=[...]`` override names: they register components (and their
-    ``base_<name>`` schemas) that the config files may use, so they load before composition."""
-    import yaml
-
-    modules: list[str] = []
-    for arg in args:
-        key, sep, value = arg.lstrip("+").partition("=")
-        if key == "imports" and sep:
-            try:
-                parsed = yaml.safe_load(value)
-            except yaml.YAMLError:
-                parsed = value
-            modules += [str(m) for m in (parsed if isinstance(parsed, list) else [parsed]) if m]
-    return modules
-
-
 def main(args: list[str]) -> int:
     """Run ``gnnexp train`` with Hydra command-line ``args``; returns the exit status."""
     from gnnexp.config.explain import check_overrides
@@ -292,7 +302,15 @@ def main(args: list[str]) -> int:
         if not completing and not any(f.startswith(("--config-name", "-cn")) for f in flags):
             check_overrides(overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
         sys.argv = ["gnnexp train", *hydra_order(args)]
-        with our_errors(), completion_without_schemas() if completing else nullcontext():
+        helping = bool({"--help", "-h"} & set(flags))
+        filtered = (
+            completion_without_schemas()
+            if completing
+            else help_without_schemas()
+            if helping
+            else nullcontext()
+        )
+        with our_errors(), filtered:
             train_app()
     except GnnexpError as err:
         report(err)

@@ -8,6 +8,7 @@ override, the closest valid choice and how to fix it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -154,6 +155,28 @@ def _primary_groups() -> set[str]:
     }
 
 
+def _refuse_schema_choice(group: str, line: str) -> None:
+    """``model=base_gcn`` picks the schema under a model's YAML: on its own it is another
+    network (the schema's defaults) trained under the name the schema declares."""
+    from gnnexp.paths import config_dir
+
+    folder = config_dir() / group
+    if "." in group or not folder.is_dir():
+        return
+    value = line.partition("=")[2]
+    schema = next((w for w in re.split(r"[\[\],\s()]+", value) if w.startswith(SCHEMA_PREFIX)), None)
+    if schema is None:
+        return
+    options = sorted(p.stem for p in folder.glob("*.yaml"))
+    plain = schema[len(SCHEMA_PREFIX) :]
+    fix = f"use {group}={plain}." if plain in options else f"pick one of: {', '.join(options)}."
+    raise ConfigError(
+        f"{group}={schema} is the schema behind an option, not an option; the {group} options are: "
+        f"{', '.join(options)}.",
+        fix,
+    )
+
+
 def check_overrides(overrides: list[str], multirun: bool, primary: bool = True) -> None:
     """Refuse what Hydra would only refuse in words of its own: several values without
     ``-m``, and ``+group=option`` for a group the primary config already has (``primary``:
@@ -171,6 +194,7 @@ def check_overrides(overrides: list[str], multirun: bool, primary: bool = True) 
                 f"add -m to run one job per value (gnnexp train -m {line}), or write "
                 f"{override.key_or_group}=[...] for a list value.",
             )
+        _refuse_schema_choice(override.key_or_group, line)
         if override.is_add() and override.key_or_group in chosen:
             plain = line.lstrip("+")
             raise ConfigError(

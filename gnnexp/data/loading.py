@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.config.components import declared
 from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import ConfigError, DataError, did_you_mean
+from gnnexp.util.memory import check_fits
 
 
 @dataclass
@@ -75,6 +76,36 @@ def _files_fingerprint(cfg: DictConfig) -> str:
 def clear_cache() -> None:
     """Forget every loaded dataset (tests use this to measure loading)."""
     _CACHE.clear()
+
+
+# Beyond this a value's square overflows float32 (sqrt of 3.4e38 is 1.8e19): a squared
+# error, or a layer's sum over such features, becomes inf whatever the learning rate.
+_OVERFLOWS = 1e18
+
+
+def unusable_values(data: GraphData) -> str | None:
+    """What in ``data`` makes any loss non-finite (infinite targets, NaN or huge features), or
+    None. NaN targets are missing labels, which the losses mask out."""
+    graphs = [data.graphs] if data.level == "node" else data.graphs
+    for field_name, what in (("y", "targets"), ("x", "features")):
+        found: tuple[str, float] | None = None
+        for graph in graphs:
+            values = getattr(graph, field_name, None)
+            if not isinstance(values, torch.Tensor) or not values.is_floating_point():
+                continue
+            bad = torch.isinf(values) if field_name == "y" else ~torch.isfinite(values)
+            if bool(bad.any()):
+                return f"dataset={data.name} holds {what} that are not finite ({values[bad][0].item()})"
+            known = values[~torch.isnan(values)]
+            if known.numel() and float(known.abs().max()) > _OVERFLOWS:
+                peak = float(known.abs().max())
+                found = (what, max(peak, found[1]) if found else peak)
+        if found:
+            return (
+                f"dataset={data.name} holds {found[0]} as large as {found[1]:.3g}, whose squares "
+                "overflow 32-bit floats"
+            )
+    return None
 
 
 def _output_width(y: torch.Tensor, regression: bool) -> int:
@@ -309,6 +340,18 @@ def synthetic(cfg: DictConfig, data_dir: Path) -> GraphData:
             "some classes would have no node.",
             "use at most as many classes as nodes.",
         )
+    if cfg.avg_degree > cfg.num_nodes - 1:  # edges are drawn without repeats
+        raise ConfigError(
+            f"dataset.avg_degree={cfg.avg_degree:g} is above dataset.num_nodes - 1 = {cfg.num_nodes - 1}: "
+            "no simple graph has it.",
+            "lower dataset.avg_degree (or raise dataset.num_nodes).",
+        )
+    # Features (drawn, then shifted) and about six int64/float draws per edge while generating.
+    check_fits(
+        cfg.num_nodes * (8.0 * cfg.num_features + 48.0 * cfg.avg_degree),
+        f"dataset=synthetic with {cfg.num_nodes:,} nodes of {cfg.num_features:,} features",
+        "lower dataset.num_nodes, dataset.num_features or dataset.avg_degree.",
+    )
     graph = planted_partition(
         num_nodes=cfg.num_nodes,
         num_classes=cfg.num_classes,
@@ -332,6 +375,13 @@ def synthetic_graphs(cfg: DictConfig, data_dir: Path) -> GraphData:
             f"dataset.max_nodes={cfg.max_nodes} is below dataset.min_nodes={cfg.min_nodes}.",
             "make max_nodes >= min_nodes.",
         )
+    # Each graph's features and edges, kept; its dense n x n draw, passing.
+    check_fits(
+        cfg.num_graphs * cfg.max_nodes * (4.0 * cfg.num_features + 8.0 * cfg.max_nodes)
+        + 5.0 * cfg.max_nodes**2,
+        f"dataset=synthetic_graphs with {cfg.num_graphs:,} graphs of up to {cfg.max_nodes:,} nodes",
+        "lower dataset.num_graphs, dataset.max_nodes or dataset.num_features.",
+    )
     graphs = random_graphs(
         cfg.num_graphs,
         cfg.min_nodes,

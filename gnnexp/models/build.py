@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from gnnexp.config.trust import import_target
 from gnnexp.errors import ConfigError
 from gnnexp.models.archs import NOT_ARCHITECTURE, GNNSpec, ModelSpec
 from gnnexp.models.layout import PLAIN, Layout
+from gnnexp.util.memory import check_fits
 
 
 def model_spec(cfg: DictConfig | dict[str, Any]) -> GNNSpec | None:
@@ -50,6 +52,7 @@ def build_model(
     """
     spec = model_spec(cfg)
     if spec is not None:
+        _check_size(spec, in_channels, out_channels, layout)
         try:
             return spec.build(in_channels, out_channels, layout)
         except (TypeError, ValueError) as err:
@@ -61,11 +64,43 @@ def build_model(
     kwargs = _target_kwargs(cfg, cls)
     try:
         return cls(in_channels=in_channels, out_channels=out_channels, **kwargs)
+    except (RuntimeError, MemoryError) as err:
+        if not isinstance(err, MemoryError) and "allocate" not in str(err):
+            raise
+        raise ConfigError(
+            f"model={cfg.name} does not fit in memory with these settings (torch: {str(err).splitlines()[0]})",
+            "lower the model's sizes (model.hidden_channels, ...).",
+        ) from None
     except (TypeError, ValueError) as err:
         raise ConfigError(
             f"model={cfg.name} cannot be built with these settings: {err}",
             "check the model.* values against the model's documentation.",
         ) from err
+
+
+# Bytes a parameter costs in training: its value, its gradient and Adam's two moments.
+_TRAINING_BYTES_PER_PARAMETER = 16
+
+
+def _check_size(spec: GNNSpec, in_channels: int, out_channels: int | None, layout: Layout) -> None:
+    """Refuse a built-in model too large for this machine before allocating it: the same
+    build on torch's meta device has the real shapes and no storage."""
+    try:
+        with torch.device("meta"):
+            params = float(count_parameters(spec.build(in_channels, out_channels, layout)))
+    except (RuntimeError, OverflowError) as err:
+        if "overflow" not in str(err).lower():
+            return  # not a size problem: the real build reports it
+        params = math.inf  # a single weight's size overflows int64
+    except (TypeError, ValueError):
+        return
+    shown = f"{int(params):,}" if math.isfinite(params) else "more than int64 counts of"
+    check_fits(
+        params * _TRAINING_BYTES_PER_PARAMETER,
+        f"model={spec.name} has {shown} parameters with these settings; training them "
+        "(weights, gradients, optimizer state)",
+        "lower model.hidden_channels (or model.num_layers, model.heads).",
+    )
 
 
 def build_encoder(cfg: DictConfig, in_channels: int, layout: Layout = PLAIN) -> tuple[torch.nn.Module, int]:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
+from gnnexp.data.loading import unusable_values
 from gnnexp.errors import GnnexpError, TrainingError
 from gnnexp.loggers import build_loggers
 from gnnexp.loggers.base import Trackers
@@ -234,6 +235,13 @@ def fit_and_test(
             if stopper.best is not None
             else "no checkpoint was saved"
         )
+        bad_data = unusable_values(experiment.data)
+        if bad_data is not None:  # no learning rate or clipping helps: name the data
+            raise Diverged(
+                f"Training diverged: {err} because {bad_data}; {kept}.",
+                "fix or scale those values in the data (standardise regression targets).",
+                err.epoch,
+            ) from None
         raise Diverged(
             f"Training diverged: {err}; {kept}.",
             "lower optimizer.lr, set trainer.grad_clip=1.0, or trainer.nonfinite=skip to skip such steps.",

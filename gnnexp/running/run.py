@@ -56,7 +56,8 @@ def check_writable(out_dir: Path) -> None:
 def _output_error(err: OSError, out_dir: Path) -> OutputError:
     full = err.errno in (errno.ENOSPC, errno.EDQUOT)
     return OutputError(
-        f"{'The disk is full' if full else 'Writing failed'} while writing into {out_dir} "
+        f"{'The disk is full' if full else 'Writing failed'} while writing "
+        f"{err.filename if err.filename else f'into {out_dir}'} "
         f"({err.strerror or err}); results.json was not written.",
         "free some space or set hydra.run.dir to another disk; checkpoints/ keeps the last good files.",
     )

@@ -62,11 +62,27 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         with open(tmp, "wb") as f:
             try:
                 torch.save(payload, f)
-            except RuntimeError as err:  # torch reports a failed write (e.g. a full disk) this way
-                raise OSError(errno.EIO, f"could not write {path.name}: {err}") from err
+            except RuntimeError as err:  # torch's "unexpected pos": the file's write failed
+                raise _write_error(err, path) from None
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno or errno.EIO, err.strerror or str(err), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_error(err: RuntimeError, path: Path) -> OSError:
+    """The OSError (a full disk, mostly) that torch's writer turned into ``err``."""
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return OSError(cause.errno, cause.strerror or str(cause), str(path))
+    return OSError(errno.EIO, "torch could not write the file", str(path))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
