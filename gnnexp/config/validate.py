@@ -85,7 +85,11 @@ def component_class(group: str, node: Any) -> type:
     cls = lookup(group, str(chosen))
     if cls is None:
         names = sorted(declared(group))
-        extra = ", or model._target_ to your own class (docs/extending.md: Adding a model)" if group == "model" else ""
+        extra = (
+            ", or model._target_ to your own class (docs/extending.md: Adding a model)"
+            if group == "model"
+            else ""
+        )
         raise ConfigError(
             f"{group}.{key}={chosen} is not a declared {group} ({', '.join(names)})."
             f"{did_you_mean(str(chosen), names)}",
