@@ -123,6 +123,9 @@ def _train(
         return train(cfg, out_dir, meta, console=console, jobs_at_once=at_once, started=started)
 
 
+OWN_FULL_ERROR = "GNNEXP_SET_HYDRA_FULL_ERROR"  # set beside HYDRA_FULL_ERROR=1 when gnnexp set it
+
+
 @contextmanager
 def our_errors() -> Iterator[None]:
     """Report Hydra's composition errors as one line with a suggestion, exit status 2.
@@ -134,8 +137,12 @@ def our_errors() -> Iterator[None]:
     """
     from gnnexp.config.explain import explain
 
-    user = os.environ.get("HYDRA_FULL_ERROR")
+    # A search's further workers are this command again and inherit the environment: the
+    # marker tells them the 1 is gnnexp's, not the user's.
+    user = None if os.environ.get(OWN_FULL_ERROR) else os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if user is None:
+        os.environ[OWN_FULL_ERROR] = "1"
     try:
         yield
     except GnnexpError:
@@ -154,7 +161,8 @@ def our_errors() -> Iterator[None]:
         raise friendly from None
     finally:
         if user is None:
-            del os.environ["HYDRA_FULL_ERROR"]
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+            os.environ.pop(OWN_FULL_ERROR, None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = user
 

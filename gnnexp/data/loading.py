@@ -174,7 +174,7 @@ def _pyg_load(
         if "add_safe_globals" not in str(err):  # damaged rather than naming code: below
             raise _load_error(err, what, raw_dir, expected, had_raw) from err
         # A file naming code, refused by the weights-only load (gnnexp.data.processed).
-        where = processed[0] if processed else "the data directory"
+        where = " or ".join(map(str, processed)) if processed else "the data directory"
         raise DataError(
             f"Could not load the {what} dataset: a processed file under {where} is not plain data "
             "(unpickling it would run code); gnnexp did not load it.",
@@ -315,10 +315,10 @@ def pyg_class(cfg: DictConfig, data_dir: Path) -> GraphData:
     processed: list[Path] = []
     if "root" in kwargs:
         raw_dir = Path(kwargs["root"]) / (str(kwargs["name"]) if "name" in kwargs else "") / "raw"
-        # Where a class keeps its processed files varies: every processed/ under its root.
+        # PyG's classes keep their processed files beside raw/ (root/processed or
+        # root/<name>/processed); nothing else under a user's root is gnnexp's to check.
         root = Path(kwargs["root"])
-        found = [p for p in root.rglob("processed") if p.is_dir()]
-        processed = sorted({*found, root / "processed", raw_dir.parent / "processed"})
+        processed = sorted({root / "processed", raw_dir.parent / "processed"})
     dataset = _pyg_load(lambda: cls(**kwargs), cls.__name__, raw_dir, [], processed)
     if cfg.level == "graph":
         return _graph_level(cfg, dataset)

@@ -27,6 +27,7 @@ from gnnexp.errors import DataError
 
 MANIFEST = "gnnexp-sha256.json"
 FORCE_SAFE = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
+FORCE_UNSAFE = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
 
 def sha256(path: Path) -> str:
@@ -83,6 +84,15 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
         if _trusted(processed):
             before[processed] = {k: _stamp(p) for k, p in _files(processed).items()}
             continue
+        raw = processed.parent / "raw"
+        if not raw.is_dir() or not any(raw.iterdir()):
+            # Nothing to rebuild it from here (a copy of processed files alone): not deleted.
+            raise DataError(
+                f"{processed} holds files gnnexp did not write (or that changed since), which it will "
+                f"not load, and {raw} has no raw files to rebuild them from.",
+                f"put the raw files in {raw} (or delete {processed} and let PyG download them), "
+                "or point GNNEXP_DATA_DIR at a copy that has them.",
+            )
         try:
             shutil.rmtree(processed)
         except OSError as err:
@@ -92,7 +102,8 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
                 f"delete {processed} (PyG rebuilds it from the raw files), or point GNNEXP_DATA_DIR "
                 "at a writable copy of the raw files.",
             ) from err
-    saved = os.environ.get(FORCE_SAFE)
+    # A user's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD beside ours would make torch refuse every load.
+    saved = {name: os.environ.pop(name, None) for name in (FORCE_SAFE, FORCE_UNSAFE)}
     os.environ[FORCE_SAFE] = "1"
     try:
         with warnings.catch_warnings():
@@ -100,10 +111,11 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
             warnings.filterwarnings("ignore", message="Weights only load failed")
             yield
     finally:
-        if saved is None:
-            os.environ.pop(FORCE_SAFE, None)
-        else:
-            os.environ[FORCE_SAFE] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     for processed in processed_dirs:
         if processed.is_dir():
             _record(processed, before.get(processed, {}))

@@ -158,14 +158,16 @@ def _callbacks(
         trackers,
         EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every),
         checkpoints,
-        StopOnSignal(dist.any),  # every rank stops together
     ]
+    if cfg.trainer.curves and dist.is_main:
+        # Before StopOnSignal: drawn while a Ctrl-C still means "stop after this step", so a
+        # finished run cannot lose its results to one while matplotlib imports.
+        title = f"{cfg.model.name} on {cfg.dataset.name}"
+        callbacks.append(Curves(out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title))
+    callbacks.append(StopOnSignal(dist.any))  # every rank stops together
     if cfg.trial.study is not None and fold is None and dist.is_main:
         # Folds restart the epochs, which a pruner cannot compare: cross-validated trials run out.
         callbacks.append(_report_to_trial(cfg))
-    if cfg.trainer.curves and dist.is_main:
-        title = f"{cfg.model.name} on {cfg.dataset.name}"
-        callbacks.append(Curves(out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title))
     return callbacks, checkpoints, trackers
 
 

@@ -213,7 +213,8 @@ def _refuse_code(overrides: list[str], run_dir: Path) -> None:
     interpolations in them are not resolved (``${oc.env:...}`` would read the environment)."""
     for text in overrides:
         key = _key(text)
-        if key.endswith("_target_") or key == "imports":
+        parts = key.lstrip("+~").split(".")
+        if parts[-1] == "_target_" or parts[0] == "imports":  # imports.0=... too
             raise ConfigError(
                 f"{run_dir}/.hydra/overrides.yaml names code to import ({text}); gnnexp does not "
                 "import code named only inside a file.",

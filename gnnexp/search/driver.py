@@ -16,6 +16,7 @@ at once. A Ctrl-C or SIGTERM marks the worker's running trial the same way at on
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -248,7 +249,10 @@ class Worker:
         while not self._stop:
             with self._beat:
                 if self._running is not None:
-                    self.storage.set_trial_system_attr(self._running, HEARTBEAT, time.time())
+                    # Another worker may have marked this trial failed (it looked stale: a
+                    # stopped terminal, clock skew): the thread must keep beating for the next.
+                    with contextlib.suppress(Exception):
+                        self.storage.set_trial_system_attr(self._running, HEARTBEAT, time.time())
             for _ in range(int(HEARTBEAT_S / 0.5)):
                 if self._stop:
                     return

@@ -40,6 +40,7 @@ class StopOnSignal(Callback):
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopOnSignal:
+        _SIGNALLED.clear()  # a signal to an earlier run of this process (a notebook) is not this one's
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)

@@ -343,6 +343,12 @@ class GnnexpOptunaSweeper(Sweeper):
                 f"not run); its output is in {log}.",
                 "run the same command again: finished trials are kept and only the missing ones run.",
             )
+        if worker.missing():  # e.g. a trial's job was interrupted by a signal that reached it alone
+            raise GnnexpError(
+                f"The search stopped with {worker.missing()} of its trials not run (an interrupted "
+                "trial stops it); study.json and best.yaml hold what it found so far.",
+                "run the same command again: finished trials are kept and only the missing ones run.",
+            )
         return None
 
     def _start_workers(self, count: int, sweep_dir: Path) -> list[tuple[Any, Path]]:
@@ -463,17 +469,17 @@ def _stop_signals() -> Iterator[None]:
         yield
         return
 
-    _Stopping.now = False
+    stopping = threading.Event()  # a stop signal reached this worker outside training
 
     def stop(signum: int, frame: Any) -> None:
-        _Stopping.now = True
+        stopping.set()
         raise KeyboardInterrupt
 
     def request(signum: int, frame: Any) -> None:
         interrupt = sys.modules.get("gnnexp.training.interrupt")
-        if _Stopping.now or (interrupt is not None and interrupt.signalled()):
+        if stopping.is_set() or (interrupt is not None and interrupt.signalled()):
             return
-        _Stopping.now = True
+        stopping.set()
         os.kill(os.getpid(), signal.SIGTERM)
 
     previous = {
@@ -485,10 +491,6 @@ def _stop_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-class _Stopping:
-    now = False  # a stop signal reached this worker outside training
 
 
 def _trial_dirs(sweep_dir: Path) -> set[int]:
