@@ -64,7 +64,9 @@ def test_gnnexps_own_hydra_full_error_is_not_taken_for_the_users(monkeypatch) ->
 
 def test_a_new_run_forgets_a_signal_an_earlier_run_of_the_process_got() -> None:
     from gnnexp.training import interrupt
+    from gnnexp.util import early_interrupt
 
+    early_interrupt.take()  # a Ctrl-C an earlier test left latched would be taken as this run's
     interrupt._SIGNALLED.set()
     stop = interrupt.StopOnSignal()
     stop.__enter__()
