@@ -686,6 +686,8 @@ from gnnexp.training.interrupt import StopOnSignal
 go, end_of_epoch = Path(sys.argv.pop(1)), StopOnSignal.on_epoch_end
 
 def on_epoch_end(self, state, record):
+    if record.epoch == 1:  # every file of epoch 1 is written (checkpoints come before this)
+        go.with_name("waiting").touch()
     while record.epoch == 1 and not go.exists():
         time.sleep(0.05)
     end_of_epoch(self, state, record)
@@ -712,7 +714,7 @@ def test_a_second_run_into_a_running_dir_is_refused_and_the_first_finishes(tmp_p
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     try:
-        while len(_rows_of(run / "metrics.csv")) < 2:  # the first epoch is written: it waits now
+        while not (tmp_path / "waiting").exists():  # epoch 1's files are written: it waits now
             assert first.poll() is None, "the first run did not start"
             time.sleep(0.05)
         before = _hashes(run)
