@@ -224,7 +224,7 @@ def help_without_schemas() -> Iterator[None]:
         sys.stdout.write("\n".join(lines) + sep + rest)
 
 
-# Hydra's own flags (hydra._internal.utils.get_args_parser) that take a value. The others
+# Hydra's own flags (its command-line parser's, get_args_parser) that take a value. The others
 # (--help/-h, --hydra-help, --version, --resolve, --run/-r, --multirun/-m,
 # --shell-completion/-sc) take none, like any --flag=value word.
 HYDRA_VALUE_FLAGS = {
