@@ -213,7 +213,7 @@ def _refuse_code(overrides: list[str], run_dir: Path) -> None:
     interpolations in them are not resolved (``${oc.env:...}`` would read the environment)."""
     for text in overrides:
         key = _key(text)
-        parts = key.lstrip("+~").split(".")
+        parts = key.split(".")  # _key has dropped any + or ~
         if parts[-1] == "_target_" or parts[0] == "imports":  # imports.0=... too
             raise ConfigError(
                 f"{run_dir}/.hydra/overrides.yaml names code to import ({text}); gnnexp does not "
