@@ -248,3 +248,28 @@ def test_weight_decay_reaches_the_layers_it_is_set_on(weight_decay_on, decayed):
         layer = ".".join(name.split(".")[:2])
         expected = before[name] * (1 - 0.1 * 0.5) if layer in decayed else before[name]
         assert torch.allclose(p.detach(), expected), name
+
+
+def test_deterministic_switch_sets_torchs_flag_without_importing_the_compiler():
+    """set_deterministic reaches torch's flag through the setter torch's public switch calls,
+    which skips importing torch._inductor (a second per run); if torch renames that setter,
+    this fails here rather than every run failing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from gnnexp.util.seeding import set_deterministic\n"
+        "set_deterministic(True)\n"
+        "assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert torch.is_deterministic_algorithms_warn_only_enabled()\n"
+        "assert 'torch._inductor.config' not in sys.modules, 'the eager path imported inductor'\n"
+        "set_deterministic(False)\n"
+        "assert not torch.are_deterministic_algorithms_enabled()\n"
+        "set_deterministic(True, compiled=True)\n"
+        "import torch._inductor.config as c\n"
+        "assert c.deterministic and torch.are_deterministic_algorithms_enabled()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

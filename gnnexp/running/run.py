@@ -86,7 +86,7 @@ def train(
     called = time.time()
     started = called if started is None else min(started, called)
     meta = meta or {}
-    set_deterministic(bool(cfg.trainer.deterministic))
+    set_deterministic(bool(cfg.trainer.deterministic), compiled=bool(cfg.trainer.compile))
     device = resolve_device(cfg.device.type)
     if cfg.trainer.strategy == "ddp" and dist is None:
         if not under_torchrun():

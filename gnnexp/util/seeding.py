@@ -18,13 +18,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def set_deterministic(enabled: bool) -> None:
+def set_deterministic(enabled: bool, compiled: bool = False) -> None:
     """torch's deterministic algorithms (``trainer.deterministic``); an op without one warns.
 
+    ``compiled``: the model runs under torch.compile (``trainer.compile``). Only then is
+    torch's public switch used: besides the ATen flag it sets, it imports torch._inductor
+    (about a second, paid by every run and every search trial's process) to tell the
+    compiler. An eager model needs the ATen flag alone. tests/test_units.py checks that the
+    flag is set and inductor left unimported, and fails if torch renames the setter.
     Uninitialised memory is left as is: filling every ``torch.empty`` would cost time and
     changes no result, since gnnexp writes every tensor it allocates.
     """
-    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    if compiled:
+        torch.use_deterministic_algorithms(enabled, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(enabled, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
 
 
