@@ -33,15 +33,19 @@ data/.seeded:
 train: install data/.seeded
 	$(VENV)/bin/gnnexp train $(ARGS)
 
+# The tests run in one process per core (pytest-xdist), each on one thread: two processes
+# with a thread per core each would slow each other down many times over.
+TEST_RUN   := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto
+
 ## Run the checks (types, import layers) and the test suite
 test: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q $(ARGS)
+	$(TEST_RUN) $(ARGS)
 
 ## The fast subset of the tests (the slow ones, listed in tests/conftest.py, left out; under 2 minutes)
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+	$(TEST_RUN) -m "not slow" $(ARGS)
 
 ## gnnexp's loop against the plain PyG loop, sampling throughput, start-up (ARGS="--quick" for a short run)
 bench: install data/.seeded

@@ -172,6 +172,22 @@ FAST = ("dataset=synthetic", "dataset.num_nodes=300", "trainer.max_epochs=8")
 
 
 @pytest.fixture(autouse=True)
+def _no_logging_handlers_on_closed_streams():
+    """An in-process Hydra run points the logging handlers it configures at the stderr of
+    that moment, which is pytest's capture stream of that test; once the test ends the
+    stream is closed, and the next test that logs gets Python's own "--- Logging error ---"
+    report on its stderr. Handlers left on a closed stream are detached after each test."""
+    import logging
+
+    yield
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", [])):
+            stream = getattr(handler, "stream", None)
+            if stream is not None and getattr(stream, "closed", False):
+                logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
 def _joblib_workers_end_with_their_test():
     """joblib keeps its worker processes for the next sweep of this process; they keep the
     working directory they started in, so a later test that changed directory would see a
