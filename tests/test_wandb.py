@@ -145,8 +145,11 @@ def test_a_sweeps_jobs_share_one_group_named_for_the_sweep_dir(sweep):
     assert groups == {str(sweep)[-128:]}
 
 
-def _direct_run(tmp_path: Path, meta: dict[str, Any], config: dict[str, Any], results: dict[str, Any]):
-    """A tracker driven as a run drives it, without training (offline, in ``tmp_path``)."""
+def _direct_run(
+    tmp_path: Path, meta: dict[str, Any], config: dict[str, Any], results: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A tracker driven as a run drives it, without training (offline, in ``tmp_path``);
+    ``results`` None: the run fails after its epochs."""
     from gnnexp.loggers.kinds import WandB
     from gnnexp.records import EpochRecord
 
@@ -155,8 +158,11 @@ def _direct_run(tmp_path: Path, meta: dict[str, Any], config: dict[str, Any], re
     tracker.log_hparams(config)
     for epoch in (1, 2, 3):
         tracker.log_epoch(EpochRecord(epoch, 1.0 / epoch, {"loss": 2.0, "f1": 0.5}, 0.1, 0.01, True), "f1")
-    tracker.log_results(results)
-    tracker.close()
+    if results is None:
+        tracker.close(failed=True)
+    else:
+        tracker.log_results(results)
+        tracker.close()
     wandb.teardown()  # finish() may return before wandb's service has written the file out
     return read_offline_run(tmp_path)
 
@@ -176,17 +182,20 @@ def test_a_pruned_trial_is_tagged_and_grouped_by_its_study(tmp_path):
     assert [run["history"][e]["val/f1"] for e in (1, 2, 3)] == [0.5, 0.5, 0.5]
 
 
-def test_a_runs_folds_share_a_group_named_for_the_run(tmp_path):
+def test_a_runs_folds_share_a_group_named_for_the_run_and_a_failed_run_ends_failed(tmp_path):
     fold_dir = tmp_path / "run" / "fold_2"
     fold_dir.mkdir(parents=True)
-    run = _direct_run(
-        fold_dir,
-        {"job_num": None, "fold": 2},
-        {"trial": {"study": None}},
-        {"val": {}, "test": {}, "best_epoch": 3},
-    )
+    meta = {"job_num": None, "fold": 2}
+    run = _direct_run(fold_dir, meta, {"trial": {"study": None}}, {"val": {}, "test": {}, "best_epoch": 3})
     assert run["group"] == str(tmp_path / "run")[-128:] and run["tags"] == ["mine"]
     assert run["summary"]["status"] == "completed" and "pruned_epoch" not in run["summary"]
+    assert run["exit"] == 0
+    # A single run's W&B run has no group; one that fails (or is interrupted) exits 1.
+    single = tmp_path / "single"
+    single.mkdir()
+    failed = _direct_run(single, {"job_num": None, "fold": None}, {"trial": {"study": None}}, None)
+    assert failed["group"] is None and sorted(failed["history"]) == [1, 2, 3]
+    assert failed["summary"]["status"] == "failed" and failed["exit"] == 1
 
 
 def test_a_missing_wandb_package_is_one_line_before_training(gnnexp, monkeypatch):
