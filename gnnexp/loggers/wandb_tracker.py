@@ -38,7 +38,8 @@ class WandbLogger(Logger):
         self.meta = meta
         # wandb's own resolution (WANDB_MODE, `wandb offline`) unless the config names a mode.
         self.mode = str(settings.mode or wandb.setup().settings.mode)
-        if self.mode == "online" and not wandb.login(prompt=False, verify=False):
+        online = self.mode not in ("offline", "dryrun", "disabled")
+        if online and not wandb.login(prompt=False, verify=False):
             # Without a key wandb would ask for one at the terminal, in the middle of a run.
             raise ConfigError(
                 "logger=wandb runs online but finds no W&B login (no WANDB_API_KEY, no ~/.netrc entry).",
@@ -46,7 +47,6 @@ class WandbLogger(Logger):
             )
         self.run: Any = None
         self.last_epoch: int | None = None
-        self.pruned = False
 
     def log_hparams(self, config: dict[str, Any]) -> None:
         wandb = self.wandb
@@ -74,13 +74,13 @@ class WandbLogger(Logger):
                 f"W&B could not start the run: {str(err).splitlines()[0]}",
                 "check the network and `wandb login`, or run offline: WANDB_MODE=offline.",
             ) from None
-        if self.mode == "offline":
+        if self.mode in ("offline", "dryrun"):
             sync_dir = Path(self.run.settings.sync_dir)
             write_text(self.out_dir / RUN_FILE, f"{sync_dir}\n{self.run.id}\n")
             log.info(
                 "W&B run %s is offline in %s: upload it with wandb sync %s", self.run.id, sync_dir, sync_dir
             )
-        elif self.mode == "online":
+        elif self.mode != "disabled":
             write_text(self.out_dir / RUN_FILE, f"{self.run.url}\n{self.run.id}\n")
 
     def _name(self) -> str:

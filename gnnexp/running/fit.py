@@ -153,7 +153,9 @@ def _callbacks(
         out_dir, config, cfg.trainer.checkpoint, str(cfg.trainer.monitor), fold, shape, best_weights
     )
     fold_meta = {**meta, "fold": None if fold is None else fold + 1}  # numbered from 1, as the dirs
-    trackers = Trackers(build_loggers(cfg.get("logger"), out_dir, fold_meta), config, task.metric)
+    # One tracker run per training: DDP's other ranks train alike and would duplicate it.
+    loggers = build_loggers(cfg.get("logger"), out_dir, fold_meta) if dist.is_main else []
+    trackers = Trackers(loggers, config, task.metric)
     callbacks: list[Callback] = [
         MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None),
         trackers,
