@@ -36,8 +36,11 @@ class WandbLogger(Logger):
         self.settings = settings
         self.out_dir = out_dir
         self.meta = meta
-        # wandb's own resolution (WANDB_MODE, `wandb offline`) unless the config names a mode.
-        self.mode = str(settings.mode or wandb.setup().settings.mode)
+        # The config's mode, else wandb's own resolution (WANDB_MODE, `wandb offline`). It is
+        # set for the whole process, as WANDB_MODE would: offline, wandb's client then sends
+        # no telemetry of its own either (it would try to reach W&B's servers from a run's log calls).
+        setup = wandb.setup(wandb.Settings(mode=settings.mode) if settings.mode else None)
+        self.mode = str(setup.settings.mode)
         online = self.mode not in ("offline", "dryrun", "disabled")
         if online and not wandb.login(prompt=False, verify=False):
             # Without a key wandb would ask for one at the terminal, in the middle of a run.
