@@ -149,6 +149,8 @@ SLOW_TESTS = {
     "tests/test_train.py::test_multirun_writes_one_dir_per_job",
     "tests/test_train.py::test_same_command_twice_gives_identical_epochs",
     "tests/test_train.py::test_scheduler_changes_lr_as_documented",
+    # A gnnexp subprocess on a pseudo-terminal (imports torch): ~8 s.
+    "tests/test_wandb.py::test_online_without_a_login_names_wandb_login_and_never_prompts",
 }
 
 

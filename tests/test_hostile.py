@@ -207,8 +207,8 @@ CASES = [
     Case(
         "unknown logger in list",
         T,
-        ["logger=[csv,wandb]"],
-        ["Unknown logger 'wandb'", "csv, mlflow, tensorboard"],
+        ["logger=[csv,comet]"],
+        ["Unknown logger 'comet'", "csv, mlflow, tensorboard, wandb"],
     ),
     Case(
         "dropout one",

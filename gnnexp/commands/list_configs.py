@@ -105,7 +105,7 @@ class Listing:
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=self.title, title_justify="left")
+        table = Table(title=escape(self.title), title_justify="left")  # "(needs the [wandb] extra)"
         for column in self.columns:
             table.add_column(column)
         for row in self.rows:

@@ -60,3 +60,29 @@ class MLflow(LoggerSpec):
         from gnnexp.loggers.trackers import MLflowLogger
 
         return MLflowLogger(self, out_dir, meta)
+
+
+@component("logger", "wandb")
+class WandB(LoggerSpec):
+    """A Weights & Biases run: config, per-epoch metrics, results, curves (needs the [wandb] extra)."""
+
+    project: str = option("gnnexp", doc="the W&B project the runs belong to")
+    entity: str | None = option(None, doc="the W&B team or user (null: your default entity)")
+    group: str | None = option(
+        None, doc="the runs' group (null: one per sweep or search, and a run's folds together)"
+    )
+    name: str | None = option(None, doc="the run's name (null: its directory's name)")
+    tags: list[str] = option(doc="tags of every run (a pruned trial gets 'pruned' too)", factory=list)
+    mode: str | None = option(
+        None,
+        doc="online, offline (files in <run dir>/wandb, for wandb sync) or disabled;"
+        " null: WANDB_MODE, else online",
+        choices=("online", "offline", "disabled"),
+    )
+
+    requires = ("wandb", "wandb")
+
+    def build(self, out_dir: Path, meta: dict[str, Any]) -> Logger | None:
+        from gnnexp.loggers.wandb_tracker import WandbLogger
+
+        return WandbLogger(self, out_dir, meta)

@@ -152,7 +152,10 @@ def _callbacks(
     checkpoints = Checkpoints(
         out_dir, config, cfg.trainer.checkpoint, str(cfg.trainer.monitor), fold, shape, best_weights
     )
-    trackers = Trackers(build_loggers(cfg.get("logger"), out_dir, meta), config, task.metric)
+    fold_meta = {**meta, "fold": None if fold is None else fold + 1}  # numbered from 1, as the dirs
+    # One tracker run per training: DDP's other ranks train alike and would duplicate it.
+    loggers = build_loggers(cfg.get("logger"), out_dir, fold_meta) if dist.is_main else []
+    trackers = Trackers(loggers, config, task.metric)
     callbacks: list[Callback] = [
         MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None),
         trackers,
@@ -258,8 +261,15 @@ def fit_and_test(
     tested = cfg.trial.study is None or fold is not None
     final = evaluate(state.trained, task, ("val", "test") if tested else ("val",), state.precision)
     final.setdefault("test", {})
-    trackers.finish({"val": final["val"], "test": final["test"], "best_epoch": state.stopper.best_epoch})
     pruning = next((c for c in callbacks if isinstance(c, ReportToTrial)), None)
+    trackers.finish(
+        {
+            "val": final["val"],
+            "test": final["test"],
+            "best_epoch": state.stopper.best_epoch,
+            "pruned_epoch": pruning.pruned_epoch if pruning is not None else None,
+        }
+    )
     return FitResult(
         best_epoch=state.stopper.best_epoch,
         best_value=float(state.stopper.best) if state.stopper.best is not None else float("nan"),
