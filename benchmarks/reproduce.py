@@ -78,7 +78,7 @@ def mean_predictor_rmse(csv_path: Path) -> float:
     from gnnexp.tasks.base import build_task
 
     cfg = compose([*CHEMBL, f"dataset.path={csv_path}"])
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
     task = build_task(cfg, data, torch.device("cpu"))
     y = torch.cat([g.y.view(-1) for g in data.graphs])
     train, test = y[task.indices["train"]], y[task.indices["test"]]  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ from omegaconf import MISSING, OmegaConf
 
 T = TypeVar("T")
 
-# group -> the key that names the chosen component (the declarations: gnnexp.registry)
+# group -> the key that names the chosen component (the declarations: gnnexp.registry); "":
+# a list group (logger=[csv,mlflow]), whose node maps each chosen name to its settings
 GROUPS: dict[str, str] = {
     "model": "name",
     "dataset": "source",
@@ -31,6 +32,7 @@ GROUPS: dict[str, str] = {
     "optimizer": "name",
     "scheduler": "name",
     "logger": "",
+    "transform": "",
 }
 
 SCHEMA_PREFIX = "base_"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,6 +121,7 @@ class GraphTask:
         self.num_graphs = len(graphs)
         used = edge_dim(cfg.model, data)
         self.layout = fast_forward(model_spec(cfg.model), None, enabled=fast, edge_dim=used).layout
+        self.layout = dataclasses.replace(self.layout, pe_dim=data.pe_dim)
         self.edges = describe_edges(cfg.model, data, used)
         self.notes = dict(data.notes)
 
