@@ -50,10 +50,11 @@ def test_each_transform_changes_the_data_as_pyg_does(name: str) -> None:
             theirs.x = torch.cat([theirs.x, theirs[spec.pe_attr].float()], dim=-1)
             del theirs[spec.pe_attr]
         assert sorted(ours.keys()) == sorted(theirs.keys())
-        for key in theirs.keys():
+        for key in theirs.keys():  # noqa: SIM118  (a Data iterates over (key, value) pairs)
             assert torch.equal(ours[key], theirs[key]), key
     before = graphs[0]
-    changed = [k for k in expected[0].keys() if k not in before or not torch.equal(expected[0][k], before[k])]
+    keys = list(expected[0].keys())
+    changed = [k for k in keys if k not in before or not torch.equal(expected[0][k], before[k])]
     assert changed, f"{name} changed nothing on the test graphs"
     assert out.num_features == expected[0].x.size(-1)
     assert out.pe_dim == spec.pe_width()
