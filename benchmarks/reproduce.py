@@ -86,14 +86,17 @@ def pe_section(args: argparse.Namespace, gnnexp: str, chembl_csv: Path) -> list[
         "|---|---|---|---|---|",
     ]
     for dataset, data_overrides in PE_DATASETS.items():
+        if args.pe_datasets and dataset not in args.pe_datasets:
+            continue
         for model, model_overrides in PE_MODELS.items():
             cells = []
             for variant, pe in PE_VARIANTS.items():
                 out = args.out / "pe" / dataset / model / variant
                 cmd = [gnnexp, "train", "-m", *data_overrides, *extra[dataset], *model_overrides, *pe, *epochs,
                        f"seed=range(0,{args.seeds})", "trainer.log_every=1000", f"hydra.sweep.dir={out}"]  # fmt: skip
-                print("$", " ".join(cmd), flush=True)
-                subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+                if not (out / "summary.json").is_file():  # a finished sweep (same --out) is kept
+                    print("$", " ".join(cmd), flush=True)
+                    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
                 rows = summarize(find_jobs([out]))
                 cells.append(rows[0] if rows else None)
             lines.append(
@@ -171,6 +174,7 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--pe", action="store_true", help="run the positional-encoding section instead")
     parser.add_argument("--pe-epochs", type=int, help="--pe: trainer.max_epochs (default: the trainer's)")
+    parser.add_argument("--pe-datasets", nargs="*", choices=tuple(PE_DATASETS), help="--pe: only these")
     args = parser.parse_args()
     gnnexp = str(Path(sys.executable).with_name("gnnexp"))
     chembl_csv = args.out / "chembl" / "CHEMBL2321810.csv"

@@ -193,8 +193,8 @@ def store_schemas() -> None:
 
     cs = ConfigStore.instance()
     for group in GROUPS:
-        if not GROUPS[group]:
-            continue
+        # A list group's option file mounts its schema under its name
+        # (``defaults: [base_random_walk_pe@random_walk_pe]``).
         for name, cls in declared(group).items():
             cs.store(group=group, name=f"{SCHEMA_PREFIX}{name}", node=cls)
         if group in _BASES:

@@ -44,7 +44,7 @@ def apply_transforms(data: GraphData, node: Any) -> GraphData:
     graphs = [data.graphs] if data.level == "node" else list(data.graphs)
     for name, spec in chosen:
         _check_fits(name, spec, graphs, data.name)
-    composed = T.Compose([spec.build() for _, spec in chosen])
+    composed = T.Compose([build(spec) for _, spec in chosen])
     pe = [(spec.pe_attr, spec.pe_width()) for _, spec in chosen if spec.pe_attr is not None]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
@@ -59,6 +59,13 @@ def apply_transforms(data: GraphData, node: Any) -> GraphData:
         pe_dim=pe_dim,
         notes={**data.notes, "transforms": names + (f" ({pe_dim} PE columns)" if pe_dim else "")},
     )
+
+
+def build(spec: TransformSpec) -> Any:
+    """The PyG transform a declared one names, called with its arguments."""
+    import torch_geometric.transforms as T
+
+    return getattr(T, spec.pyg)(**spec.arguments())
 
 
 def _with_pe(graph: Any, pe: list[tuple[str, int]]) -> Any:

@@ -3,7 +3,8 @@
 ``transform=[normalize_features,random_walk_pe]`` selects several, applied in that order;
 each option file holds one transform's settings under its name
 (``transform.random_walk_pe.walk_length=16``). Torch-free: configs are composed, checked and
-listed without PyG, which :meth:`TransformSpec.build` imports.
+listed without PyG; ``gnnexp.data.transforming`` builds each from its ``pyg`` class name
+and :meth:`TransformSpec.arguments`.
 
 A transform that writes a positional encoding names the attribute (``pe_attr``) and its
 width (:meth:`TransformSpec.pe_width`); loading appends it to the node features, so every
@@ -33,10 +34,11 @@ class TransformSpec:
 
     pe_attr: ClassVar[str | None] = None
     edges: ClassVar[bool] = True
+    pyg: ClassVar[str] = ""  # the class of ``torch_geometric.transforms`` it builds
 
-    def build(self) -> Any:
-        """The PyG transform (``torch_geometric.transforms``)."""
-        raise NotImplementedError
+    def arguments(self) -> dict[str, Any]:
+        """What the PyG class is called with (``gnnexp.data.transforming.build`` calls it)."""
+        return {}
 
     def pe_width(self) -> int:
         """Columns of its positional encoding (0: none)."""
@@ -57,11 +59,7 @@ class NormalizeFeatures(TransformSpec):
     """Scale each node's features to sum to one (NormalizeFeatures)."""
 
     edges = False
-
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
-
-        return T.NormalizeFeatures()
+    pyg = "NormalizeFeatures"
 
 
 @component("transform", "to_undirected")
@@ -72,10 +70,10 @@ class ToUndirected(TransformSpec):
         "add", doc="how the features of an edge and its reverse merge", choices=("add", "mean", "max", "min")
     )
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
+    pyg = "ToUndirected"
 
-        return T.ToUndirected(reduce=self.reduce)
+    def arguments(self) -> dict[str, Any]:
+        return {"reduce": self.reduce}
 
 
 @component("transform", "add_self_loops")
@@ -84,10 +82,10 @@ class AddSelfLoops(TransformSpec):
 
     fill_value: float = option(1.0, doc="edge features of the new loops")
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
+    pyg = "AddSelfLoops"
 
-        return T.AddSelfLoops(attr="edge_attr", fill_value=self.fill_value)
+    def arguments(self) -> dict[str, Any]:
+        return {"attr": "edge_attr", "fill_value": self.fill_value}
 
 
 @component("transform", "random_walk_pe")
@@ -97,11 +95,10 @@ class RandomWalkPE(TransformSpec):
     walk_length: int = option(20, doc="steps of the walk: the width of the encoding", ge=1, le=256)
 
     pe_attr = "random_walk_pe"
+    pyg = "AddRandomWalkPE"
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
-
-        return T.AddRandomWalkPE(walk_length=self.walk_length, attr_name=self.pe_attr)
+    def arguments(self) -> dict[str, Any]:
+        return {"walk_length": self.walk_length, "attr_name": self.pe_attr}
 
     def pe_width(self) -> int:
         return self.walk_length
@@ -114,13 +111,12 @@ class LaplacianPE(TransformSpec):
     k: int = option(4, doc="eigenvectors: the width of the encoding (graphs need more than k nodes)", ge=1)
 
     pe_attr = "laplacian_eigenvector_pe"
+    pyg = "AddLaplacianEigenvectorPE"
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
-
+    def arguments(self) -> dict[str, Any]:
         # The datasets' edge lists hold both directions: the symmetric solver applies. Its
         # random sign per column is drawn from a fixed seed when loading (transforming.py).
-        return T.AddLaplacianEigenvectorPE(self.k, attr_name=self.pe_attr, is_undirected=True)
+        return {"k": self.k, "attr_name": self.pe_attr, "is_undirected": True}
 
     def pe_width(self) -> int:
         return self.k
@@ -130,10 +126,7 @@ class LaplacianPE(TransformSpec):
 class VirtualNode(TransformSpec):
     """One extra node joined to every node in both directions (VirtualNode; edge_type marks its edges)."""
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
-
-        return T.VirtualNode()
+    pyg = "VirtualNode"
 
 
 @component("transform", "one_hot_degree")
@@ -144,20 +137,17 @@ class OneHotDegree(TransformSpec):
     in_degree: bool = option(False, doc="count incoming rather than outgoing edges")
     cat: bool = option(True, doc="append to the node features (false: replace them)")
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
+    pyg = "OneHotDegree"
 
-        return T.OneHotDegree(self.max_degree, in_degree=self.in_degree, cat=self.cat)
+    def arguments(self) -> dict[str, Any]:
+        return {"max_degree": self.max_degree, "in_degree": self.in_degree, "cat": self.cat}
 
 
 @component("transform", "local_degree_profile")
 class LocalDegreeProfile(TransformSpec):
     """Five degree statistics of each node's neighbourhood appended to its features (LocalDegreeProfile)."""
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
-
-        return T.LocalDegreeProfile()
+    pyg = "LocalDegreeProfile"
 
 
 @component("transform", "gdc")
@@ -171,16 +161,16 @@ class GDC(TransformSpec):
     t: float = option(5.0, doc="heat: diffusion time", gt=0)
     avg_degree: int = option(64, doc="edges kept per node on average (largest weights first)", ge=1)
 
-    def build(self) -> Any:
-        import torch_geometric.transforms as T
+    pyg = "GDC"
 
+    def arguments(self) -> dict[str, Any]:
         diffusion = (
             {"method": "ppr", "alpha": self.alpha}
             if self.method == "ppr"
             else {"method": "heat", "t": self.t}
         )
-        return T.GDC(
-            diffusion_kwargs=diffusion,
-            sparsification_kwargs={"method": "threshold", "avg_degree": self.avg_degree},
-            exact=True,
-        )
+        return {
+            "diffusion_kwargs": diffusion,
+            "sparsification_kwargs": {"method": "threshold", "avg_degree": self.avg_degree},
+            "exact": True,
+        }

@@ -311,8 +311,9 @@ GPS_LOCAL = ("gin", "gine", "gcn", "sage", "gat", "gatv2", "transformer", "none"
 
 @component("model", "gps")
 class GPS(GNNSpec):
-    """GPS graph transformer (Rampasek et al. 2022, GPSConv): a local layer plus global attention per layer;
-    positional encodings from transform=[...] get their own encoder."""
+    """GPS graph transformer (Rampasek et al. 2022, GPSConv): a local layer plus global attention.
+
+    Positional encodings from ``transform=[...]`` get their own encoder (BatchNorm, linear)."""
 
     local: str = option(
         "gin", doc="the local message-passing layer (a built-in model's layer)", choices=GPS_LOCAL
