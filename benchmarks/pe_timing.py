@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import torch
 
@@ -32,7 +33,7 @@ MODELS = {
 }
 
 
-def epoch(exp) -> float:  # type: ignore[no-untyped-def]
+def epoch(exp: Any) -> float:
     started = time.perf_counter()
     opt = exp.optimizer
     exp.model.train()

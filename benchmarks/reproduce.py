@@ -89,12 +89,15 @@ def pe_section(args: argparse.Namespace, gnnexp: str, chembl_csv: Path) -> list[
         if args.pe_datasets and dataset not in args.pe_datasets:
             continue
         for model, model_overrides in PE_MODELS.items():
+            if args.pe_models and model not in args.pe_models:
+                continue
             cells = []
             for variant, pe in PE_VARIANTS.items():
                 out = args.out / "pe" / dataset / model / variant
                 cmd = [gnnexp, "train", "-m", *data_overrides, *extra[dataset], *model_overrides, *pe, *epochs,
                        f"seed=range(0,{args.seeds})", "trainer.log_every=1000", f"hydra.sweep.dir={out}"]  # fmt: skip
-                if not (out / "summary.json").is_file():  # a finished sweep (same --out) is kept
+                # A finished sweep (same --out) is kept; --pe-table-only tabulates what is there.
+                if not (out / "summary.json").is_file() and not args.pe_table_only:
                     print("$", " ".join(cmd), flush=True)
                     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
                 rows = summarize(find_jobs([out]))
@@ -175,6 +178,8 @@ def main() -> int:
     parser.add_argument("--pe", action="store_true", help="run the positional-encoding section instead")
     parser.add_argument("--pe-epochs", type=int, help="--pe: trainer.max_epochs (default: the trainer's)")
     parser.add_argument("--pe-datasets", nargs="*", choices=tuple(PE_DATASETS), help="--pe: only these")
+    parser.add_argument("--pe-models", nargs="*", choices=tuple(PE_MODELS), help="--pe: only these")
+    parser.add_argument("--pe-table-only", action="store_true", help="--pe: tabulate the runs in --out")
     args = parser.parse_args()
     gnnexp = str(Path(sys.executable).with_name("gnnexp"))
     chembl_csv = args.out / "chembl" / "CHEMBL2321810.csv"

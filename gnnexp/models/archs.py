@@ -349,6 +349,4 @@ class GPS(GNNSpec):
     def build(self, in_channels: int, out_channels: int | None, layout: Layout = PLAIN) -> torch.nn.Module:
         from gnnexp.models.gps import GPSNet
 
-        if self.jk != "none" or self.drop_edge > 0:
-            raise ValueError("gps takes neither model.jk nor model.drop_edge (leave them at none and 0)")
         return GPSNet(self, in_channels, out_channels, layout)

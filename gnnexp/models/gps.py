@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 from torch_geometric.nn import GPSConv
+from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.nn.norm import BatchNorm
+from torch_geometric.utils import dropout_edge
 
 from gnnexp.models.layout import PLAIN, Layout
 
@@ -67,8 +69,11 @@ class GPSNet(torch.nn.Module):
             )
             for _ in range(spec.num_layers)
         )
-        self.out = None if out_channels is None else torch.nn.Linear(hidden, out_channels)
-        self.out_width = hidden if out_channels is None else out_channels
+        # Jumping knowledge and DropEdge as in the other models (gnnexp.models.gnn.GNN).
+        self.jk = None if spec.jk in ("none", "last") else JumpingKnowledge(spec.jk, hidden, spec.num_layers)
+        width = hidden * spec.num_layers if spec.jk == "cat" else hidden
+        self.out = None if out_channels is None else torch.nn.Linear(width, out_channels)
+        self.out_width = width if out_channels is None else out_channels
 
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None, batch: Tensor | None = None
@@ -81,9 +86,16 @@ class GPSNet(torch.nn.Module):
         if self.pe_dim:
             parts.append(self.pe_lin(self.pe_norm(x[:, x.size(1) - self.pe_dim :])))
         h = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+        if self.spec.drop_edge > 0 and self.training:
+            edge_index, kept = dropout_edge(edge_index, p=self.spec.drop_edge, training=True)
+            edge_attr = edge_attr[kept] if edge_attr is not None else None
         extra = {"edge_attr": edge_attr} if self.uses_edges and edge_attr is not None else {}
+        hidden = []
         for layer in self.layers:
             h = layer(h, edge_index, batch, **extra)
+            hidden.append(h)
+        if self.jk is not None:
+            h = self.jk(hidden)
         return h if self.out is None else self.out(h)
 
     def __repr__(self) -> str:
