@@ -198,3 +198,25 @@ def test_the_listing_derives_from_the_declarations(gnnexp, capsys: pytest.Captur
     assert main(["list", "transform", "random_walk_pe", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "| transform.random_walk_pe.walk_length | 20 | an integer in [1, 256] |" in out
+
+
+def test_a_random_transform_is_drawn_again_for_training_graphs_each_epoch() -> None:
+    overrides = [*TINY_GRAPHS, "transform=[laplacian_pe]", "transform.laplacian_pe.resign=true"]
+    exp = build_experiment(checked(compose(overrides)), seed=0)
+    loaders = exp.task.loaders  # type: ignore[attr-defined]
+    train, val = loaders["train"].dataset, loaders["val"].dataset
+    first = [train[i].x[:, -4:] for i in range(len(train))]
+    again = [train[i].x[:, -4:] for i in range(len(train))]
+    assert all(torch.allclose(a.abs(), b.abs()) for a, b in zip(first, again, strict=True))  # same vectors
+    assert (
+        sum(not torch.equal(a, b) for a, b in zip(first, again, strict=True)) > len(train) // 2
+    )  # new signs
+    assert all(val[i] is val[i] for i in range(len(val)))  # evaluation: the one draw made at loading
+    assert exp.data.pe_dim == 4 and first[0].size(1) == 4
+
+
+def test_a_random_transform_is_refused_where_it_cannot_be_redrawn(gnnexp) -> None:
+    result = gnnexp("dataset=synthetic", "transform=[laplacian_pe]", "transform.laplacian_pe.resign=true")
+    assert result.code != 0
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "which gnnexp does for task=graph only (this is task=node)" in lines[0]

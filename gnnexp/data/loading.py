@@ -42,6 +42,8 @@ class GraphData:
     scorer: tuple[str, Callable[[Any, Any], float]] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # what loading did, for the intro panel
     pe_dim: int = 0  # the last columns of the node features that are positional encodings
+    # Random transforms: graph indices -> those graphs, transformed anew at each read (training).
+    redraw: Callable[[list[int]], Any] | None = None
 
 
 _CACHE: dict[str, GraphData] = {}

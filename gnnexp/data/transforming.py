@@ -11,6 +11,8 @@ them as input columns, and ``GraphData.pe_dim`` says how many of the last column
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -51,14 +53,36 @@ def apply_transforms(data: GraphData, node: Any) -> GraphData:
         out = [_with_pe(composed(graph), pe) for graph in graphs]
     names = ", ".join(name for name, _ in chosen)
     pe_dim = sum(width for _, width in pe)
+    redraw = None
+    if any(spec.random() for _, spec in chosen):  # training graphs: the whole list, drawn anew
+
+        def fresh(graph: Any) -> Any:
+            return _with_pe(composed(graph), pe)
+
+        redraw = functools.partial(Redrawn, graphs, fresh)
     return dataclasses.replace(
         data,
+        redraw=redraw,
         graphs=out[0] if data.level == "node" else out,
         num_features=int(out[0].num_node_features),
         num_edge_features=_edge_width(out[0]),
         pe_dim=pe_dim,
         notes={**data.notes, "transforms": names + (f" ({pe_dim} PE columns)" if pe_dim else "")},
     )
+
+
+class Redrawn(torch.utils.data.Dataset):
+    """``graphs[indices[i]]`` transformed anew each time item ``i`` is read: a random transform
+    draws again for every training graph in every epoch (with the run's seeded generator)."""
+
+    def __init__(self, graphs: list[Any], transform: Callable[[Any], Any], indices: list[int]) -> None:
+        self.graphs, self.transform, self.indices = graphs, transform, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.transform(self.graphs[self.indices[i]])
 
 
 def build(spec: TransformSpec) -> Any:

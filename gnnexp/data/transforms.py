@@ -29,7 +29,7 @@ class TransformSpec:
 
     ``pe_attr``: the attribute its positional encoding is written to (None: it writes none);
     ``edges``: it reads or rewires the edge list, so on a link task it would see the held-out
-    edges.
+    edges; :meth:`random`: it draws anew for every training graph in every epoch.
     """
 
     pe_attr: ClassVar[str | None] = None
@@ -44,8 +44,18 @@ class TransformSpec:
         """Columns of its positional encoding (0: none)."""
         return 0
 
+    def random(self) -> bool:
+        """Whether it is drawn again for each training graph in each epoch (else: once, at loading)."""
+        return False
+
     def check(self, name: str, cfg: DictConfig) -> None:
         """Refuse a run this transform does not fit (the data-dependent checks run at loading)."""
+        if self.random() and cfg.task.kind != "graph":
+            raise ConfigError(
+                f"transform={name} is drawn again for each training graph in each epoch, which gnnexp "
+                f"does for task=graph only (this is task={cfg.task.kind}).",
+                f"drop the {name} setting that makes it random, or use it on a graph task.",
+            )
         if self.edges and cfg.task.kind == "link":
             raise ConfigError(
                 f"transform={name} reads the whole edge list, so on task=link it would see the held-out "
@@ -109,14 +119,22 @@ class LaplacianPE(TransformSpec):
     """Laplacian eigenvector encoding (AddLaplacianEigenvectorPE): the k smallest non-trivial eigenvectors."""
 
     k: int = option(4, doc="eigenvectors: the width of the encoding (graphs need more than k nodes)", ge=1)
+    resign: bool = option(
+        False,
+        doc="draw the eigenvectors' signs again for each training graph in each epoch (the GPS paper's "
+        "augmentation; graph tasks); false: once, from a fixed seed",
+    )
 
     pe_attr = "laplacian_eigenvector_pe"
     pyg = "AddLaplacianEigenvectorPE"
 
     def arguments(self) -> dict[str, Any]:
-        # The datasets' edge lists hold both directions: the symmetric solver applies. Its
-        # random sign per column is drawn from a fixed seed when loading (transforming.py).
+        # The datasets' edge lists hold both directions: the symmetric solver applies. PyG
+        # draws a random sign per eigenvector (an eigenvector's sign is arbitrary).
         return {"k": self.k, "attr_name": self.pe_attr, "is_undirected": True}
+
+    def random(self) -> bool:
+        return self.resign
 
     def pe_width(self) -> int:
         return self.k

@@ -114,7 +114,11 @@ class GraphTask:
             )
         self.loaders = {
             name: DataLoader(
-                [graphs[int(i)] for i in index], batch_size=t.batch_size, shuffle=name == "train"
+                data.redraw([int(i) for i in index])  # random transforms: drawn anew each epoch
+                if name == "train" and data.redraw is not None
+                else [graphs[int(i)] for i in index],
+                batch_size=t.batch_size,
+                shuffle=name == "train",
             )
             for name, index in self.indices.items()
         }
