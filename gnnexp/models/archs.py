@@ -305,6 +305,18 @@ class MLP(GNNSpec):
         return NodeLinear(in_channels, out_channels)
 
 
+class _FollowsLocal:
+    """GPS takes edge features when its local layer does: a GPS spec answers for its
+    ``model.local``; the class itself names no edge-feature layer of its own (so lists of the
+    architectures that use them name the layers, not GPS)."""
+
+    def __get__(self, spec: Any, owner: type | None = None) -> bool:
+        if spec is None:
+            return False
+        local = spec.local_spec()
+        return local is not None and bool(local.edge_features)
+
+
 # The built-in layers GPS may use as its local message passing ("none": attention alone).
 GPS_LOCAL = ("gin", "gine", "gcn", "sage", "gat", "gatv2", "transformer", "none")
 
@@ -331,9 +343,7 @@ class GPS(GNNSpec):
     )
     pe_norm: bool = option(True, doc="batch-normalise the positional encodings before their linear map")
 
-    @property
-    def edge_features(self) -> bool:  # type: ignore[override]  # follows the local layer's
-        return self.local != "none" and bool(getattr(self.local_spec(), "edge_features", False))
+    edge_features = _FollowsLocal()
 
     def local_spec(self) -> GNNSpec | None:
         """The built-in architecture whose layer is the local message passing (None: none)."""
