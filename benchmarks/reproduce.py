@@ -120,6 +120,8 @@ def _helps(without: Row | None, with_pe: Row | None) -> str:
     """yes / no / within noise: the difference against the larger of the two stds."""
     if without is None or with_pe is None or without.test_mean is None or with_pe.test_mean is None:
         return "-"
+    if min(without.n, with_pe.n) < 2:
+        return "- (one seed: no std)"
     better = (
         with_pe.test_mean > without.test_mean
         if without.metric != "rmse"
