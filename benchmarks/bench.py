@@ -81,7 +81,7 @@ def loop_section(seeds: int, device: str, pairs: list[tuple[str, str]]) -> list[
     dev = resolve_device(device)
     for dataset, model_name in pairs:
         cfg = compose([f"dataset={dataset}"])
-        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
         graph = data.graphs.to(dev)
         plain_ms, plain_acc, ours_ms, ours_acc = [], [], [], []
         gnnexp_run(dataset, model_name, 0, device)  # warm caches before timing

@@ -5,6 +5,9 @@ example (offline), then prints ours next to the published number. A row passes w
 lies within one standard deviation of the paper's (ours or the paper's, whichever is
 wider); the ChEMBL row passes when GINE beats predicting the training mean. The OGB rows
 need internet: they are listed with the leaderboard's numbers, and run with ``--ogb``.
+
+``--pe`` runs the positional-encoding section instead (docs/transforms.md): GIN, GINE and GPS
+with and without the random-walk encoding, on MUTAG (10-fold CV) and the ChEMBL scaffold split.
 """
 
 from __future__ import annotations
@@ -68,6 +71,68 @@ ROWS = [
 ]  # fmt: skip
 
 
+# The positional-encoding section: each model on each dataset, without and with the encoding.
+PE_DATASETS = {"mutag": ("dataset=mutag", "trainer.folds=10"), "chembl": CHEMBL[:2]}
+PE_MODELS = {"gin": ("model=gin",), "gine": ("model=gine",), "gps": ("model=gps", "model.local=gine")}
+PE_VARIANTS = {"none": (), "random_walk_pe": ("transform=[random_walk_pe]",)}
+
+
+def pe_section(args: argparse.Namespace, gnnexp: str, chembl_csv: Path) -> list[str]:
+    """Train every model x dataset x encoding over ``args.seeds`` seeds; the markdown table."""
+    extra = {"mutag": (), "chembl": (f"dataset.path={chembl_csv.resolve()}",)}
+    epochs = (f"trainer.max_epochs={args.pe_epochs}",) if args.pe_epochs else ()
+    lines = [
+        "| dataset | model | no PE | random-walk PE | PE helps? |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset, data_overrides in PE_DATASETS.items():
+        if args.pe_datasets and dataset not in args.pe_datasets:
+            continue
+        for model, model_overrides in PE_MODELS.items():
+            if args.pe_models and model not in args.pe_models:
+                continue
+            cells = []
+            for variant, pe in PE_VARIANTS.items():
+                out = args.out / "pe" / dataset / model / variant
+                cmd = [gnnexp, "train", "-m", *data_overrides, *extra[dataset], *model_overrides, *pe, *epochs,
+                       f"seed=range(0,{args.seeds})", "trainer.log_every=1000", f"hydra.sweep.dir={out}"]  # fmt: skip
+                # A finished sweep (same --out) is kept; --pe-table-only tabulates what is there.
+                if not (out / "summary.json").is_file() and not args.pe_table_only:
+                    print("$", " ".join(cmd), flush=True)
+                    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+                rows = summarize(find_jobs([out]))
+                cells.append(rows[0] if rows else None)
+            lines.append(
+                f"| {dataset} | {model} | {_pe_cell(cells[0])} | {_pe_cell(cells[1])} | {_helps(*cells)} |"
+            )
+    return lines
+
+
+def _pe_cell(row: Row | None) -> str:
+    if row is None or row.test_mean is None:
+        return "(no results)"
+    scale = 100.0 if row.metric in ("accuracy", "roc_auc") else 1.0
+    digits = 1 if scale == 100 else 3
+    return f"{scale * row.test_mean:.{digits}f} ± {scale * (row.test_std or 0.0):.{digits}f} (n={row.n})"
+
+
+def _helps(without: Row | None, with_pe: Row | None) -> str:
+    """yes / no / within noise: the difference against the larger of the two stds."""
+    if without is None or with_pe is None or without.test_mean is None or with_pe.test_mean is None:
+        return "-"
+    if min(without.n, with_pe.n) < 2:
+        return "- (one seed: no std)"
+    better = (
+        with_pe.test_mean > without.test_mean
+        if without.metric != "rmse"
+        else with_pe.test_mean < without.test_mean
+    )
+    noise = max(without.test_std or 0.0, with_pe.test_std or 0.0)
+    if abs(with_pe.test_mean - without.test_mean) <= noise:
+        return "no (within 1 std)"
+    return "yes" if better else "no (worse)"
+
+
 def mean_predictor_rmse(csv_path: Path) -> float:
     """RMSE on the test molecules of predicting the training molecules' mean (same split)."""
     import torch
@@ -78,7 +143,7 @@ def mean_predictor_rmse(csv_path: Path) -> float:
     from gnnexp.tasks.base import build_task
 
     cfg = compose([*CHEMBL, f"dataset.path={csv_path}"])
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
     task = build_task(cfg, data, torch.device("cpu"))
     y = torch.cat([g.y.view(-1) for g in data.graphs])
     train, test = y[task.indices["train"]], y[task.indices["test"]]  # type: ignore[attr-defined]
@@ -112,12 +177,24 @@ def main() -> int:
         "--out", type=Path, default=Path("outputs/reproduce") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     )
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--pe", action="store_true", help="run the positional-encoding section instead")
+    parser.add_argument("--pe-epochs", type=int, help="--pe: trainer.max_epochs (default: the trainer's)")
+    parser.add_argument("--pe-datasets", nargs="*", choices=tuple(PE_DATASETS), help="--pe: only these")
+    parser.add_argument("--pe-models", nargs="*", choices=tuple(PE_MODELS), help="--pe: only these")
+    parser.add_argument("--pe-table-only", action="store_true", help="--pe: tabulate the runs in --out")
     args = parser.parse_args()
     gnnexp = str(Path(sys.executable).with_name("gnnexp"))
     chembl_csv = args.out / "chembl" / "CHEMBL2321810.csv"
     from gnnexp.data.examples import freewilson_csv
 
     freewilson_csv(chembl_csv)
+    if args.pe:
+        lines = pe_section(args, gnnexp, chembl_csv)
+        print("\n".join(lines))
+        print(f"runs in {args.out}/pe; details: gnnexp summarize {args.out}/pe/<dataset>/<model>/<variant>")
+        if args.markdown:
+            args.markdown.write_text("\n".join(lines) + "\n")
+        return 0
     seeds = {"citation": args.seeds, "mutag": args.mutag_seeds, "chembl": args.seeds, "ogb": args.seeds}
     extra = {"chembl": (f"dataset.path={chembl_csv.resolve()}",)}
     groups = list(dict.fromkeys(r.group for r in ROWS if args.ogb or not r.needs_internet))

@@ -271,7 +271,7 @@ def _rows(cls: type, values: dict[str, Any], skip: set[str], prefix: str) -> Ite
 
 def option_settings(group: str, option: str, roots: list[Path]) -> Listing | None:
     """The settings of ``group=option``: what its file sets over the declared defaults."""
-    from gnnexp.config.components import description
+    from gnnexp.config.components import GROUPS, description
 
     cls = _component_of(group, option, roots)
     if cls is None:
@@ -279,7 +279,10 @@ def option_settings(group: str, option: str, roots: list[Path]) -> Listing | Non
     listing = Listing(
         f"{group}={option}: {description(cls)}", ("setting", "default", "allowed", "what it does")
     )
-    listing.rows += _rows(cls, option_values(group, option, roots), set(), f"{group}.")
+    values, prefix = option_values(group, option, roots), f"{group}."
+    if GROUPS.get(group) == "":  # a list group: each file holds its option's settings under its name
+        values, prefix = values.get(option) or {}, f"{group}.{option}."
+    listing.rows += _rows(cls, values, set(), prefix)
     return listing
 
 

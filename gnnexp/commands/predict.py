@@ -45,7 +45,7 @@ def _predict(options: argparse.Namespace) -> int:
     state = load_checkpoint(checkpoint)
     cfg = stored_config(state, options.overrides, checkpoint, options.trust_config)
     # Only the data: a new, unlabelled graph has no splits for a task to train on.
-    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
     header, rows = predict(cfg, data, state["model"], state.get("shape"), checkpoint)
     rows, unreadable = unreadable_molecules_kept(cfg, header, rows)
     out = options.out or run_dir_of(checkpoint) / "predictions.csv"

@@ -22,7 +22,8 @@ from omegaconf import MISSING, OmegaConf
 
 T = TypeVar("T")
 
-# group -> the key that names the chosen component (the declarations: gnnexp.registry)
+# group -> the key that names the chosen component (the declarations: gnnexp.registry); "":
+# a list group (logger=[csv,mlflow]), whose node maps each chosen name to its settings
 GROUPS: dict[str, str] = {
     "model": "name",
     "dataset": "source",
@@ -31,6 +32,7 @@ GROUPS: dict[str, str] = {
     "optimizer": "name",
     "scheduler": "name",
     "logger": "",
+    "transform": "",
 }
 
 SCHEMA_PREFIX = "base_"
@@ -191,8 +193,8 @@ def store_schemas() -> None:
 
     cs = ConfigStore.instance()
     for group in GROUPS:
-        if not GROUPS[group]:
-            continue
+        # A list group's option file mounts its schema under its name
+        # (``defaults: [base_random_walk_pe@random_walk_pe]``).
         for name, cls in declared(group).items():
             cs.store(group=group, name=f"{SCHEMA_PREFIX}{name}", node=cls)
         if group in _BASES:

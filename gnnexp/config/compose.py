@@ -41,7 +41,7 @@ def typed(stored: dict[str, Any]) -> DictConfig:
         cfg = cast(DictConfig, OmegaConf.merge(OmegaConf.structured(Config), fixed))
         for group in COMPONENT_GROUPS:
             node = stored.get(group)
-            if not isinstance(node, dict) or group == "logger":
+            if not isinstance(node, dict) or not COMPONENT_GROUPS[group]:  # a list group
                 cfg[group] = node
                 continue
             cls = component_class(group, node)

@@ -120,6 +120,7 @@ class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
     logger: Any = None  # tracker name -> settings (logger=[csv,tensorboard,mlflow])
+    transform: Any = None  # transform name -> settings, in order (transform=[to_undirected,random_walk_pe])
     seed: int = option(0, doc="seed of weights, dropout and sampling", ge=0)
     data_dir: str = option("data", doc="where datasets live")
     # The user's modules that register components of their own (see docs/extending.md: Adding a model).

@@ -121,6 +121,9 @@ def _check_declared(cfg: DictConfig) -> None:
         if group == "logger":
             _check_loggers(node)
             continue
+        if group == "transform":
+            _check_transforms(node, cfg)
+            continue
         cls = component_class(group, node)
         if not (group == "model" and node.get("_target_")):
             _check_known_keys(group, node, cls, f"{group}={node.get(GROUPS[group])}")
@@ -168,6 +171,32 @@ def _check_loggers(node: Any) -> None:
                 f"logger={name} needs the {module} package, which is not installed.",
                 f"pip install 'gnnexp[{extra}]' (or make install-{extra}), or drop {name} from logger=[...].",
             )
+
+
+def _check_transforms(node: Any, cfg: DictConfig) -> None:
+    """Each chosen transform: a declared one, its settings, and whether it fits the run."""
+    kinds = declared("transform")
+    for name in node:
+        if name not in kinds:
+            names = sorted(kinds)
+            raise ConfigError(
+                f"transform={name} is not a known transform ({', '.join(names)}).{did_you_mean(str(name), names)}",
+                "use transform=[...] with declared transforms (gnnexp list transform).",
+            )
+        cls = kinds[name]
+        values = node[name] or {}
+        known = {setting for setting, *_ in settings(cls)}
+        unknown = sorted(str(k) for k in values if k not in known)
+        if unknown:
+            raise ConfigError(
+                f"transform.{name}.{unknown[0]} is not a setting of the {name} transform"
+                f" ({', '.join(sorted(known)) or 'it has none'}).",
+                f"remove transform.{name}.{unknown[0]}.",
+            )
+        check_settings(f"transform.{name}.", values, cls)
+        plain = OmegaConf.to_container(values, resolve=True) if OmegaConf.is_config(values) else values
+        assert isinstance(plain, dict)
+        cls(**{str(k): v for k, v in plain.items()}).check(str(name), cfg)
 
 
 def monitor_mode(cfg: DictConfig) -> str:

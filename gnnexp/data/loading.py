@@ -41,13 +41,17 @@ class GraphData:
     # The run's metric as the dataset's own evaluator computes it: (metric name, function).
     scorer: tuple[str, Callable[[Any, Any], float]] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # what loading did, for the intro panel
+    pe_dim: int = 0  # the last columns of the node features that are positional encodings
+    # Random transforms: graph indices -> those graphs, transformed anew at each read (training).
+    redraw: Callable[[list[int]], Any] | None = None
 
 
 _CACHE: dict[str, GraphData] = {}
 
 
-def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
-    """Load (or reuse from this process's cache) the dataset that ``cfg`` describes."""
+def load_dataset(cfg: DictConfig, data_dir: Path, transforms: Any = None) -> GraphData:
+    """Load (or reuse from this process's cache) the dataset that ``cfg`` describes, with
+    ``transforms`` (the ``transform`` config node) applied."""
     sources = declared("dataset")
     source = "pyg" if cfg.get("_target_") else cfg.source
     if source not in sources:
@@ -59,6 +63,12 @@ def load_dataset(cfg: DictConfig, data_dir: Path) -> GraphData:
     key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}|{_files_fingerprint(cfg)}"
     if key not in _CACHE:
         _CACHE[key] = sources[source]().load(cfg, data_dir)
+    if transforms:  # its own entry: a changed transform reuses the loaded data, never a stale result
+        from gnnexp.data.transforming import apply_transforms
+
+        loaded, key = _CACHE[key], f"{key}|{OmegaConf.to_yaml(transforms, resolve=True)}"
+        if key not in _CACHE:
+            _CACHE[key] = apply_transforms(loaded, transforms)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
 

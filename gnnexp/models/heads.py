@@ -36,7 +36,13 @@ class GraphModel(torch.nn.Module):
         self, x: Tensor, edge_index: Tensor, batch: Tensor, edge_attr: Tensor | None = None
     ) -> Tensor:
         """``edge_attr`` goes to the encoder only when given (a model built with edge features)."""
-        nodes = self.encoder(x, edge_index) if edge_attr is None else self.encoder(x, edge_index, edge_attr)
+        # An encoder with global attention (GPS) attends within each graph: it takes ``batch``.
+        extra = {"batch": batch} if getattr(self.encoder, "takes_batch", False) else {}
+        nodes = (
+            self.encoder(x, edge_index, **extra)
+            if edge_attr is None
+            else self.encoder(x, edge_index, edge_attr, **extra)
+        )
         return self.head(self.pool(nodes, batch))
 
     def __repr__(self) -> str:

@@ -21,7 +21,8 @@ class Layout:
     ``reorder``: linear maps run before mean/sum aggregation where that is cheaper
     (``gnnexp.models.fast.reordered``); ``trim``: sampled mini-batches come with their per-hop
     node and edge counts, and each layer computes only the nodes later layers still need
-    (PyG's ``trim_to_layer``)."""
+    (PyG's ``trim_to_layer``); ``pe_dim``: the last columns of the node features that are
+    positional encodings (``transform=[random_walk_pe]``), which a model may encode apart."""
 
     sparse_features: bool = False
     adjacency: str = "coo"
@@ -29,6 +30,7 @@ class Layout:
     edge_dim: int | None = None
     reorder: bool = False
     trim: bool = False
+    pe_dim: int = 0
 
 
 PLAIN = Layout()

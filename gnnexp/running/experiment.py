@@ -62,7 +62,7 @@ def build_experiment(
     ``seed`` seeds every generator right before the weights are drawn.
     """
     device = device or resolve_device(cfg.device.type)
-    data = data or load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+    data = data or load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
     # Mixed precision runs the plain path: torch's CPU sparse kernels take float32 only.
     fast = bool(cfg.trainer.fast_paths) and str(cfg.trainer.precision) == "32"
     task = build_task(cfg, data, device, fold=fold, dist=dist, fast=fast)

@@ -110,7 +110,7 @@ def train(
         console = console or PipeSafeConsole()
         resume = load_checkpoint(Path(cfg.trainer.resume)) if cfg.trainer.resume else None
         check_writable(out_dir)
-        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
+        data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir), cfg.get("transform"))
         # DDP starts every rank from rank 0's weights (the seed differs only for sampling).
         first = build_experiment(
             cfg, 0 if cfg.trainer.folds else None, dist, device, data, seed=cfg.seed + dist.rank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,13 +114,18 @@ class GraphTask:
             )
         self.loaders = {
             name: DataLoader(
-                [graphs[int(i)] for i in index], batch_size=t.batch_size, shuffle=name == "train"
+                data.redraw([int(i) for i in index])  # random transforms: drawn anew each epoch
+                if name == "train" and data.redraw is not None
+                else [graphs[int(i)] for i in index],
+                batch_size=t.batch_size,
+                shuffle=name == "train",
             )
             for name, index in self.indices.items()
         }
         self.num_graphs = len(graphs)
         used = edge_dim(cfg.model, data)
         self.layout = fast_forward(model_spec(cfg.model), None, enabled=fast, edge_dim=used).layout
+        self.layout = dataclasses.replace(self.layout, pe_dim=data.pe_dim)
         self.edges = describe_edges(cfg.model, data, used)
         self.notes = dict(data.notes)
 

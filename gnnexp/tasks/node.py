@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -71,6 +72,7 @@ class NodeTask:
             model_spec(cfg.model), self.graph, enabled=fast, sampled=self.sampled, edge_dim=used
         )
         self.layout, self.inputs = self.fast.layout, self.fast.inputs
+        self.layout = dataclasses.replace(self.layout, pe_dim=data.pe_dim)
         # Training and evaluation passes compute only the nodes their loss or metrics need.
         self._per_layer: dict[tuple[str, ...], tuple[tuple[Tensor, tuple[Tensor, ...]], Tensor] | None] = {}
         self._eval_graph: Data | None = None
