@@ -52,7 +52,7 @@ bench: install data/.seeded
 bench-hpo: install data/.seeded
 	$(PY) benchmarks/hpo.py $(ARGS)
 
-## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG by both protocols, GINE on ChEMBL), ours beside theirs (~30 min)
+## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG by both protocols, GINE on ChEMBL; every KG model on Kinships, UMLS, Nations beside PyKEEN), ours beside theirs (~30 min + KG)
 reproduce: install data/.seeded
 	$(PY) benchmarks/reproduce.py $(ARGS)
 

@@ -68,7 +68,7 @@ def parse() -> argparse.Namespace:
 
 
 def ranks(model: Any, triples: Any, filters: list[Any], batch_size: int) -> dict[str, float]:
-    from pykeen.evaluation import RankBasedEvaluator
+    from pykeen.evaluation import RankBasedEvaluator  # type: ignore[import-not-found]  # PyKEEN lives in its own venv
 
     evaluator = RankBasedEvaluator(filtered=True)
     result = evaluator.evaluate(
@@ -87,12 +87,12 @@ def ranks(model: Any, triples: Any, filters: list[Any], batch_size: int) -> dict
 def main() -> int:
     args = parse()
     import torch
-    from pykeen.losses import loss_resolver
-    from pykeen.models import model_resolver
-    from pykeen.training import LCWATrainingLoop, SLCWATrainingLoop, TrainingCallback
-    from pykeen.triples import TriplesFactory
-    from pykeen.utils import set_random_seed
-    from pykeen.version import get_version
+    from pykeen.losses import loss_resolver  # type: ignore[import-not-found]  # PyKEEN lives in its own venv
+    from pykeen.models import model_resolver  # type: ignore[import-not-found]
+    from pykeen.training import LCWATrainingLoop, SLCWATrainingLoop, TrainingCallback  # type: ignore[import-not-found]
+    from pykeen.triples import TriplesFactory  # type: ignore[import-not-found]
+    from pykeen.utils import set_random_seed  # type: ignore[import-not-found]
+    from pykeen.version import get_version  # type: ignore[import-not-found]
 
     torch.set_num_threads(args.threads)
     set_random_seed(args.seed)
