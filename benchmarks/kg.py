@@ -66,11 +66,15 @@ class Setup:
     pykeen_best: float  # PyKEEN's best test MRR on this dataset (issue 25's table)
     preset: str  # gnnexp's best preset (conf/experiment)
 
-    def gnnexp_overrides(self) -> list[str]:
+    def gnnexp_overrides(self, equal_negatives: bool = False) -> list[str]:
         regime = [f"task.training={self.regime}"]
         if self.regime == "negatives":
             loss = "self_adversarial" if self.model == "rotate" else "bce"
-            regime += [f"task.num_negatives={self.negatives}", f"task.negative_loss={loss}"]
+            # gnnexp trains each triple twice, as a tail query and as a head query, each with its
+            # own negatives; PyKEEN once, corrupting the head or the tail: halved, both sides
+            # score the same negatives per triple and epoch.
+            k = self.negatives // 2 if equal_negatives else self.negatives
+            regime += [f"task.num_negatives={k}", f"task.negative_loss={loss}"]
         return [
             f"model={self.model}",
             f"model.hidden_channels={self.dim}",
@@ -108,13 +112,13 @@ SETUPS = {
 # ----------------------------------------------------------------- one run per side
 
 
-def gnnexp_same(dataset: str, setup: Setup, epochs: int, data: Path) -> dict[str, Any]:
+def gnnexp_same(dataset: str, setup: Setup, epochs: int, data: Path, equal_negatives: bool) -> dict[str, Any]:
     """gnnexp's loop on ``setup`` (files, table, checkpoints and all), validating only after
     the last epoch; then the test set's full filtered evaluation, timed 3 times."""
     cfg = compose(
         [
             f"dataset={dataset}",
-            *setup.gnnexp_overrides(),
+            *setup.gnnexp_overrides(equal_negatives),
             f"trainer.max_epochs={epochs}",
             f"trainer.eval_every={epochs}",
             "trainer.patience=null",
@@ -264,6 +268,12 @@ def main() -> int:
     parser.add_argument("--datasets", default="kinships,umls,nations")
     parser.add_argument("--sections", default="same,presets")
     parser.add_argument("--quick", action="store_true", help="a tenth of the epochs, 1 round, MRR not judged")
+    parser.add_argument(
+        "--equal-negatives",
+        action="store_true",
+        help="gnnexp draws half the negatives per query (it trains both directions of each triple), "
+        "so both sides score the same negatives per epoch",
+    )
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args()
     if not Path(args.pykeen).is_file():
@@ -284,6 +294,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
         "load_before": load,
         "rounds": rounds,
+        "equal_negatives": args.equal_negatives,
         "same": {},
         "presets": {},
     }
@@ -292,15 +303,17 @@ def main() -> int:
         epochs = max(3, setup.epochs // 10) if args.quick else setup.epochs
         ours, theirs = [], []
         for i in range(rounds):  # interleaved: gnnexp, PyKEEN, gnnexp, PyKEEN, ...
-            ours.append(gnnexp_same(dataset, setup, epochs, data))
+            ours.append(gnnexp_same(dataset, setup, epochs, data, args.equal_negatives))
             theirs.append(pykeen_same(args.pykeen, dataset, setup, epochs, data))
             console.print(
                 f"  {dataset} round {i}: epoch gnnexp {1000 * statistics.median(ours[-1]['epoch_s']):.1f} ms, "
                 f"PyKEEN {1000 * statistics.median(theirs[-1]['epoch_s']):.0f} ms; "
                 f"MRR {ours[-1]['test']['mrr']:.3f} / {theirs[-1]['test']['mrr']:.3f}"
             )
+        halved = args.equal_negatives and setup.regime == "negatives"
         results["same"][dataset] = {
-            "config": setup.describe().replace(f"{setup.epochs} epochs", f"{epochs} epochs"),
+            "config": setup.describe().replace(f"{setup.epochs} epochs", f"{epochs} epochs")
+            + (f" (gnnexp: {setup.negatives // 2} per direction)" if halved else ""),
             "gnnexp_epoch_s": statistics.median(statistics.median(r["epoch_s"]) for r in ours),
             "pykeen_epoch_s": statistics.median(statistics.median(r["epoch_s"]) for r in theirs),
             "gnnexp_eval_s": statistics.median(r["eval_s"] for r in ours),

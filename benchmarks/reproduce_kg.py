@@ -4,9 +4,10 @@ Each row trains one model on one graph with ``gnnexp train`` (the dataset's pres
 ``conf/experiment/kg_*`` where there is one, else the model's defaults) and prints the test
 MRR and Hits@10 (filtered, realistic ranks, the epoch chosen on validation MRR) beside
 PyKEEN 1.11.1's, measured on the same files for issue 25 (its best model per dataset, and
-R-GCN), and the ConvE paper's. A row with a PyKEEN number passes when ours is above it.
+R-GCN), and the ConvE paper's. Our preset rows pass when their test MRR is above PyKEEN's
+best on that graph; the rows of defaults are shown beside PyKEEN's same model, not judged.
 
-Run alone: python benchmarks/reproduce_kg.py [--seeds N] [--out DIR]
+Run alone: python benchmarks/reproduce_kg.py [--seeds N] [--out DIR] [OVERRIDE ...]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ PAPER = {
     ("kinships", "complex"): "ComplEx .823 (ConvE .833)",
     ("umls", "complex"): "ComplEx .894 (ConvE .940)",
 }
+PYKEEN_BEST = {dataset: max(v[0] for (d, _), v in PYKEEN.items() if d == dataset) for dataset in DATASETS}
 SOURCE = "PyKEEN: measured for issue 25; paper: Dettmers et al. 2018 (quoted)"
 
 
@@ -56,9 +58,13 @@ class Result:
     verdict: str
 
 
+# Rows without a preset: the model's defaults, within a budget that keeps the section short.
+BUDGET = ("trainer.max_epochs=100", "trainer.patience=20")
+
+
 def overrides(dataset: str, model: str) -> list[str]:
     preset = PRESETS.get((dataset, model))
-    return [f"experiment={preset}"] if preset else [f"dataset={dataset}", f"model={model}"]
+    return [f"experiment={preset}"] if preset else [f"dataset={dataset}", f"model={model}", *BUDGET]
 
 
 def train(out: Path, seeds: int, extra: tuple[str, ...] = ()) -> None:
@@ -79,15 +85,20 @@ def result(out: Path, dataset: str, model: str) -> Result:
     failed = f", {row.failed} failed" if row.failed else ""
     mrr = f"{row.test_mean:.3f} ± {row.test_std or 0.0:.3f} (n={row.n}{failed})"
     hits = row.tests.get("hits@10")
-    theirs = PYKEEN.get((dataset, model))
-    verdict = "-" if theirs is None else ("yes" if row.test_mean > theirs[0] else "no")
+    if (dataset, model) in PRESETS:  # our best: judged against PyKEEN's best on this graph
+        verdict = "yes" if row.test_mean > PYKEEN_BEST[dataset] else "no"
+    else:  # the model's defaults: shown beside PyKEEN's same model, not judged
+        theirs = PYKEEN.get((dataset, model))
+        verdict = (
+            "-" if theirs is None else f"({'above' if row.test_mean > theirs[0] else 'below'} its {model})"
+        )
     return Result(mrr, f"{hits[0]:.3f}" if hits else "-", verdict)
 
 
 def report(out: Path, markdown: Path | None = None) -> bool:
     """Print the table (and write it as Markdown); True when every judged row passed."""
     header = ("dataset", "model", "settings", "ours: test MRR", "Hits@10", "PyKEEN MRR (Hits@10)", "paper MRR",
-              "ours above PyKEEN")  # fmt: skip
+              "ours above PyKEEN's best")  # fmt: skip
     table = Table(title=f"knowledge graphs ({datetime.now():%Y-%m-%d}); {SOURCE}", title_justify="left")
     for column in header:
         table.add_column(column)
@@ -100,7 +111,7 @@ def report(out: Path, markdown: Path | None = None) -> bool:
             pykeen = (
                 "-" if theirs is None else f"{theirs[0]:.3f}" + (f" ({theirs[1]:.3f})" if theirs[1] else "")
             )
-            settings = PRESETS.get((dataset, model), "defaults")
+            settings = PRESETS.get((dataset, model), "defaults, at most 100 epochs")
             cells = (
                 dataset,
                 model,
@@ -120,8 +131,8 @@ def report(out: Path, markdown: Path | None = None) -> bool:
     return ok
 
 
-def run(out: Path, seeds: int, markdown: Path | None = None) -> bool:
-    train(out, seeds)
+def run(out: Path, seeds: int, markdown: Path | None = None, extra: tuple[str, ...] = ()) -> bool:
+    train(out, seeds, extra)
     return report(out, markdown)
 
 
@@ -137,8 +148,14 @@ def main() -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="print the table of the runs already in --out"
     )
+    parser.add_argument(
+        "overrides", nargs="*", help="added to every row (trainer.max_epochs=2: a smoke check)"
+    )
     args = parser.parse_args()
-    ok = report(args.out, args.markdown) if args.report_only else run(args.out, args.seeds, args.markdown)
+    if args.report_only:
+        ok = report(args.out, args.markdown)
+    else:
+        ok = run(args.out, args.seeds, args.markdown, tuple(args.overrides))
     print(f"runs in {args.out}; details: gnnexp summarize {args.out}/<dataset>/<model>")
     return 0 if ok else 1
 
