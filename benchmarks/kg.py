@@ -230,7 +230,8 @@ def report(results: dict[str, Any], quick: bool) -> list[tuple[str, bool]]:
         checks.append(
             (f"{dataset}: full filtered test evaluation faster than PyKEEN's ({ev:.1f}x)", ev > 1.0)
         )
-    console.print(table)
+    if results["same"]:
+        console.print(table)
     if results.get("presets"):
         table = Table(title="gnnexp's best presets (chosen on validation MRR)", title_justify="left")
         for column in ("dataset", "preset", "test MRR", "PyKEEN's best", "epochs (best)", "training",
