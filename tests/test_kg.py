@@ -251,3 +251,16 @@ def test_per_relation_table_eval_and_predict_query(gnnexp, tmp_path, capsys):
     assert "Did you mean 'usa'?" in capsys.readouterr().err
     assert main(["predict", str(result.run_dir), "--query", "usa,treaties"]) == 2
     assert "'head,relation,?'" in capsys.readouterr().err
+
+
+def test_fb15k237_reads_its_raw_files_by_name_without_downloading(gnnexp, tmp_path, data_dir):
+    raw = tmp_path / "data" / "KG" / "FB15k_237" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("train", "valid", "test"):
+        (raw / f"{split}.txt").write_text((data_dir / "KG" / "Nations" / f"{split}.txt").read_text())
+    result = gnnexp(
+        "dataset=fb15k237", f"data_dir={tmp_path / 'data'}", "model.hidden_channels=8", "trainer.max_epochs=1"
+    )
+    assert result.code == 0, result.err
+    assert "1592/199/201" in result.out
+    assert sorted(p.name for p in raw.parent.iterdir()) == ["raw"]  # PyG was not needed
