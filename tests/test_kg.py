@@ -247,6 +247,8 @@ def test_per_relation_table_eval_and_predict_query(gnnexp, tmp_path, capsys):
     assert "head" in out.read_text().splitlines()[0]
 
     capsys.readouterr()
+    assert main(["predict", str(result.run_dir)]) == 2
+    assert "it answers queries" in capsys.readouterr().err
     assert main(["predict", str(result.run_dir), "--query", "usaa,treaties,?"]) == 2
     assert "Did you mean 'usa'?" in capsys.readouterr().err
     assert main(["predict", str(result.run_dir), "--query", "usa,treaties"]) == 2

@@ -53,7 +53,7 @@ def _predict(options: argparse.Namespace) -> int:
     data = load_dataset(cfg.dataset, resolve_data_dir(cfg.data_dir))
     if (cfg.task.kind == "kg") != (options.query is not None):
         raise GnnexpError(
-            "--query asks a knowledge-graph run (task=kg) for answers; this run is task=" + str(cfg.task.kind)
+            f"--query asks a knowledge-graph run (task=kg) for answers; this run is task={cfg.task.kind}."
             if options.query is not None
             else f"{checkpoint} is a knowledge-graph run: it answers queries.",
             "drop --query."
