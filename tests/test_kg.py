@@ -123,6 +123,7 @@ def test_one_csv_file_is_split_by_fractions_and_seed(tmp_path, data_dir):
         ("valid", [], "is empty"),
         ("test", b"a\tr\tb\n\xff\xfe\tr\tc\n", "line 2: byte 6 is not UTF-8"),
         ("test", ["a\tr\tb"], "which"),  # a training fact again: a leak
+        ("valid", None, "valid.tsv does not exist"),
     ],
 )
 def test_bad_triples_files_end_in_one_line_and_no_results(gnnexp, tmp_path, split, content, fragment):
@@ -131,7 +132,10 @@ def test_bad_triples_files_end_in_one_line_and_no_results(gnnexp, tmp_path, spli
         "valid": _write(tmp_path / "valid.tsv", ["a\tr\tc"]),
         "test": _write(tmp_path / "test.tsv", ["b\tr\ta"]),
     }
-    _write(files[split], content)
+    if content is None:
+        files[split].unlink()
+    else:
+        _write(files[split], content)
     result = gnnexp(*_triples_args(files), "trainer.max_epochs=1")
     assert result.code == 2
     lines = result.err.strip().splitlines()
