@@ -117,18 +117,19 @@ def build_graph(cfg: DictConfig, parts: dict[str, list[Triple]], files: dict[str
     relations = sorted({r for _, r, _ in train})
     ent_id = {e: i for i, e in enumerate(entities)}
     rel_id = {r: i for i, r in enumerate(relations)}
-    known = set(train)
+    holder = dict.fromkeys(train, "train")  # which split first holds each fact
     tensors: dict[str, Tensor] = {}
     notes: dict[str, str] = {}
     for split in SPLITS:
         kept: list[list[int]] = []
         unseen = 0
         for h, r, t in parts[split]:
-            if split != "train" and (h, r, t) in known:
+            if split != "train" and (h, r, t) in holder:
+                other = files[holder[h, r, t]]
                 raise DataError(
-                    f"{files[split]} holds ({h}, {r}, {t}), which {files['train']} holds too: "
-                    "the model would be tested on a fact it trained on.",
-                    f"remove the training triples from {files[split].name}.",
+                    f"{files[split]} holds ({h}, {r}, {t}), which {other} holds too: a fact is "
+                    "evaluated once, in one split, and never trained on.",
+                    f"remove the facts of {other.name} from {files[split].name}.",
                 )
             if h in ent_id and t in ent_id and r in rel_id:
                 kept.append([ent_id[h], rel_id[r], ent_id[t]])
@@ -142,7 +143,7 @@ def build_graph(cfg: DictConfig, parts: dict[str, list[Triple]], files: dict[str
                 )
             unseen += 1
         if split != "train":
-            known.update(parts[split])
+            holder.update(dict.fromkeys(parts[split], split))
             if unseen:
                 notes[f"dropped from {split}"] = (
                     f"{unseen} triples whose entity or relation is not in train (dataset.unseen=refuse refuses them)"
