@@ -43,8 +43,9 @@ class KnowledgeGraph:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
-def read_triples(path: Path, delimiter: str, header: bool = False) -> list[Triple]:
-    """The triples of one file, in order; each bad input stops with one line naming it."""
+def read_triples(path: Path, delimiter: str, header: bool = False, own: bool = False) -> list[Triple]:
+    """The triples of one file, in order; each bad input stops with one line naming it.
+    ``own``: the user's file (``dataset=triples``), whose separator is an option."""
     if not path.is_file():
         raise DataError(
             f"The triples file {path} does not exist.", "check the path (dataset.train=..., ...)."
@@ -81,9 +82,12 @@ def read_triples(path: Path, delimiter: str, header: bool = False) -> list[Tripl
                 f"{row!r}, not 3 non-empty ones (head, relation, tail).",
                 "give every line a head, a relation and a tail"
                 + (
-                    " (dataset.delimiter=comma for a CSV)."
-                    if delimiter == "\t"
-                    else " (dataset.delimiter=tab for a TSV)."
+                    {
+                        "\t": " (dataset.delimiter=comma for a CSV).",
+                        ",": " (dataset.delimiter=tab for a TSV).",
+                    }[delimiter]
+                    if own
+                    else "."
                 ),
             )
         triple = (cells[0], cells[1], cells[2])
@@ -113,18 +117,19 @@ def build_graph(cfg: DictConfig, parts: dict[str, list[Triple]], files: dict[str
     relations = sorted({r for _, r, _ in train})
     ent_id = {e: i for i, e in enumerate(entities)}
     rel_id = {r: i for i, r in enumerate(relations)}
-    known = set(train)
+    holder = dict.fromkeys(train, "train")  # which split first holds each fact
     tensors: dict[str, Tensor] = {}
     notes: dict[str, str] = {}
     for split in SPLITS:
         kept: list[list[int]] = []
         unseen = 0
         for h, r, t in parts[split]:
-            if split != "train" and (h, r, t) in known:
+            if split != "train" and (h, r, t) in holder:
+                other = files[holder[h, r, t]]
                 raise DataError(
-                    f"{files[split]} holds ({h}, {r}, {t}), which {files['train']} holds too: "
-                    "the model would be tested on a fact it trained on.",
-                    f"remove the training triples from {files[split].name}.",
+                    f"{files[split]} holds ({h}, {r}, {t}), which {other} holds too: a fact is "
+                    "evaluated once, in one split, and never trained on.",
+                    f"remove the facts of {other.name} from {files[split].name}.",
                 )
             if h in ent_id and t in ent_id and r in rel_id:
                 kept.append([ent_id[h], rel_id[r], ent_id[t]])
@@ -138,7 +143,7 @@ def build_graph(cfg: DictConfig, parts: dict[str, list[Triple]], files: dict[str
                 )
             unseen += 1
         if split != "train":
-            known.update(parts[split])
+            holder.update(dict.fromkeys(parts[split], split))
             if unseen:
                 notes[f"dropped from {split}"] = (
                     f"{unseen} triples whose entity or relation is not in train (dataset.unseen=refuse refuses them)"
@@ -176,7 +181,7 @@ def load_triples(cfg: DictConfig, data_dir: Path) -> GraphData:
                 "give one file (dataset.path=...) or three (dataset.train=... dataset.valid=... dataset.test=...).",
             )
         path = Path(str(cfg.path)).expanduser()
-        triples = read_triples(path, _delimiter(cfg, path), cfg.header)
+        triples = read_triples(path, _delimiter(cfg, path), cfg.header, own=True)
         order = list(range(len(triples)))
         random.Random(cfg.split_seed).shuffle(order)
         n_train = round(cfg.train_ratio * len(order))
@@ -196,39 +201,21 @@ def load_triples(cfg: DictConfig, data_dir: Path) -> GraphData:
         )
     files = {s: Path(str(v)).expanduser() for s, v in named.items()}
     return build_graph(
-        cfg, {s: read_triples(p, _delimiter(cfg, p), cfg.header) for s, p in files.items()}, files
+        cfg, {s: read_triples(p, _delimiter(cfg, p), cfg.header, own=True) for s, p in files.items()}, files
     )
 
 
 def load_pyg_kg(cfg: DictConfig, data_dir: Path) -> GraphData:
-    """FB15k-237 or WordNet18RR through PyG (its ids stand for the names)."""
+    """FB15k-237 or WordNet18RR: PyG downloads the files its class names into
+    ``<data_dir>/KG/<name>/raw``; they are read as named triples like every other graph."""
     import torch_geometric.datasets as pyg_datasets
 
     from gnnexp.data.loading import _pyg_load
 
     name = str(cfg.pyg_name)
-    root = data_dir / name
-    cls = getattr(pyg_datasets, name)
-    expected = ["train.txt", "valid.txt", "test.txt"]
-    if name == "FB15k_237":  # one dataset object per split
-        parts = {
-            s: _pyg_load(partial(cls, str(root), split=s), name, root / "raw", expected)[0] for s in SPLITS
-        }
-        splits = {
-            s: torch.stack([g.edge_index[0], g.edge_type, g.edge_index[1]], dim=1) for s, g in parts.items()
-        }
-        num_entities = max(int(g.num_nodes) for g in parts.values())
-    else:  # one graph with split masks
-        graph = _pyg_load(partial(cls, str(root)), name, root / "raw", expected)[0]
-        triples = torch.stack([graph.edge_index[0], graph.edge_type, graph.edge_index[1]], dim=1)
-        splits = {s: triples[graph[f"{s}_mask"]] for s in SPLITS}
-        num_entities = int(graph.num_nodes)
-    num_relations = int(max(int(t[:, 1].max()) for t in splits.values())) + 1
-    kg = KnowledgeGraph(
-        [str(i) for i in range(num_entities)],
-        [str(i) for i in range(num_relations)],
-        splits["train"],
-        splits["val"],
-        splits["test"],
-    )
-    return GraphData(cfg.name, "kg", kg, num_entities, num_relations)
+    raw = data_dir / "KG" / name / "raw"
+    files = {split: raw / f"{'valid' if split == 'val' else split}.txt" for split in SPLITS}
+    if not all(path.is_file() for path in files.values()):
+        cls = getattr(pyg_datasets, name)
+        _pyg_load(partial(cls, str(raw.parent)), name, raw, [p.name for p in files.values()])
+    return build_graph(cfg, {s: read_triples(p, "\t") for s, p in files.items()}, files)

@@ -46,8 +46,7 @@ class KGTask:
                 f"task=kg needs a knowledge graph, and dataset={data.name} is not one.",
                 "use dataset=kinships, umls, nations or triples.",
             )
-        t = cfg.task
-        self.spec = instance("task", t)
+        self.spec = t = instance("task", cfg.task)
         model_cls = declared("model")[str(cfg.model.name)]
         self.training = model_cls.training if t.training == "auto" else str(t.training)
         self.negative_loss = model_cls.negative_loss if t.negative_loss == "auto" else str(t.negative_loss)
@@ -96,7 +95,7 @@ class KGTask:
             )
         except (TypeError, ValueError, AssertionError) as err:
             raise ConfigError(
-                f"model={cfg.name} cannot be built with these settings: {err or type(err).__name__}",
+                f"model={cfg.name} cannot be built with these settings: {err or type(err).__name__}.",
                 "check the model.* values (gnnexp list model shows them).",
             ) from err
 
@@ -166,6 +165,27 @@ class KGTask:
             for name in self.names:
                 results[split][name] = METRICS[name].compute(all_ranks, all_ranks)
         return results
+
+    def top_answers(
+        self, model: torch.nn.Module, anchor: int, rel: int, heads: bool, k: int
+    ) -> list[tuple[int, float, str]]:
+        """The ``k`` best-scored answers of one query: ``(entity, score, split)``, where split
+        names the split holding the fact when it is a known one (else "")."""
+        kge: Any = model
+        triple = torch.tensor([[anchor, rel, anchor]], device=self.device)
+        a, r, _, scoring_heads = self.query(triple, heads)
+        scores = kge.decode(kge.encode(), a, r, heads=scoring_heads)[0]
+        top = torch.topk(scores, min(k, self.num_entities))
+        where: dict[int, str] = {}
+        for split in ("test", "val", "train"):  # a fact in several splits is named by the first
+            facts = self.splits[split]
+            h, rr, t = facts.unbind(1)
+            match = (rr == rel) & ((t if heads else h) == anchor)
+            for entity in (h if heads else t)[match].tolist():
+                where[entity] = split
+        return [
+            (int(e), float(v), where.get(int(e), "")) for v, e in zip(top.values, top.indices, strict=True)
+        ]
 
     def save_details(self, out_dir: Path) -> None:
         """``per_relation.csv`` (task.per_relation): the test metrics of each relation's queries."""
