@@ -304,6 +304,7 @@ def main() -> int:
         setup = SETUPS[dataset]
         epochs = max(3, setup.epochs // 10) if args.quick else setup.epochs
         ours, theirs = [], []
+        gnnexp_same(dataset, setup, 2, data, args.equal_negatives)  # warm caches and allocator before timing
         for i in range(rounds):  # interleaved: gnnexp, PyKEEN, gnnexp, PyKEEN, ...
             ours.append(gnnexp_same(dataset, setup, epochs, data, args.equal_negatives))
             theirs.append(pykeen_same(args.pykeen, dataset, setup, epochs, data))
