@@ -104,7 +104,7 @@ class Setup:
 
 
 SETUPS = {
-    "kinships": Setup("rotate", 100, "negatives", 16, 90, 0.01, 256, 0.782, "kg_complex_kinships"),
+    "kinships": Setup("rotate", 100, "negatives", 16, 90, 0.01, 256, 0.782, "kg_rotate_kinships"),
     "umls": Setup("rotate", 100, "negatives", 16, 150, 0.01, 256, 0.837, "kg_complex_umls"),
     "nations": Setup("distmult", 200, "1-n", 0, 300, 0.01, 256, 0.724, "kg_distmult_nations"),
 }

@@ -29,6 +29,7 @@ MODELS = ("transe", "distmult", "complex", "rotate", "rgcn")
 # Our tuned settings (conf/experiment); the other rows run the model's defaults.
 PRESETS = {
     ("kinships", "complex"): "kg_complex_kinships",
+    ("kinships", "rotate"): "kg_rotate_kinships",
     ("umls", "complex"): "kg_complex_umls",
     ("nations", "distmult"): "kg_distmult_nations",
 }
