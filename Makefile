@@ -52,7 +52,7 @@ bench: install data/.seeded
 bench-hpo: install data/.seeded
 	$(PY) benchmarks/hpo.py $(ARGS)
 
-## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG by both protocols, GINE on ChEMBL; every KG model on Kinships, UMLS, Nations beside PyKEEN), ours beside theirs (~30 min + KG)
+## The papers' results (GCN, GAT on Cora/CiteSeer, GIN on MUTAG by both protocols, GINE on ChEMBL; every KG model on Kinships, UMLS, Nations beside PyKEEN), ours beside theirs (~30 min; the KG rows took 30 more on a busy 2-core machine)
 reproduce: install data/.seeded
 	$(PY) benchmarks/reproduce.py $(ARGS)
 
