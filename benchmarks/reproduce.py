@@ -182,6 +182,9 @@ def main() -> int:
     parser.add_argument("--pe-datasets", nargs="*", choices=tuple(PE_DATASETS), help="--pe: only these")
     parser.add_argument("--pe-models", nargs="*", choices=tuple(PE_MODELS), help="--pe: only these")
     parser.add_argument("--pe-table-only", action="store_true", help="--pe: tabulate the runs in --out")
+    parser.add_argument(
+        "--kg-seeds", type=int, default=1, help="seeds of the knowledge-graph rows (0: skip them)"
+    )
     args = parser.parse_args()
     gnnexp = str(Path(sys.executable).with_name("gnnexp"))
     chembl_csv = args.out / "chembl" / "CHEMBL2321810.csv"
@@ -237,6 +240,11 @@ def main() -> int:
     print(f"runs in {args.out}; details: gnnexp summarize {args.out}/<group>")
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
+    if args.kg_seeds:  # every knowledge-graph model on each graph, beside PyKEEN's numbers
+        import reproduce_kg
+
+        kg_markdown = args.markdown.with_suffix(".kg.md") if args.markdown else None
+        all_ok &= reproduce_kg.run(args.out / "kg", args.kg_seeds, kg_markdown)
     return 0 if all_ok else 1
 
 

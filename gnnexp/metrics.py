@@ -131,6 +131,7 @@ class Metric:
     binary: bool = False  # ranks scores of a positive class (usable for link prediction)
     bounds: tuple[float, float] = (0.0, 1.0)  # the values it can take (plots keep bands inside)
     pairs_only: bool = False  # compares positive pairs with sampled negatives: link prediction only
+    entity_ranks: bool = False  # takes the ranks of true entities among all: knowledge graphs (task=kg) only
 
     @property
     def description(self) -> str:
@@ -159,3 +160,39 @@ def value_range(name: str) -> tuple[float, float]:
     if name.startswith("hits@"):
         return (0.0, 1.0)
     return (0.0, float("inf")) if name.endswith("loss") else (-float("inf"), float("inf"))
+
+
+# Knowledge-graph completion (task=kg): each takes the ranks of the true entities among all
+# candidates (filtered, ties counted realistically: gnnexp.tasks.kg_ranking), not scores.
+
+
+def mrr(ranks: Tensor, _: Tensor | None = None) -> float:
+    """Mean reciprocal rank of the true entity among all entities (filtered, realistic ties)"""
+    return (1.0 / ranks.double()).mean().item() if ranks.numel() else float("nan")
+
+
+def mean_rank(ranks: Tensor, _: Tensor | None = None) -> float:
+    """Mean rank of the true entity among all entities (filtered, realistic ties; lower is better)"""
+    return ranks.double().mean().item() if ranks.numel() else float("nan")
+
+
+def _hits_at_rank(k: int) -> Callable[[Tensor, Tensor | None], float]:
+    def hits(ranks: Tensor, _: Tensor | None = None) -> float:
+        return (ranks <= k).double().mean().item() if ranks.numel() else float("nan")
+
+    hits.__doc__ = f"Hits@{k} of knowledge-graph completion: share of true entities ranked in the top {k}"
+    return hits
+
+
+METRICS.update(
+    {
+        "mrr": Metric(mrr, "max", regression=False, entity_ranks=True),
+        **{
+            f"hits@{k}": Metric(_hits_at_rank(k), "max", regression=False, entity_ranks=True)
+            for k in (1, 3, 10)
+        },
+        "mean_rank": Metric(
+            mean_rank, "min", regression=False, entity_ranks=True, bounds=(1.0, float("inf"))
+        ),
+    }
+)

@@ -9,10 +9,23 @@ import time (tests/test_layers.py).
 
 from __future__ import annotations
 
-from gnnexp.data import datasets, loaders, transforms
+from gnnexp.data import datasets, kg_datasets, loaders, transforms
 from gnnexp.loggers import kinds as logger_kinds
-from gnnexp.models import archs
+from gnnexp.models import archs, kge_archs
+from gnnexp.tasks import kg_kind
 from gnnexp.tasks import kinds as task_kinds
 from gnnexp.training import optimizers, schedulers
 
-MODULES = (archs, datasets, task_kinds, loaders, optimizers, schedulers, logger_kinds, transforms)
+MODULES = (
+    archs,
+    datasets,
+    task_kinds,
+    loaders,
+    optimizers,
+    schedulers,
+    logger_kinds,
+    kge_archs,
+    kg_datasets,
+    kg_kind,
+    transforms,
+)

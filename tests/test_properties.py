@@ -17,12 +17,14 @@ from torch_geometric.data import Batch, Data
 from gnnexp.config.schema import TrainerConfig
 from gnnexp.data.loading import GraphData
 from gnnexp.errors import DataError
-from gnnexp.models import MODELS, build_encoder, build_model
+from gnnexp.models import MODELS, GNNSpec, build_encoder, build_model
 from gnnexp.models.heads import GraphModel, LinkModel
 from gnnexp.tasks import build_task
 
 # The generated graphs carry no edge features (tests/test_edge_features.py covers GINE).
-NO_EDGE_MODELS = sorted(n for n, cls in MODELS.items() if not cls.needs_edge_features)
+NO_EDGE_MODELS = sorted(
+    n for n, cls in MODELS.items() if issubclass(cls, GNNSpec) and not cls.needs_edge_features
+)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIANTS = [
     {},

@@ -97,6 +97,7 @@ def _check_settings_together(cfg: DictConfig) -> None:
         )
     kind, level = cfg.task.kind, cfg.dataset.level
     allowed = levels_of_tasks().get(level, ())
+    _check_knowledge_graph(cfg, kind, level, allowed)
     if kind not in allowed:
         raise ConfigError(
             f"task={kind} does not apply to dataset={cfg.dataset.name}, whose labels "
@@ -110,6 +111,11 @@ def _check_settings_together(cfg: DictConfig) -> None:
         raise ConfigError(
             f"metric '{metric}' does not apply to task={kind}.",
             " or ".join(f"task.metric={m}" for m in task_metrics).join(("use ", ".")),
+        )
+    if METRICS[metric].entity_ranks and kind != "kg":
+        raise ConfigError(
+            f"metric '{metric}' ranks the entities of a knowledge graph: it applies to task=kg only.",
+            "use another metric (dataset.metric=... or task.metric=...).",
         )
     if METRICS[metric].pairs_only and kind != "link":
         raise ConfigError(
@@ -177,6 +183,36 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"trainer.folds={cfg.trainer.folds} applies to graph classification; task={kind} on "
             f"dataset={cfg.dataset.name} uses the dataset's fixed (or generated) split.",
             "drop trainer.folds, or run several seeds with -m seed=0,1,2,...",
+        )
+
+
+def _check_knowledge_graph(cfg: DictConfig, kind: str, level: str, allowed: tuple[str, ...]) -> None:
+    """Knowledge graphs (dataset level kg), their task (kg) and their models go together only."""
+    if kind == "kg" and level != "kg":
+        raise ConfigError(
+            f"task=kg ranks the entities of a knowledge graph, and dataset={cfg.dataset.name} is a graph "
+            f"with {level} labels (it supports task={'/'.join(allowed)}).",
+            f"use task={allowed[0]}, or a knowledge graph (dataset=kinships, umls, nations or triples).",
+        )
+    if level == "kg" and kind != "kg":
+        raise ConfigError(
+            f"dataset={cfg.dataset.name} is a knowledge graph of (head, relation, tail) facts: task={kind} "
+            "does not apply to it.",
+            "use task=kg (the dataset's default).",
+        )
+    name = str(cfg.model.get("name"))
+    model = None if cfg.model.get("_target_") else declared("model").get(name)
+    kg_model = bool(getattr(model, "knowledge_graph", False))
+    if kind == "kg" and not kg_model:
+        models = [n for n, cls in declared("model").items() if getattr(cls, "knowledge_graph", False)]
+        raise ConfigError(
+            f"model={name} is not a knowledge-graph model: task=kg scores (head, relation, tail) facts.",
+            f"use model={', '.join(models)}.",
+        )
+    if kind != "kg" and kg_model:
+        raise ConfigError(
+            f"model={name} scores (head, relation, tail) facts of a knowledge graph: it does not apply to task={kind}.",
+            "use a GNN (model=gcn, sage, gat...), or a knowledge graph with task=kg (dataset=kinships).",
         )
 
 

@@ -96,7 +96,7 @@ _OVERFLOWS = 1e18
 def unusable_values(data: GraphData) -> str | None:
     """What in ``data`` makes any loss non-finite (infinite targets, NaN or huge features), or
     None. NaN targets are missing labels, which the losses mask out."""
-    graphs = [data.graphs] if data.level == "node" else data.graphs
+    graphs = data.graphs if data.level == "graph" else [data.graphs]
     for field_name, what in (("y", "targets"), ("x", "features")):
         found: tuple[str, float] | None = None
         for graph in graphs:

@@ -261,6 +261,8 @@ def fit_and_test(
     tested = cfg.trial.study is None or fold is not None
     final = evaluate(state.trained, task, ("val", "test") if tested else ("val",), state.precision)
     final.setdefault("test", {})
+    if tested and dist.is_main and hasattr(task, "save_details"):
+        task.save_details(out_dir)  # what a task writes beside the results (kg: per_relation.csv)
     pruning = next((c for c in callbacks if isinstance(c, ReportToTrial)), None)
     trackers.finish(
         {

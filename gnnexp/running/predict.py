@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
-from gnnexp.errors import CheckpointError
+from gnnexp.errors import CheckpointError, DataError, GnnexpError, did_you_mean
 from gnnexp.models.layout import PLAIN, Layout
 from gnnexp.tasks.base import edge_dim, edge_features
 from gnnexp.util.atomic import atomic_file
@@ -144,3 +144,48 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def parse_query(query: str) -> tuple[str, str, bool]:
+    """``'head,relation,?'`` or ``'?,relation,tail'`` as (known entity, relation, asks for heads)."""
+    parts = [p.strip() for p in query.split(",")]
+    if len(parts) != 3 or [parts[0], parts[2]].count("?") != 1 or parts[1] == "?" or not all(parts):
+        raise GnnexpError(
+            f"--query {query!r} is not a question about one missing entity.",
+            "write --query 'head,relation,?' or --query '?,relation,tail'.",
+        )
+    heads = parts[0] == "?"
+    return (parts[2] if heads else parts[0]), parts[1], heads
+
+
+def answer_query(
+    cfg: DictConfig,
+    data: GraphData,
+    weights: dict[str, torch.Tensor],
+    source: Path,
+    query: str,
+    top_k: int,
+) -> tuple[list[str], list[list[Any]]]:
+    """The ``top_k`` answers of a knowledge-graph query, best first: rank, entity, score and the
+    split that holds the fact when the graph knows it."""
+    from gnnexp.tasks.kg import KGTask
+    from gnnexp.training.checkpoint import load_weights
+
+    entity, relation, heads = parse_query(query)
+    kg = data.graphs
+    for name, names, what in ((entity, kg.entities, "an entity"), (relation, kg.relations, "a relation")):
+        if name not in names:
+            raise DataError(
+                f"--query names {what} '{name}' that dataset={data.name} does not hold.{did_you_mean(name, names)}",
+                f"use {what} of the training triples ({len(names)} names, in the dataset's files).",
+            )
+    task = KGTask(cfg, data, torch.device("cpu"))
+    model = task.build_model(cfg.model)
+    load_weights(model, weights, source)
+    model.eval()
+    with torch.inference_mode():
+        answers = task.top_answers(
+            model, kg.entities.index(entity), kg.relations.index(relation), heads, top_k
+        )
+    header = ["rank", "head" if heads else "tail", "score", "known"]
+    return header, [[i, kg.entities[e], score, split] for i, (e, score, split) in enumerate(answers, start=1)]
