@@ -111,10 +111,21 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"metric '{metric}' does not apply to task={kind}.",
             " or ".join(f"task.metric={m}" for m in task_metrics).join(("use ", ".")),
         )
-    if METRICS[metric].pairs_only and kind != "link":
+    if METRICS[metric].pairs_only and task_metrics is None:
         raise ConfigError(
             f"metric '{metric}' ranks held-out edges against non-edges: it applies to task=link only.",
             "use task=link, or another metric (dataset.metric=... or task.metric=...).",
+        )
+    if METRICS[metric].ranking and task_metrics is None:
+        raise ConfigError(
+            f"metric '{metric}' ranks every item for each user: it applies to task=recommend only.",
+            "use task=recommend, or another metric (dataset.metric=... or task.metric=...).",
+        )
+    model_tasks = getattr(declared("model").get(str(cfg.model.get("name"))), "tasks", None)
+    if model_tasks and kind not in model_tasks:
+        raise ConfigError(
+            f"model={cfg.model.name} trains under task={'/'.join(model_tasks)} only (got task={kind}).",
+            f"use task={model_tasks[0]} on a user-item dataset (e.g. dataset=bipartite), or another model.",
         )
     if regression != METRICS[metric].regression:
         wanted = " or ".join(n for n, m in METRICS.items() if m.regression == regression)
