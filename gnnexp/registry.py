@@ -9,10 +9,22 @@ import time (tests/test_layers.py).
 
 from __future__ import annotations
 
-from gnnexp.data import datasets, loaders
+from gnnexp.data import datasets, hetero_sources, loaders
 from gnnexp.loggers import kinds as logger_kinds
-from gnnexp.models import archs
+from gnnexp.models import archs, hetero_archs
+from gnnexp.tasks import hetero_kinds
 from gnnexp.tasks import kinds as task_kinds
 from gnnexp.training import optimizers, schedulers
 
-MODULES = (archs, datasets, task_kinds, loaders, optimizers, schedulers, logger_kinds)
+MODULES = (
+    archs,
+    datasets,
+    task_kinds,
+    loaders,
+    optimizers,
+    schedulers,
+    logger_kinds,
+    hetero_sources,
+    hetero_archs,
+    hetero_kinds,
+)
