@@ -9,12 +9,25 @@ import time (tests/test_layers.py).
 
 from __future__ import annotations
 
-from gnnexp.data import bipartite, datasets, loaders
+from gnnexp.data import bipartite, datasets, hetero_sources, loaders
 from gnnexp.loggers import kinds as logger_kinds
-from gnnexp.models import archs, lightgcn
+from gnnexp.models import archs, hetero_archs, lightgcn
+from gnnexp.tasks import hetero_kinds, recommend_kinds
 from gnnexp.tasks import kinds as task_kinds
-from gnnexp.tasks import recommend_kinds
 from gnnexp.training import optimizers, schedulers
 
-MODULES = (archs, datasets, task_kinds, loaders, optimizers, schedulers, logger_kinds)
-MODULES_RECOMMEND = (bipartite, lightgcn, recommend_kinds)
+MODULES = (
+    archs,
+    datasets,
+    task_kinds,
+    loaders,
+    optimizers,
+    schedulers,
+    logger_kinds,
+    hetero_sources,
+    hetero_archs,
+    hetero_kinds,
+    bipartite,
+    lightgcn,
+    recommend_kinds,
+)

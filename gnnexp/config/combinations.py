@@ -103,6 +103,12 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"belong to each {level} (it supports task={'/'.join(allowed)}).",
             f"use task={allowed[0]} or another dataset.",
         )
+    model_class = declared("model").get(str(cfg.model.get("name")))
+    if getattr(model_class, "hetero_only", False) and level != "hetero" and not cfg.model.get("_target_"):
+        raise ConfigError(
+            f"model={cfg.model.name} reads node and edge types, and dataset={cfg.dataset.name} has one of each.",
+            "use a typed graph (dataset=cora_words, dataset=hetero_files) or another model.",
+        )
     metric = metric_name(cfg)
     regression = cfg.dataset.target == "regression" and kind != "link"
     task_metrics = declared("task")[kind].metrics

@@ -54,10 +54,13 @@ def predict(
     """Header and rows of predictions for ``data`` with the model ``cfg`` describes."""
     from gnnexp.training.checkpoint import load_weights
 
-    spec = instance("task", cfg.task)
-    if hasattr(spec, "predict"):  # a task that builds its model from the data's node and edge types
-        return spec.predict(cfg, data, lambda model: load_weights(model, weights, source))
     check_width(data, shape, source)
+    spec = instance("task", cfg.task)
+    if hasattr(spec, "predictions"):  # a task that builds its model and rows itself (typed graphs)
+        table: tuple[list[str], list[list[Any]]] = spec.predictions(
+            cfg, data, shape, lambda model: load_weights(model, weights, source)
+        )
+        return table
     regression = cfg.dataset.target == "regression"
     out_channels = (shape or {}).get("out_channels") or data.num_classes
     kind = str(cfg.task.kind)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import RandomLinkSplit
-from torch_geometric.utils import negative_sampling
+from torch_geometric.utils import is_undirected, negative_sampling
 
 from gnnexp.config.components import instance
 from gnnexp.config.validate import metric_name
@@ -55,7 +55,8 @@ def chosen_edge_type(graph: HeteroData, requested: Any, name: str) -> EdgeType:
         forward = [t for t in types if not t[1].startswith("rev_")]
         if len(forward) != 1:
             raise ConfigError(
-                f"dataset={name} has {len(forward)} edge types ({listed}): task.edge_type must say which to predict.",
+                f"dataset={name} has {len(forward)} edge types besides reverses ({listed}): "
+                "task.edge_type must say which to predict.",
                 f"add task.edge_type={_shown(forward[0] if forward else types[0])}.",
             )
         return forward[0]
@@ -68,10 +69,11 @@ def chosen_edge_type(graph: HeteroData, requested: Any, name: str) -> EdgeType:
     return edge_type  # type: ignore[return-value]
 
 
-def reverse_edge_type(graph: HeteroData, edge_type: EdgeType, requested: Any, name: str) -> EdgeType:
+def reverse_edge_type(graph: HeteroData, edge_type: EdgeType, requested: Any, name: str) -> EdgeType | None:
     """The edge type that holds ``edge_type``'s edges reversed: ``task.rev_edge_type``, else the
     data's only ``[dst,*,src]`` type (``rev_<relation>`` among several), else ``rev_<relation>``,
-    which :func:`with_reverse` adds."""
+    which :func:`with_reverse` adds. None: a relation within one node type that stores each
+    edge both ways itself (split as undirected)."""
     src, rel, dst = edge_type
     if requested is not None:
         rev = tuple(str(s) for s in requested)
@@ -87,6 +89,8 @@ def reverse_edge_type(graph: HeteroData, edge_type: EdgeType, requested: Any, na
                 "leave task.rev_edge_type null: the reverse edges are then added under rev_<relation>.",
             )
         return rev  # type: ignore[return-value]
+    if src == dst and is_undirected(graph[edge_type].edge_index):
+        return None  # each edge is stored both ways in the type itself: split as undirected
     backward = [tuple(t) for t in graph.edge_types if t[0] == dst and t[2] == src and tuple(t) != edge_type]
     named = (dst, f"rev_{rel}", src)
     if named in backward or not backward:
@@ -100,19 +104,21 @@ def reverse_edge_type(graph: HeteroData, edge_type: EdgeType, requested: Any, na
     )
 
 
-def with_reverse(graph: HeteroData, edge_type: EdgeType, rev: EdgeType) -> HeteroData:
+def with_reverse(graph: HeteroData, edge_type: EdgeType, rev: EdgeType | None) -> HeteroData:
     """A copy of the graph's nodes and edges, ``edge_type``'s edges without repeats, and ``rev``
     holding them reversed when the data has no such type."""
     out = HeteroData()
     for node_type in graph.node_types:
         out[node_type].num_nodes = graph[node_type].num_nodes
-        if graph[node_type].get("x") is not None:
-            out[node_type].x = graph[node_type].x
+        # A type without features gets an empty feature matrix, so that x_dict names every
+        # type (the typed-graph models give it a learned embedding).
+        x = graph[node_type].get("x")
+        out[node_type].x = torch.empty(graph[node_type].num_nodes, 0) if x is None else x
     for t in graph.edge_types:
         out[t].edge_index = graph[t].edge_index
     pairs = torch.unique(graph[edge_type].edge_index, dim=1)  # a repeated pair could sit in two splits
     out[edge_type].edge_index = pairs
-    if rev not in graph.edge_types:
+    if rev is not None and rev not in graph.edge_types:
         out[rev].edge_index = pairs.flip(0)
     return out
 
@@ -125,15 +131,18 @@ def split_typed_edges(
     test_ratio: float,
     seed: int,
     negatives: bool,
+    undirected: bool = False,
 ) -> tuple[HeteroData, HeteroData, HeteroData]:
     """Train/val/test graphs: ``edge_type``'s held-out pairs in ``pos_edge_label_index`` (and
     sampled non-edges in ``neg_edge_label_index`` when ``negatives``), messages over training
-    edges (val) and training plus validation edges (test). ``rev=None`` leaves the reverse
-    edges as they are: the leaky split :func:`leaked_pairs` exists to catch."""
+    edges (val) and training plus validation edges (test). ``undirected``: each edge is stored
+    both ways in ``edge_type`` itself, and both ways are held out together. ``rev=None`` on a
+    directed type leaves the reverse edges as they are: the leaky split :func:`leaked_pairs`
+    exists to catch."""
     transform = RandomLinkSplit(
         num_val=val_ratio,
         num_test=test_ratio,
-        is_undirected=False,
+        is_undirected=undirected,
         add_negative_train_samples=False,
         neg_sampling_ratio=1.0 if negatives else 0.0,
         split_labels=True,
@@ -166,14 +175,16 @@ def leaked_pairs(part: HeteroData, edge_type: EdgeType) -> dict[EdgeType, int]:
     return found
 
 
-def check_no_leaks(parts: dict[str, HeteroData], edge_type: EdgeType) -> None:
+def check_no_leaks(parts: dict[str, HeteroData], edge_type: EdgeType, rev: EdgeType | None = None) -> None:
     """Refuse a split whose validation or test pairs would carry messages when scored."""
     for split in ("val", "test"):
         for carrier, count in leaked_pairs(parts[split], edge_type).items():
             raise DataError(
                 f"{count} held-out {split} pairs of {_shown(edge_type)} are also message-passing edges of "
                 f"{_shown(carrier)}: the model would see the links it is asked to predict.",
-                f"set task.rev_edge_type={_shown(carrier)}, or remove {_shown(carrier)} from the data.",
+                f"set task.rev_edge_type={_shown(carrier)}, or remove {_shown(carrier)} from the data."
+                if carrier != rev
+                else f"store each edge of {_shown(edge_type)} once, or both ways in it and not in {_shown(carrier)}.",
             )
 
 
@@ -194,20 +205,27 @@ class TypedEdges:
         )
         try:
             train, val, test = split_typed_edges(
-                graph, self.edge_type, self.rev, t.val_ratio, t.test_ratio, t.split_seed, negatives
+                graph,
+                self.edge_type,
+                self.rev,
+                t.val_ratio,
+                t.test_ratio,
+                t.split_seed,
+                negatives,
+                undirected=self.rev is None,
             )
         except ValueError as err:  # RandomLinkSplit: "Insufficient number of edges for training"
             raise too_few from err
         parts = {"train": train, "val": val, "test": test}
         if min(p[self.edge_type].pos_edge_label_index.size(1) for p in parts.values()) == 0:
             raise too_few
-        check_no_leaks(parts, self.edge_type)
+        check_no_leaks(parts, self.edge_type, self.rev)
         self.graph = graph
         self.parts = {s: p.to(device) for s, p in parts.items()}
         self.device = device
         self.num_src = graph[self.edge_type[0]].num_nodes
         self.num_dst = graph[self.edge_type[2]].num_nodes
-        self.encoder = TypedEncoder(cfg.model, graph, self.edge_type, data.name)
+        self.encoder = TypedEncoder(cfg, graph, self.edge_type, data.name)
         self.in_channels = data.num_features
 
     def inputs(self, split: str) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
@@ -223,45 +241,57 @@ class TypedEdges:
         count = {s: p[self.edge_type].pos_edge_label_index.size(1) for s, p in self.parts.items()}
         return {
             "node types": ", ".join(f"{t} {self.graph[t].num_nodes}" for t in self.graph.node_types),
-            "edge type": f"{','.join(self.edge_type)} (its reverse {','.join(self.rev)} held out with it)",
+            "edge type": ",".join(self.edge_type)
+            + (
+                " (undirected: both ways held out together)"
+                if self.rev is None
+                else f" (its reverse {','.join(self.rev)} held out with it)"
+            ),
             "positive pairs train/val/test": "/".join(str(count[s]) for s in SPLITS),
         }
 
 
 class TypedEncoder:
-    """How the model is built for one edge type: LightGCN on a bipartite graph; any other
-    model must run on every node and edge type (not available in this version)."""
+    """How the model is built for one edge type: LightGCN on a bipartite graph, any other
+    model on every node and edge type (``gnnexp.models.hetero``)."""
 
-    def __init__(self, model: DictConfig, graph: HeteroData, edge_type: EdgeType, name: str) -> None:
-        self.model_name = str(model.name)
-        if self.model_name != "lightgcn":
-            raise ConfigError(
-                f"model={self.model_name} does not run on heterogeneous graphs here yet.",
-                "use model=lightgcn.",
-            )
+    def __init__(self, cfg: DictConfig, graph: HeteroData, edge_type: EdgeType, name: str) -> None:
+        self.graph = graph
+        self.edge_type = edge_type
+        self.spec = instance("task", cfg.task)
+        if str(cfg.model.name) != "lightgcn":
+            return
         src, _, dst = edge_type
         others = [t for t in graph.node_types if t not in (src, dst)]
-        if src == dst or others:
-            kinds = ", ".join(graph.node_types)
-            raise DataError(
-                f"model=lightgcn needs a bipartite graph (two node types, e.g. users and items); "
-                f"{_shown(edge_type)} of dataset={name} "
-                + (f"joins {src} to {src}." if src == dst else f"has more node types ({kinds})."),
-                "use a dataset of users and items only, or another model.",
+        ignored = [t for t in graph.edge_types if {t[0], t[2]} != {src, dst} or t[0] == t[2]]
+        if src == dst or others or ignored:
+            why = (
+                f"{_shown(edge_type)} joins {src} to {src}"
+                if src == dst
+                else f"it has more node types ({', '.join(graph.node_types)})"
+                if others
+                else f"it would ignore {', '.join(map(_shown, ignored))}"
             )
-        self.edge_type = edge_type
-        self.sizes = (graph[src].num_nodes, graph[dst].num_nodes)
+            raise DataError(
+                "model=lightgcn needs a bipartite graph (two node types, e.g. users and items, and edges "
+                f"only between them); dataset={name} is not one: {why}.",
+                "use a dataset of users and items only, or another model (e.g. model=sage).",
+            )
 
-    def build(self, cfg: DictConfig) -> torch.nn.Module:
+    def build(self, model: DictConfig) -> torch.nn.Module:
+        if str(model.name) != "lightgcn":
+            built: torch.nn.Module = self.spec.hetero_model(model, self.graph, int(model.hidden_channels))
+            return built
         from gnnexp.models.lightgcn_net import LightGCNEncoder
 
-        return LightGCNEncoder(self.edge_type, *self.sizes, int(cfg.hidden_channels), int(cfg.num_layers))
+        src, _, dst = self.edge_type
+        sizes = (self.graph[src].num_nodes, self.graph[dst].num_nodes)
+        return LightGCNEncoder(self.edge_type, *sizes, int(model.hidden_channels), int(model.num_layers))
 
 
 def typed_inputs(graph: HeteroData) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
-    """Features by node type (the types that have some) and edges by edge type."""
-    x = {t: graph[t].x for t in graph.node_types if graph[t].get("x") is not None}
-    return x, graph.edge_index_dict
+    """Features by node type and edges by edge type."""
+    return graph.x_dict, graph.edge_index_dict
 
 
 def score(z_src: Tensor, z_dst: Tensor, pairs: Tensor) -> Tensor:

@@ -155,7 +155,7 @@ def predict_top_k(
     edge_type = chosen_edge_type(graph, cfg.task.edge_type, data.name)
     rev = reverse_edge_type(graph, edge_type, cfg.task.rev_edge_type, data.name)
     graph = with_reverse(graph, edge_type, rev)
-    model = TypedEncoder(cfg.model, graph, edge_type, data.name).build(cfg.model)
+    model = TypedEncoder(cfg, graph, edge_type, data.name).build(cfg.model)
     load(model)
     model.eval()
     src, _, dst = edge_type

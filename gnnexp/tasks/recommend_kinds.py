@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gnnexp.config.components import component, option
 from gnnexp.metrics import METRICS
-from gnnexp.models.layout import PLAIN, Layout
-from gnnexp.tasks.kinds import TaskSpec
+from gnnexp.tasks.hetero_kinds import HeteroTaskSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,8 +36,9 @@ def _edge_type(what: str) -> Any:
 
 
 @dataclass
-class TypedEdgeTaskSpec(TaskSpec):
-    """Settings shared by the tasks on one edge type of a heterogeneous graph."""
+class TypedEdgeTaskSpec(HeteroTaskSpec):
+    """Settings shared by the tasks on one edge type of a heterogeneous graph: LightGCN on a
+    user-item graph, any other model through the typed-graph builder (``hetero_model``)."""
 
     edge_type: list[str] | None = _edge_type(
         "the edge type to predict, e.g. [user,rates,item] (null: the data's only one besides reverses)"
@@ -50,15 +50,12 @@ class TypedEdgeTaskSpec(TaskSpec):
     test_ratio: float = option(0.2, doc="share of the edges held out for testing", gt=0, lt=1)
     split_seed: int = option(0, doc="seed of the edge split", ge=0)
 
-    levels = ("hetero",)
-
-    def model(
-        self, cfg: DictConfig, in_channels: int, out_channels: int, layout: Layout = PLAIN
-    ) -> torch.nn.Module:
-        raise NotImplementedError("built by the task from the graph's types")
-
-    def predict(
-        self, cfg: DictConfig, data: GraphData, load: Callable[[torch.nn.Module], None]
+    def predictions(
+        self,
+        cfg: DictConfig,
+        data: GraphData,
+        shape: dict[str, Any] | None,
+        load: Callable[[torch.nn.Module], None],
     ) -> tuple[list[str], list[list[Any]]]:
         """Header and rows of ``gnnexp predict``: the top ``k`` targets of every source node
         not yet linked to it; ``load`` puts the trained weights into the model."""

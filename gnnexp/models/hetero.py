@@ -1,0 +1,286 @@
+"""Models on typed graphs: per-type input encoders, then a core that passes messages by type.
+
+The core is either a built-in architecture turned heterogeneous by PyG's ``to_hetero`` (one
+copy of each layer per edge type, their outputs combined per node type by ``aggr``), with no
+code of its own per architecture, or a native one (HGT, R-GCN: ``gnnexp.models.hetero_archs``).
+A node type with features is projected to ``hidden_channels`` by a linear map; one without
+gets a learned embedding per node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn import MessagePassing
+from torch_geometric.nn.resolver import activation_resolver
+
+from gnnexp.errors import ConfigError
+from gnnexp.models.archs import GNNSpec, ModelSpec
+from gnnexp.models.gnn import make_norm
+from gnnexp.models.layout import PLAIN
+
+EdgeType = tuple[str, str, str]
+# How to_hetero may combine the outputs of a node type's edge types.
+HETERO_AGGRS = ("sum", "mean", "max", "min")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a model of a typed graph is built for: its types, node counts, feature widths."""
+
+    node_types: tuple[str, ...]
+    edge_types: tuple[EdgeType, ...]
+    num_nodes: dict[str, int]
+    widths: dict[str, int]  # 0: no features (a learned embedding)
+
+    @classmethod
+    def of(cls, graph: Any) -> Schema:
+        widths = {}
+        for t in graph.node_types:
+            x = graph[t].get("x")
+            widths[t] = 0 if x is None else int(x.view(x.size(0), -1).size(1))
+        return cls(
+            tuple(graph.node_types),
+            tuple(graph.edge_types),
+            {t: int(graph[t].num_nodes) for t in graph.node_types},
+            widths,
+        )
+
+    @property
+    def metadata(self) -> tuple[list[str], list[EdgeType]]:
+        return list(self.node_types), list(self.edge_types)
+
+
+class Body(torch.nn.Module):
+    """A built-in architecture's layers as a plain, traceable stack (what ``to_hetero`` copies):
+    dropout, convolution, then for hidden layers norm, activation and a residual; jumping
+    knowledge over the hidden layers. Layers that do not pass messages (the MLP's) read each
+    node's own representation only."""
+
+    def __init__(self, spec: GNNSpec, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.jk = None if spec.jk == "none" else spec.jk
+        width = spec.hidden_width()
+        self.convs = torch.nn.ModuleList()
+        self.norms = torch.nn.ModuleList()
+        self.acts = torch.nn.ModuleList()
+        self.residual: list[bool] = []
+        channels = in_channels
+        for i in range(spec.num_layers):
+            last = i == spec.num_layers - 1 and self.jk is None
+            self.convs.append(
+                spec.init_conv(channels, out_channels if last else spec.hidden_channels, last, PLAIN)
+            )
+            if not last:
+                self.norms.append(make_norm(spec.norm, width))
+                self.acts.append(activation_resolver(spec.act))
+                self.residual.append(spec.residual and channels == width)
+            channels = width
+        self.passing = [isinstance(conv, MessagePassing) for conv in self.convs]
+        self.dropout = torch.nn.Dropout(spec.dropout)
+        if self.jk is not None:
+            self.lin = torch.nn.Linear(width * spec.num_layers if self.jk == "cat" else width, out_channels)
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        hidden = []
+        for i, conv in enumerate(self.convs):
+            x_in = x
+            x = self.dropout(x)
+            x = conv(x, edge_index) if self.passing[i] else conv(x)
+            if i < len(self.norms):
+                x = self.acts[i](self.norms[i](x))
+                if self.residual[i]:
+                    x = x + x_in
+                hidden.append(x)
+        if self.jk is None:
+            return x
+        if self.jk == "cat":
+            x = torch.cat(hidden, dim=-1)
+        elif self.jk == "max":
+            x = torch.stack(hidden, dim=0).max(dim=0).values
+        else:
+            x = hidden[-1]
+        return self.lin(self.dropout(x))
+
+
+def _self_loops_within_types(module: torch.nn.Module, schema: Schema, layers: set[int]) -> None:
+    """Give back self-loops (GAT's, GCN's) to the copies of ``layers`` (positions in
+    ``Body.convs``) that serve an edge type within one node type: on an edge type between two
+    types a self-loop would link node i of one type to node i of the other."""
+    keys = {"__".join(et) for et in schema.edge_types if et[0] == et[2]}
+    for name, sub in module.named_modules():
+        parts = name.split(".")
+        if len(parts) != 2:
+            continue
+        if isinstance(sub, torch.nn.ModuleDict) and parts[0] == "convs" and int(parts[-1]) in layers:
+            for key in keys & set(sub.keys()):
+                conv: Any = sub[key]
+                conv.add_self_loops = True
+
+
+class HGTCore(torch.nn.Module):
+    """HGTConv layers (dropout before each, activation after) and a linear output per type."""
+
+    def __init__(self, spec: Any, metadata: tuple[list[str], list[EdgeType]], hidden: int, out: int) -> None:
+        from torch_geometric.nn import HGTConv
+
+        super().__init__()
+        self.dropout = spec.dropout
+        self.act = activation_resolver(spec.act)
+        self.convs = torch.nn.ModuleList(
+            HGTConv(hidden, hidden, metadata, heads=spec.heads) for _ in range(spec.num_layers)
+        )
+        self.out = torch.nn.ModuleDict({t: torch.nn.Linear(hidden, out) for t in metadata[0]})
+
+    def forward(self, h: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> dict[str, Tensor]:
+        for conv in self.convs:
+            h = {t: F.dropout(v, self.dropout, self.training) for t, v in h.items()}
+            h = {t: self.act(v) for t, v in conv(h, edge_index_dict).items() if v is not None}
+        return {t: self.out[t](F.dropout(v, self.dropout, self.training)) for t, v in h.items()}
+
+
+class RGCNCore(torch.nn.Module):
+    """RGCNConv layers over the typed graph laid out as one graph with an edge type per edge."""
+
+    def __init__(self, spec: Any, metadata: tuple[list[str], list[EdgeType]], hidden: int, out: int) -> None:
+        from torch_geometric.nn import RGCNConv
+
+        super().__init__()
+        self.node_types, self.edge_types = list(metadata[0]), list(metadata[1])
+        self.dropout = spec.dropout
+        self.act = activation_resolver(spec.act)
+        relations = len(self.edge_types)
+        bases = spec.num_bases or None
+        self.convs = torch.nn.ModuleList(
+            RGCNConv(
+                hidden,
+                out if i == spec.num_layers - 1 else hidden,
+                relations,
+                num_bases=bases,
+                aggr=spec.aggr,
+            )
+            for i in range(spec.num_layers)
+        )
+
+    def forward(self, h: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> dict[str, Tensor]:
+        offsets, start = {}, 0
+        for t in self.node_types:
+            offsets[t], start = start, start + h[t].size(0)
+        x = torch.cat([h[t] for t in self.node_types])
+        edges, kinds = [], []
+        for i, (src, rel, dst) in enumerate(self.edge_types):
+            ei = edge_index_dict[(src, rel, dst)]
+            shift = torch.tensor([[offsets[src]], [offsets[dst]]], device=ei.device)
+            edges.append(ei + shift)
+            kinds.append(torch.full((ei.size(1),), i, dtype=torch.long, device=ei.device))
+        edge_index, edge_type = torch.cat(edges, 1), torch.cat(kinds)
+        for i, conv in enumerate(self.convs):
+            x = conv(F.dropout(x, self.dropout, self.training), edge_index, edge_type)
+            if i < len(self.convs) - 1:
+                x = self.act(x)
+        return {t: x[offsets[t] : offsets[t] + h[t].size(0)] for t in self.node_types}
+
+
+class HeteroModel(torch.nn.Module):
+    """Encoders per node type, then the core: ``model(x_dict, edge_index_dict)`` returns a
+    dict of outputs per node type. ``n_id_dict`` (sampled batches) names the nodes of each
+    type in the batch, whose embeddings the featureless types use."""
+
+    def __init__(self, schema: Schema, hidden: int, core: torch.nn.Module) -> None:
+        super().__init__()
+        self.schema = schema
+        self.encoders = torch.nn.ModuleDict(
+            {
+                t: torch.nn.Linear(w, hidden) if w else torch.nn.Embedding(schema.num_nodes[t], hidden)
+                for t, w in schema.widths.items()
+            }
+        )
+        self.core = core
+
+    def forward(
+        self,
+        x_dict: dict[str, Tensor],
+        edge_index_dict: dict[EdgeType, Tensor],
+        n_id_dict: dict[str, Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        h = {}
+        for t, encoder in self.encoders.items():
+            if isinstance(encoder, torch.nn.Embedding):
+                h[t] = encoder.weight if n_id_dict is None else encoder(n_id_dict[t])
+            else:
+                h[t] = encoder(x_dict[t])
+        return self.core(h, edge_index_dict)
+
+
+def build_hetero_model(cfg: Any, graph: Any, out_channels: int, aggr: str) -> HeteroModel:
+    """The model ``cfg`` (the model node) names, for the typed graph ``graph``: a native
+    heterogeneous architecture, or a built-in one through ``to_hetero`` (its per-type outputs
+    combined by ``aggr``). Run once on ``graph``, so that what cannot work is one line now."""
+    from gnnexp.config.components import instance
+    from gnnexp.models.hetero_archs import HeteroSpec
+
+    if cfg.get("_target_"):
+        raise ConfigError(
+            "model._target_ (a model class of your own) takes one node and one edge type; this dataset has several.",
+            "use a built-in model (each runs on typed graphs through to_hetero), hgt or rgcn_hetero.",
+        )
+    spec: ModelSpec = instance("model", cfg)
+    schema = Schema.of(graph)
+    hidden = int(spec.hidden_channels)
+    try:
+        if isinstance(spec, HeteroSpec):
+            core = spec.core(schema.metadata, hidden, out_channels)
+        else:
+            core = _to_hetero(spec, schema, hidden, out_channels, aggr)
+        model = HeteroModel(schema, hidden, core)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"model={spec.name} cannot be built for a typed graph: {str(err).splitlines()[0]}",
+            "check the model.* values (gnnexp list model shows them).",
+        ) from err
+    try:
+        model.eval()
+        with torch.no_grad():
+            out = model(graph.x_dict, graph.edge_index_dict)
+        model.train()
+    except (RuntimeError, ValueError, TypeError, KeyError, NotImplementedError) as err:
+        raise ConfigError(
+            f"model={spec.name} cannot run on a typed graph: {str(err).strip().splitlines()[0]}",
+            "use model=sage, gat, gin, transformer, mlp, hgt or rgcn_hetero.",
+        ) from err
+    missing = [t for t in schema.node_types if t not in out]
+    if missing:
+        raise ConfigError(
+            f"model={spec.name} computes nothing for node type(s) {', '.join(missing)} of this graph.",
+            "give those types incoming edges (dataset.reverse=true).",
+        )
+    return model
+
+
+def _to_hetero(spec: ModelSpec, schema: Schema, hidden: int, out_channels: int, aggr: str) -> torch.nn.Module:
+    from torch_geometric.nn import to_hetero
+
+    if not isinstance(spec, GNNSpec):
+        raise ValueError(f"model={spec.name} is not a built-in architecture")
+    if spec.needs_edge_features:
+        raise ConfigError(
+            f"model={spec.name} needs edge features, which typed graphs do not pass to its layers here.",
+            "use a model without them (model=gin instead of gine), hgt or rgcn_hetero.",
+        )
+    if spec.drop_edge > 0:
+        raise ConfigError(
+            f"model.drop_edge={spec.drop_edge} drops edges of one edge list; a typed graph has one per edge type.",
+            "use model.drop_edge=0 on typed graphs.",
+        )
+    body = Body(spec, hidden, out_channels)
+    looped = {i for i, conv in enumerate(body.convs) if getattr(conv, "add_self_loops", False)}
+    for i in looped:
+        conv: Any = body.convs[i]
+        conv.add_self_loops = False
+    core = to_hetero(body, schema.metadata, aggr=aggr)
+    _self_loops_within_types(core, schema, looped)
+    return core
