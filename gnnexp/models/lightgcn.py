@@ -28,3 +28,4 @@ class LightGCNSpec(ModelSpec):
 
     # The task kinds that can train it: it needs a user-item edge type to propagate over.
     tasks: ClassVar[tuple[str, ...]] = ("recommend", "hetero_link")
+    hetero_only: ClassVar[bool] = True  # refused on a plain graph before anything loads
