@@ -167,6 +167,9 @@ def predict_top_k(
         users = torch.arange(graph[src].num_nodes)
         rows: list[list[Any]] = []
         link = cfg.task.kind != "recommend"
+        # A folder's own ids where the data has them (dataset=hetero_files), else positions.
+        ids = getattr(data, "node_ids", None) or {}
+        src_ids, dst_ids = ids.get(src), ids.get(dst)
         for block, scores in ranked(z[src], z[dst], users, known):
             top = scores.topk(k, dim=1)
             unseen = top.values.isfinite().tolist()  # a user who met all but a few items gets fewer
@@ -175,7 +178,7 @@ def predict_top_k(
                 block.tolist(), top.indices.tolist(), values, unseen, strict=True
             ):
                 rows += [
-                    [user, rank + 1, item, val]
+                    [src_ids[user] if src_ids else user, rank + 1, dst_ids[item] if dst_ids else item, val]
                     for rank, (item, val, kept) in enumerate(zip(items, vals, keep, strict=True))
                     if kept
                 ]
