@@ -217,10 +217,12 @@ RANKING: dict[str, Callable[[Tensor, Tensor, int], float]] = {
     "ndcg": ndcg_at_k,
     "hits": user_hits_at_k,
 }
+# The K a recommender is scored at (task.k), each a declared metric so that it can be monitored.
+RANKING_KS = (1, 5, 10, 20, 50, 100)
 METRICS.update(
     {
         f"{name}@{k}": Metric(_ranking(RANKING[name], k), "max", regression=False, ranking=True)
         for name in ("recall", "ndcg")
-        for k in (10, 20, 50)
+        for k in RANKING_KS
     }
 )

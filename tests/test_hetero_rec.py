@@ -168,7 +168,7 @@ def test_recommendation_resumes_where_it_stopped(gnnexp):
     ("args", "message"),
     [
         ((*SMALL, "task.edge_type=[user,likes,item]"), "task.edge_type=[user,likes,item] is not an edge type"),
-        ((*SMALL, "task.k=500"), "task.k=500 exceeds the 80 item nodes"),
+        ((*SMALL, "task.k=100"), "task.k=100 exceeds the 80 item nodes"),
         ((*SMALL, "task.edge_type=[user,rates]"), "three names"),
         (("dataset=cora", "model=gcn", "task.metric=recall@20"), "applies to task=recommend"),
         (("dataset=cora", "task=link", "model=gcn", "task.metric=ndcg@10"), "does not apply to task=link"),
@@ -186,3 +186,29 @@ def test_hostile_settings_are_one_line(gnnexp, args, message):
     assert len(lines) == 1 and lines[0].startswith("gnnexp: error:"), result.err
     assert message in lines[0]
     assert "Traceback" not in result.err + result.out
+
+
+def test_a_folder_of_users_and_movies_is_recommended_by_its_ids(gnnexp, tmp_path):
+    folder = tmp_path / "movies"
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "edges").mkdir()
+    (folder / "nodes" / "user.csv").write_text("id\n" + "".join(f"ann{i}\n" for i in range(12)))
+    (folder / "nodes" / "movie.csv").write_text("id\n" + "".join(f"film{i}\n" for i in range(9)))
+    rated = {(f"ann{u}", f"film{(u + j) % 9}") for u in range(12) for j in range(5)}
+    lines = "".join(f"{a},{b}\n" for a, b in sorted(rated))
+    (folder / "edges" / "user__rates__movie.csv").write_text("source,target\n" + lines)
+    args = ("dataset=hetero_files", f"dataset.path={folder}", "task=recommend", "model=lightgcn")
+    run = gnnexp(*args, "task.edge_type=[user,rates,movie]", "task.k=5", "trainer.max_epochs=2")
+    assert run.code == 0, run.err
+    assert run.results["metric"] == "recall@5"  # the monitored metric follows task.k
+    assert set(run.results["test"]) == {"loss", "recall@5", "ndcg@5", "hits@5"}
+    out = tmp_path / "top.csv"
+    predicted = gnnexp(str(run.run_dir), "--out", str(out), command="predict")
+    assert predicted.code == 0, predicted.err
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["user", "rank", "movie", "score"]
+    # Each user has rated 5 of the 9 films: the other 4 are listed (not 5), by the folder's ids.
+    assert len(rows) == 12 * 4
+    assert {r["user"] for r in rows} == {f"ann{i}" for i in range(12)}
+    assert not {(r["user"], r["movie"]) for r in rows} & rated

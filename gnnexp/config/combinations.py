@@ -49,7 +49,7 @@ def metric_name(cfg: DictConfig) -> str:
     spec = declared("task").get(str(cfg.task.get("kind")))
     metric = str(cfg.dataset.metric)
     if spec is not None and spec.metrics is not None and metric not in spec.metrics and spec.default_metric:
-        return spec.default_metric
+        return spec.default_metric.format_map(cfg.task)  # "recall@{k}": at the task's own K
     return metric
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gnnexp.config.components import component, option
-from gnnexp.metrics import METRICS
+from gnnexp.metrics import METRICS, RANKING_KS
 from gnnexp.tasks.hetero_kinds import HeteroTaskSpec
 
 if TYPE_CHECKING:
@@ -92,7 +92,9 @@ class HeteroLinkTaskSpec(TypedEdgeTaskSpec):
 class RecommendTaskSpec(TypedEdgeTaskSpec):
     """Recommendation: BPR loss; every item a user has not met ranked (Recall@K, NDCG@K, Hits@K)."""
 
-    k: int = option(20, doc="K of Recall@K, NDCG@K and Hits@K (and of gnnexp predict's lists)", ge=1)
+    k: int = option(
+        20, doc="K of Recall@K, NDCG@K and Hits@K (and of gnnexp predict's lists)", choices=RANKING_KS
+    )
     batch_size: int = option(2048, doc="training interactions per BPR step (0: all in one)", ge=0)
     lambda_reg: float = option(
         1e-4, doc="L2 penalty on the embeddings of a step's users and items (LightGCN's BPR)", ge=0
@@ -102,7 +104,7 @@ class RecommendTaskSpec(TypedEdgeTaskSpec):
         *(name for name, m in METRICS.items() if m.ranking),
         *(name for name in METRICS if name.startswith("hits@")),
     )
-    default_metric = "recall@20"
+    default_metric = "recall@{k}"  # monitored at task.k unless task.metric names another
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
