@@ -8,10 +8,19 @@ no features. It runs under ``task=recommend`` and ``task=hetero_link``, which bu
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gnnexp.config.components import component, option
 from gnnexp.models.archs import ModelSpec
+
+
+def _unused(default: Any, what: str) -> Any:
+    """A setting every model has and LightGCN does not use: refused unless left as it is."""
+    return option(
+        default,
+        doc=f"unused: LightGCN has no {what}",
+        rule=(lambda value: value == default, f"{default} (LightGCN has no {what})"),
+    )
 
 
 @component("model", "lightgcn")
@@ -20,7 +29,12 @@ class LightGCNSpec(ModelSpec):
 
     hidden_channels: int = option(64, doc="embedding width of each user and item", ge=1)
     num_layers: int = option(3, doc="propagation layers (their outputs are averaged)", ge=1)
-    dropout: float = option(0.0, doc="unused: LightGCN has no dropout", ge=0, le=0)
+    dropout: float = _unused(0.0, "dropout")
+    act: str = _unused("relu", "activation")
+    norm: str = _unused("none", "normalisation")
+    jk: str = _unused("none", "jumping knowledge")
+    residual: bool = _unused(False, "residual connections")
+    drop_edge: float = _unused(0.0, "DropEdge")
     lr: float = option(0.01, doc="recommended learning rate (optimizer.lr follows it)", gt=0)
     weight_decay: float = option(
         0.0, doc="recommended L2 penalty (the BPR loss has its own: task.lambda_reg)", ge=0
