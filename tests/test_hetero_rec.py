@@ -104,6 +104,19 @@ def test_a_split_that_leaves_the_reverse_edges_in_is_caught():
         check_no_leaks({"val": val, "test": test}, EDGE, None)
 
 
+@pytest.mark.parametrize("task", ["recommend", "hetero_link"])
+def test_the_inputs_a_model_gets_at_evaluation_hold_no_held_out_pair(task):
+    experiment = build_experiment(checked(compose([*SMALL, "model=lightgcn", f"task={task}"])))
+    edges = experiment.task.edges  # type: ignore[attr-defined]
+    for split in ("val", "test"):
+        held = _pairs(edges.parts[split][EDGE].pos_edge_label_index)
+        assert held
+        _, edge_index_dict = edges.inputs(split)  # what the model is called with
+        passed = _pairs(edge_index_dict[EDGE]) | _pairs(edge_index_dict[REV], flip=True)
+        assert not held & passed
+        assert set(edge_index_dict) == {EDGE, REV}
+
+
 def test_lightgcn_beats_popularity_and_chance_on_planted_groups(gnnexp):
     args = (*SMALL, "model=lightgcn", "trainer.max_epochs=40", "model.hidden_channels=32")
     run = gnnexp(*args)

@@ -162,6 +162,9 @@ def predict_top_k(
     num_dst = graph[dst].num_nodes
     k = min(int(cfg.task.k), num_dst)
     known = graph[edge_type].edge_index
+    if src == dst:  # a relation within one type: a node is no candidate of its own
+        loops = torch.arange(graph[src].num_nodes)
+        known = torch.cat([known, torch.stack([loops, loops])], dim=1)
     with torch.inference_mode():
         z = model(*typed_inputs(graph))
         users = torch.arange(graph[src].num_nodes)
@@ -182,4 +185,5 @@ def predict_top_k(
                     for rank, (item, val, kept) in enumerate(zip(items, vals, keep, strict=True))
                     if kept
                 ]
-    return [src, "rank", dst, "prob_edge" if link else "score"], rows
+    target = dst if dst != src else f"target_{dst}"
+    return [src, "rank", target, "prob_edge" if link else "score"], rows
