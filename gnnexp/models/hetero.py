@@ -20,8 +20,9 @@ from torch_geometric.nn.resolver import activation_resolver
 
 from gnnexp.errors import ConfigError
 from gnnexp.models.archs import GNNSpec, ModelSpec
+from gnnexp.models.fast import sparse as fast
 from gnnexp.models.gnn import make_norm
-from gnnexp.models.layout import PLAIN
+from gnnexp.models.layout import PLAIN, Layout
 
 EdgeType = tuple[str, str, str]
 # How to_hetero may combine the outputs of a node type's edge types.
@@ -55,13 +56,26 @@ class Schema:
         return list(self.node_types), list(self.edge_types)
 
 
+class Dropout(torch.nn.Module):
+    """``torch.nn.Dropout``, or with ``uniform`` its masks drawn from uniform numbers (the same
+    distribution, cheaper on CPU). A module, so that ``to_hetero``'s trace keeps it a call
+    that reads ``training`` when it runs."""
+
+    def __init__(self, p: float, uniform: bool) -> None:
+        super().__init__()
+        self.p, self.uniform = p, uniform
+
+    def forward(self, x: Tensor) -> Tensor:
+        return fast.dropout(x, self.p, self.training, self.uniform)
+
+
 class Body(torch.nn.Module):
     """A built-in architecture's layers as a plain, traceable stack (what ``to_hetero`` copies):
     dropout, convolution, then for hidden layers norm, activation and a residual; jumping
     knowledge over the hidden layers. Layers that do not pass messages (the MLP's) read each
     node's own representation only."""
 
-    def __init__(self, spec: GNNSpec, in_channels: int, out_channels: int) -> None:
+    def __init__(self, spec: GNNSpec, in_channels: int, out_channels: int, layout: Layout = PLAIN) -> None:
         super().__init__()
         self.jk = None if spec.jk == "none" else spec.jk
         width = spec.hidden_width()
@@ -73,7 +87,7 @@ class Body(torch.nn.Module):
         for i in range(spec.num_layers):
             last = i == spec.num_layers - 1 and self.jk is None
             self.convs.append(
-                spec.init_conv(channels, out_channels if last else spec.hidden_channels, last, PLAIN)
+                spec.init_conv(channels, out_channels if last else spec.hidden_channels, last, layout)
             )
             if not last:
                 self.norms.append(make_norm(spec.norm, width))
@@ -81,7 +95,7 @@ class Body(torch.nn.Module):
                 self.residual.append(spec.residual and channels == width)
             channels = width
         self.passing = [isinstance(conv, MessagePassing) for conv in self.convs]
-        self.dropout = torch.nn.Dropout(spec.dropout)
+        self.dropout = Dropout(spec.dropout, layout.uniform_dropout)
         if self.jk is not None:
             self.lin = torch.nn.Linear(width * spec.num_layers if self.jk == "cat" else width, out_channels)
 
@@ -195,7 +209,7 @@ class HeteroModel(torch.nn.Module):
         self.schema = schema
         self.encoders = torch.nn.ModuleDict(
             {
-                t: torch.nn.Linear(w, hidden) if w else torch.nn.Embedding(schema.num_nodes[t], hidden)
+                t: fast.SparseAwareLinear(w, hidden) if w else torch.nn.Embedding(schema.num_nodes[t], hidden)
                 for t, w in schema.widths.items()
             }
         )
@@ -216,7 +230,9 @@ class HeteroModel(torch.nn.Module):
         return self.core(h, edge_index_dict)
 
 
-def build_hetero_model(cfg: Any, graph: Any, out_channels: int, aggr: str) -> HeteroModel:
+def build_hetero_model(
+    cfg: Any, graph: Any, out_channels: int, aggr: str, fast_paths: bool = False
+) -> HeteroModel:
     """The model ``cfg`` (the model node) names, for the typed graph ``graph``: a native
     heterogeneous architecture, or a built-in one through ``to_hetero`` (its per-type outputs
     combined by ``aggr``). Run once on ``graph``, so that what cannot work is one line now."""
@@ -235,7 +251,7 @@ def build_hetero_model(cfg: Any, graph: Any, out_channels: int, aggr: str) -> He
         if isinstance(spec, HeteroSpec):
             core = spec.core(schema.metadata, hidden, out_channels)
         else:
-            core = _to_hetero(spec, schema, hidden, out_channels, aggr)
+            core = _to_hetero(spec, schema, hidden, out_channels, aggr, fast_paths)
         model = HeteroModel(schema, hidden, core)
     except (TypeError, ValueError) as err:
         raise ConfigError(
@@ -245,7 +261,7 @@ def build_hetero_model(cfg: Any, graph: Any, out_channels: int, aggr: str) -> He
     try:
         model.eval()
         with torch.no_grad():
-            out = model(graph.x_dict, graph.edge_index_dict)
+            out = model(*hetero_inputs(spec, graph, fast_paths))
         model.train()
     except (RuntimeError, ValueError, TypeError, KeyError, NotImplementedError) as err:
         raise ConfigError(
@@ -261,7 +277,9 @@ def build_hetero_model(cfg: Any, graph: Any, out_channels: int, aggr: str) -> He
     return model
 
 
-def _to_hetero(spec: ModelSpec, schema: Schema, hidden: int, out_channels: int, aggr: str) -> torch.nn.Module:
+def _to_hetero(
+    spec: ModelSpec, schema: Schema, hidden: int, out_channels: int, aggr: str, fast_paths: bool
+) -> torch.nn.Module:
     from torch_geometric.nn import to_hetero
 
     if not isinstance(spec, GNNSpec):
@@ -276,7 +294,7 @@ def _to_hetero(spec: ModelSpec, schema: Schema, hidden: int, out_channels: int, 
             f"model.drop_edge={spec.drop_edge} drops edges of one edge list; a typed graph has one per edge type.",
             "use model.drop_edge=0 on typed graphs.",
         )
-    body = Body(spec, hidden, out_channels)
+    body = Body(spec, hidden, out_channels, hetero_layout(spec, fast_paths))
     looped = {i for i, conv in enumerate(body.convs) if getattr(conv, "add_self_loops", False)}
     for i in looped:
         conv: Any = body.convs[i]
@@ -284,3 +302,49 @@ def _to_hetero(spec: ModelSpec, schema: Schema, hidden: int, out_channels: int, 
     core = to_hetero(body, schema.metadata, aggr=aggr)
     _self_loops_within_types(core, schema, looped)
     return core
+
+
+# Features denser than this stay dense: the sparse product stops paying off.
+MAX_SPARSE_DENSITY = 0.1
+
+
+def hetero_layout(spec: ModelSpec | None, enabled: bool) -> Layout:
+    """The layout of ``to_hetero``'s layers on the fast paths: for layers that aggregate by sum
+    or mean, a CSR adjacency per edge type (row-normalised for a mean) and linear maps run
+    before aggregating (``gnnexp.models.fast.reordered``); dropout masks from uniform numbers."""
+    if not enabled or not isinstance(spec, GNNSpec):
+        return PLAIN
+    kind = spec.preferred_adjacency()
+    if kind in ("csr", "mean"):
+        return Layout(adjacency=kind, uniform_dropout=True, reorder=True)
+    return Layout(uniform_dropout=True)
+
+
+def hetero_inputs(
+    spec: ModelSpec | None, graph: Any, enabled: bool
+) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
+    """``(x_dict, edge_index_dict)`` of ``graph`` in the layout of :func:`hetero_layout`, and
+    sparse features as CSR matrices (the encoders' products are then sparse). The model's
+    parameters and outputs are those of the plain layout (edge lists, dense features)."""
+    from torch_geometric.utils import to_torch_csr_tensor
+
+    x_dict, edges = dict(graph.x_dict), dict(graph.edge_index_dict)
+    if not enabled:
+        return x_dict, edges
+    for t, x in x_dict.items():
+        if (
+            x.is_floating_point()
+            and x.dim() == 2
+            and x.numel()
+            and float((x != 0).float().mean()) < MAX_SPARSE_DENSITY
+        ):
+            x_dict[t] = fast.with_transpose(fast.csr(x))
+    kind = hetero_layout(spec, enabled).adjacency
+    if kind in ("csr", "mean"):
+        for (src, rel, dst), edge_index in edges.items():
+            size = (int(graph[dst].num_nodes), int(graph[src].num_nodes))
+            adj_t = fast.csr(to_torch_csr_tensor(edge_index.flip(0), fast.edge_ones(edge_index), size=size))
+            edges[(src, rel, dst)] = fast.with_transpose(
+                fast.mean_adjacency(adj_t) if kind == "mean" else adj_t
+            )
+    return x_dict, edges

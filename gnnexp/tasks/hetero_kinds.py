@@ -36,11 +36,14 @@ class HeteroTaskSpec(TaskSpec):
     def model(self, cfg: DictConfig, in_channels: int, out_channels: int, layout: Layout = PLAIN) -> Any:
         raise NotImplementedError("a typed graph's model is built from its graph (hetero_model)")
 
-    def hetero_model(self, cfg: DictConfig, graph: Any, out_channels: int) -> torch.nn.Module:
-        """The network this task trains on ``graph`` (the model node ``cfg``)."""
+    def hetero_model(
+        self, cfg: DictConfig, graph: Any, out_channels: int, fast: bool = False
+    ) -> torch.nn.Module:
+        """The network this task trains on ``graph`` (the model node ``cfg``); ``fast``: for
+        the fast paths (the same parameters and outputs)."""
         from gnnexp.models.hetero import build_hetero_model
 
-        return build_hetero_model(cfg, graph, out_channels, self.hetero_aggr)
+        return build_hetero_model(cfg, graph, out_channels, self.hetero_aggr, fast)
 
 
 @component("task", "hetero_node")
@@ -54,7 +57,7 @@ class HeteroNodeTaskSpec(HeteroTaskSpec):
     ) -> Task:
         from gnnexp.tasks.hetero_node import HeteroNodeTask
 
-        return HeteroNodeTask(cfg, data, device)
+        return HeteroNodeTask(cfg, data, device, fast)
 
     def predictions(
         self,

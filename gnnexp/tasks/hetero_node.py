@@ -13,6 +13,7 @@ from torch import Tensor
 from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
 from gnnexp.errors import ConfigError, DataError
+from gnnexp.models.hetero import hetero_inputs
 from gnnexp.tasks.base import Objective
 
 SPLITS = ("train", "val", "test")
@@ -53,7 +54,7 @@ class HeteroNodeTask:
     """Loss on the target type's training nodes, metrics on its val/test nodes; each pass runs
     over the whole typed graph."""
 
-    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device) -> None:
+    def __init__(self, cfg: DictConfig, data: GraphData, device: torch.device, fast: bool = True) -> None:
         self.spec = instance("task", cfg.task)
         self.target = target_type(cfg, data)
         self.cpu_graph = data.graphs
@@ -74,13 +75,15 @@ class HeteroNodeTask:
         self.device = device
         # A shallow copy: moving to the device must not touch the cached dataset.
         self.graph = copy.copy(self.cpu_graph).to(device)
-        self.inputs = (self.graph.x_dict, self.graph.edge_index_dict)
+        self.fast = fast
+        spec = None if cfg.model.get("_target_") else instance("model", cfg.model)
+        self.inputs = hetero_inputs(spec, self.graph, fast)
         self.y = self.graph[self.target].y
         self.masks = {s: self.graph[self.target][f"{s}_mask"] for s in SPLITS}
         self.notes = dict(data.notes)
 
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
-        return self.spec.hetero_model(cfg, self.cpu_graph, self.out_channels)
+        return self.spec.hetero_model(cfg, self.cpu_graph, self.out_channels, self.fast)
 
     def train_batches(self) -> Iterable[Any]:
         return (self.graph,)
