@@ -31,7 +31,10 @@ from tests.conftest import FAST, REPO
 # Every built-in architecture that works without edge features (tests/test_edge_features.py
 # covers the others).
 MODELS = sorted(
-    name for name, cls in declared("model").items() if not getattr(cls, "needs_edge_features", False)
+    name
+    for name, cls in declared("model").items()
+    # Typed-graph models (hgt, lightgcn) run on heterogeneous datasets only.
+    if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
 )
 
 
