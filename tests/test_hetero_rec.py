@@ -181,7 +181,8 @@ def test_recommendation_resumes_where_it_stopped(gnnexp):
     ("args", "message"),
     [
         ((*SMALL, "task.edge_type=[user,likes,item]"), "task.edge_type=[user,likes,item] is not an edge type"),
-        ((*SMALL, "task.k=100"), "task.k=100 exceeds the 80 item nodes"),
+        ((*SMALL, "task.k=100"), "task.k=100 ranks a top 100 of the 80 item nodes"),
+        ((*SMALL, "task.metric=ndcg@100"), "task.metric=ndcg@100 ranks a top 100 of the 80 item nodes"),
         ((*SMALL, "task.edge_type=[user,rates]"), "three names"),
         ((*SMALL, "model.norm=batch"), "LightGCN has no normalisation"),
         (("dataset=cora", "model=gcn", "task.metric=recall@20"), "applies to task=recommend"),
@@ -190,7 +191,7 @@ def test_recommendation_resumes_where_it_stopped(gnnexp):
         (("dataset=hetero_synthetic", "task=hetero_link", "task.edge_type=[item,has,tag]"),
          "model=lightgcn needs a bipartite graph"),
     ],
-    ids=["missing-edge-type", "k-too-large", "bad-edge-type", "unused-setting", "ranking-metric-on-nodes",
+    ids=["missing-edge-type", "k-too-large", "metric-k-too-large", "bad-edge-type", "unused-setting", "ranking-metric-on-nodes",
          "ranking-metric-on-links", "lightgcn-on-cora", "lightgcn-non-bipartite"],
 )  # fmt: skip
 def test_hostile_settings_are_one_line(gnnexp, args, message):

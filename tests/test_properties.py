@@ -22,7 +22,10 @@ from gnnexp.models.heads import GraphModel, LinkModel
 from gnnexp.tasks import build_task
 
 # The generated graphs carry no edge features (tests/test_edge_features.py covers GINE).
-NO_EDGE_MODELS = sorted(n for n, cls in MODELS.items() if not cls.needs_edge_features)
+# Typed-graph models (hetero_only: hgt, lightgcn) take no plain graph.
+NO_EDGE_MODELS = sorted(
+    n for n, cls in MODELS.items() if not getattr(cls, "hetero_only", False) and not cls.needs_edge_features
+)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIANTS = [
     {},

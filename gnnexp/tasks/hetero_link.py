@@ -225,7 +225,7 @@ class TypedEdges:
         self.device = device
         self.num_src = graph[self.edge_type[0]].num_nodes
         self.num_dst = graph[self.edge_type[2]].num_nodes
-        self.encoder = TypedEncoder(cfg, graph, self.edge_type, data.name)
+        self.encoder = TypedEncoder(cfg, graph, self.edge_type, self.rev, data.name)
         self.in_channels = data.num_features
 
     def inputs(self, split: str) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
@@ -255,7 +255,9 @@ class TypedEncoder:
     """How the model is built for one edge type: LightGCN on a bipartite graph, any other
     model on every node and edge type (``gnnexp.models.hetero``)."""
 
-    def __init__(self, cfg: DictConfig, graph: HeteroData, edge_type: EdgeType, name: str) -> None:
+    def __init__(
+        self, cfg: DictConfig, graph: HeteroData, edge_type: EdgeType, rev: EdgeType | None, name: str
+    ) -> None:
         self.graph = graph
         self.edge_type = edge_type
         self.spec = instance("task", cfg.task)
@@ -263,7 +265,7 @@ class TypedEncoder:
             return
         src, _, dst = edge_type
         others = [t for t in graph.node_types if t not in (src, dst)]
-        ignored = [t for t in graph.edge_types if {t[0], t[2]} != {src, dst} or t[0] == t[2]]
+        ignored = [t for t in graph.edge_types if t not in (edge_type, rev)]
         if src == dst or others or ignored:
             why = (
                 f"{_shown(edge_type)} joins {src} to {src}"

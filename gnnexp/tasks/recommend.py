@@ -19,7 +19,7 @@ from torch import Tensor
 from gnnexp.config.validate import metric_name
 from gnnexp.data.loading import GraphData
 from gnnexp.errors import ConfigError
-from gnnexp.metrics import RANKING
+from gnnexp.metrics import RANKING, RANKING_KS
 from gnnexp.tasks.hetero_link import (
     SPLITS,
     TypedEdges,
@@ -53,6 +53,11 @@ def ranked(z_user: Tensor, z_item: Tensor, users: Tensor, known: Tensor) -> Iter
         yield block, scores
 
 
+def _k_of(metric: str) -> int:
+    """The K of a ranking metric's name (``recall@20``: 20)."""
+    return int(metric.rsplit("@", 1)[1])
+
+
 class RecommendTask:
     """BPR on training interactions; evaluation ranks every unseen item for each user."""
 
@@ -61,14 +66,17 @@ class RecommendTask:
         self.edges = TypedEdges(cfg, data, device, negatives=False)
         self.in_channels = self.edges.in_channels
         self.k = int(t.k)
-        if self.k > self.edges.num_dst:
-            raise ConfigError(
-                f"task.k={self.k} exceeds the {self.edges.num_dst} {self.edges.edge_type[2]} nodes of "
-                f"dataset={data.name}: every item would be in every top K.",
-                f"use task.k={min(20, self.edges.num_dst)} (at most {self.edges.num_dst}).",
-            )
         self.metric = metric_name(cfg)
         self.names = _ranking_names(self.k, self.metric)
+        items = self.edges.num_dst
+        for setting, k in ((f"task.k={self.k}", self.k), (f"task.metric={self.metric}", _k_of(self.metric))):
+            if k > items:
+                fitting = max(size for size in RANKING_KS if size <= items)  # 1 <= items
+                raise ConfigError(
+                    f"{setting} ranks a top {k} of the {items} {self.edges.edge_type[2]} nodes of "
+                    f"dataset={data.name}: every item would be in every top {k}.",
+                    f"use task.k={fitting} (and a metric at that K).",
+                )
         self.batch_size = int(t.batch_size)
         self.lambda_reg = float(t.lambda_reg)
         # Fixed negatives for the validation and test losses, so the curves compare epochs.
@@ -155,7 +163,7 @@ def predict_top_k(
     edge_type = chosen_edge_type(graph, cfg.task.edge_type, data.name)
     rev = reverse_edge_type(graph, edge_type, cfg.task.rev_edge_type, data.name)
     graph = with_reverse(graph, edge_type, rev)
-    model = TypedEncoder(cfg, graph, edge_type, data.name).build(cfg.model)
+    model = TypedEncoder(cfg, graph, edge_type, rev, data.name).build(cfg.model)
     load(model)
     model.eval()
     src, _, dst = edge_type
