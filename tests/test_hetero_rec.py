@@ -98,10 +98,11 @@ def test_a_split_that_leaves_the_reverse_edges_in_is_caught():
     _, val, test = split_typed_edges(_graph(), EDGE, None, 0.1, 0.2, seed=0, negatives=True)
     assert leaked_pairs(val, EDGE) == {REV: 200}
     assert leaked_pairs(test, EDGE) == {REV: 400}
+    assert leaked_pairs(val, EDGE, [EDGE]) == {}  # the predicted type itself is split right
     with pytest.raises(
         DataError, match=r"200 held-out val pairs of \[user,rates,item\] .* \[item,rev_rates,user\]"
     ):
-        check_no_leaks({"val": val, "test": test}, EDGE, None)
+        check_no_leaks({"val": val, "test": test}, EDGE, REV)
 
 
 @pytest.mark.parametrize("task", ["recommend", "hetero_link"])
