@@ -178,7 +178,7 @@ def leaked_pairs(
         count = int(torch.isin(held_keys, keys).sum())
         if count:
             found[tuple(t)] = count
-    return found  # type: ignore[return-value]
+    return found
 
 
 def check_no_leaks(parts: dict[str, HeteroData], edge_type: EdgeType, rev: EdgeType | None) -> None:
