@@ -73,8 +73,7 @@ def load_bipartite(cfg: DictConfig) -> GraphData:
         cfg.reverse,
         cfg.data_seed,
     )
-    notes = {"node types": f"{USER} {cfg.num_users}, {ITEM} {cfg.num_items}"}
-    return GraphData(cfg.name, "hetero", graph, cfg.num_features, 0, notes=notes)
+    return GraphData(cfg.name, "hetero", graph, cfg.num_features, 0)
 
 
 def planted_bipartite(

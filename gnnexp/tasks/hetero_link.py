@@ -235,6 +235,7 @@ class TypedEdges:
         self.num_dst = graph[self.edge_type[2]].num_nodes
         self.encoder = TypedEncoder(cfg, graph, self.edge_type, self.rev, data.name)
         self.in_channels = data.num_features
+        self.notes = dict(data.notes)  # what loading did, for the intro panel
 
     def inputs(self, split: str) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
         """Features by node type and the message-passing edges by edge type of ``split``."""
@@ -256,6 +257,7 @@ class TypedEdges:
                 else f" (its reverse {','.join(self.rev)} held out with it)"
             ),
             "positive pairs train/val/test": "/".join(str(count[s]) for s in SPLITS),
+            **self.notes,
         }
 
 
