@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from gnnexp.config.compose import compose
 from gnnexp.config.components import declared, instance
+from gnnexp.config.compose import compose
 from gnnexp.data.loading import load_dataset
 from gnnexp.errors import ConfigError, GnnexpError
 from gnnexp.models.archs import GNNSpec
@@ -50,14 +50,19 @@ def folder(root: Path) -> Path:
     rng = np.random.default_rng(0)
     users = [["id", "age", "score", "label"]]
     for i in range(40):
-        users.append([f"u{i}", i % 7, round(float(rng.random()), 3), "" if i % 10 == 9 else ("cat", "dog")[i % 2]])
+        users.append(
+            [f"u{i}", i % 7, round(float(rng.random()), 3), "" if i % 10 == 9 else ("cat", "dog")[i % 2]]
+        )
     write(root / "nodes" / "user.csv", users)
     write(root / "nodes" / "item.csv", [["id"], *[[f"i{j}"] for j in range(15)]])
     write(root / "nodes" / "tag.csv", [["id"], *[[f"t{k}"] for k in range(5)]])
     np.save(root / "nodes" / "tag.npy", rng.random((5, 3)).astype(np.float32))
     buys = [["source", "target", "weight"], *[[f"u{i}", f"i{(i * 3) % 15}", 1.0 + i % 3] for i in range(40)]]
     write(root / "edges" / "user__buys__item.csv", buys)
-    write(root / "edges" / "item__has__tag.csv", [["source", "target"], *[[f"i{j}", f"t{j % 5}"] for j in range(15)]])
+    write(
+        root / "edges" / "item__has__tag.csv",
+        [["source", "target"], *[[f"i{j}", f"t{j % 5}"] for j in range(15)]],
+    )
     return root
 
 
@@ -82,7 +87,7 @@ def test_a_folder_loads_as_typed_nodes_and_edges_with_named_reverse_edges(tmp_pa
     assert data.node_ids["user"][:2] == ["u0", "u1"]
     without = load("dataset=hetero_files", f"dataset.path={tmp_path / 'shop'}", "dataset.reverse=false")
     assert sorted(without.graphs.edge_types) == [("item", "has", "tag"), ("user", "buys", "item")]
-    with pytest.raises(ConfigError, match="Node type.s. user receive no edges.*dataset.reverse=true"):
+    with pytest.raises(ConfigError, match=r"Node type\(s\) user receive no edges.*dataset.reverse=true"):
         build_hetero_model(model_cfg("sage"), without.graphs, 2, "sum")
 
 
