@@ -292,3 +292,44 @@ def test_the_generator_is_seeded(small):
     cfg.num_tags = 3
     with pytest.raises(GnnexpError, match="some class would own no tag"):
         hetero_synthetic(cfg, Path())
+
+
+def test_hetero_sampling_draws_each_edge_types_own_fan_out():
+    from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
+
+    g = load("dataset=cora_words").graphs
+    fan = {et: [3, 2] for et in g.edge_types}
+    fan[("word", "rev_has", "paper")] = [6, 1]
+    batch = next(iter(hetero_neighbor_loader(g, "paper", g["paper"].train_mask, fan, 32, False)))
+    seeds = batch["paper"].n_id[:32]
+    assert batch["paper"].batch_size == 32 and torch.equal(
+        seeds, g["paper"].train_mask.nonzero().view(-1)[:32]
+    )
+    for et in (("paper", "cites", "paper"), ("word", "rev_has", "paper")):
+        src, dst = batch[et].edge_index
+        # every sampled edge is an edge of the graph
+        full = set(map(tuple, g[et].edge_index.t().tolist()))
+        pairs = zip(batch[et[0]].n_id[src].tolist(), batch["paper"].n_id[dst].tolist(), strict=True)
+        assert all(pair in full for pair in pairs)
+        # a seed draws min(in-degree, fan-out) in-edges of each type at the first hop
+        degree = torch.bincount(g[et].edge_index[1], minlength=g["paper"].num_nodes)[seeds]
+        drawn = torch.bincount(dst[dst < 32], minlength=32)
+        assert torch.equal(drawn, degree.clamp(max=fan[et][0]))
+
+
+def test_sampled_training_on_a_typed_graph(gnnexp):
+    result = gnnexp(
+        *SMALL,
+        "loader=neighbor",
+        "loader.batch_size=64",
+        "loader.num_neighbors=[5,5]",
+        "+task.num_neighbors={item__links__item:[2,1]}",
+        "trainer.max_epochs=3",
+    )
+    assert result.code == 0, result.err
+    assert "batches         2 x 64 seeds of item" in result.out
+    assert len(result.metrics()) == 3
+    bad = gnnexp(
+        *SMALL, "loader=neighbor", "loader.num_neighbors=[5,5]", "+task.num_neighbors={item__buys__tag:[2,1]}"
+    )
+    assert bad.code != 0 and "task.num_neighbors names item__buys__tag, which is not an edge type" in bad.err
