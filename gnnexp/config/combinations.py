@@ -163,7 +163,8 @@ def _check_settings_together(cfg: DictConfig) -> None:
                 "add trainer.patience=null.",
             )
     if cfg.loader.kind == "neighbor":
-        if kind != "node":
+        # Tasks with seed nodes of their own say so (typed graphs' node task).
+        if not getattr(declared("task")[kind], "seed_nodes", kind == "node"):
             raise ConfigError(
                 f"loader=neighbor samples neighbourhoods of seed nodes, which task={kind} does not have"
                 + (" (graph datasets are mini-batched by whole graphs)." if kind == "graph" else "."),

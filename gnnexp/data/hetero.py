@@ -85,13 +85,6 @@ def finish(cfg: DictConfig, graph: Any, node_ids: dict[str, list[str]] | None = 
         raise DataError(f"dataset={cfg.name} has no edges.", "give it at least one edge table.")
     if cfg.reverse:
         graph = T.ToUndirected(merge=True)(graph)
-    lonely = [t for t in graph.node_types if not any(dst == t for _, _, dst in graph.edge_types)]
-    if lonely:
-        raise DataError(
-            f"dataset={cfg.name}: node type(s) {', '.join(lonely)} receive no edges, so message passing "
-            "cannot update them.",
-            "set dataset.reverse=true (adds rev_<relation> edges), or give them incoming edges.",
-        )
     for store in graph.edge_stores:
         attr = store.get("edge_attr")
         if attr is not None and attr.dim() == 1:

@@ -38,8 +38,10 @@ class HeteroDatasetSpec(DatasetSpec):
 
 @component("dataset", "hetero_files")
 class HeteroFiles(HeteroDatasetSpec):
-    """A typed graph from a folder: nodes/<type>.csv (an id column, features, an optional label)
-    and edges/<src>__<relation>__<dst>.csv (source and target ids, optional edge features)."""
+    """A typed graph from a folder of tables: nodes/<type>.csv and edges/<src>__<relation>__<dst>.csv.
+
+    A node table: an id column, feature columns (or <type>.npy beside it), an optional label
+    column; an edge table: source and target ids, optional edge-feature columns."""
 
     path: str = option(MISSING, doc="the folder holding nodes/ and edges/")
     id_column: str = option("id", doc="the node tables' id column (any text; edges name nodes by it)")
@@ -59,8 +61,9 @@ class HeteroFiles(HeteroDatasetSpec):
 
 @component("dataset", "cora_words")
 class CoraWords(HeteroDatasetSpec):
-    """Cora as papers and words: citations paper-cites-paper, occurrences paper-has-word;
-    papers keep their word features and labels, and Planetoid's public split."""
+    """Cora as papers and words (paper-cites-paper, paper-has-word), Planetoid's public split.
+
+    Papers keep their bag-of-words features and labels; words get learned embeddings."""
 
     paper_features: bool = option(
         True, doc="give papers their bag-of-words features (false: a learned embedding)"
@@ -86,8 +89,9 @@ class HeteroPyG(HeteroDatasetSpec):
 
 @component("dataset", "hetero_synthetic")
 class HeteroSynthetic(HeteroDatasetSpec):
-    """Items and tags, generated: an item's class shows in the tags it links to, not in its
-    own features (noise), so only a model that reads the graph can find it."""
+    """Generated items and tags: an item's class shows only in the tags it links to.
+
+    Its own features are noise, so only a model that reads the graph can find the class."""
 
     num_items: int = option(600, doc="item nodes (labelled)", ge=4)
     num_tags: int = option(40, doc="tag nodes (no features: learned embeddings)", ge=2)

@@ -246,6 +246,12 @@ def build_hetero_model(
         )
     spec: ModelSpec = instance("model", cfg)
     schema = Schema.of(graph)
+    lonely = [t for t in schema.node_types if not any(dst == t for _, _, dst in schema.edge_types)]
+    if lonely:
+        raise ConfigError(
+            f"Node type(s) {', '.join(lonely)} receive no edges, so message passing cannot update them.",
+            "add dataset.reverse=true (rev_<relation> edges), or give them incoming edges.",
+        )
     hidden = int(spec.hidden_channels)
     try:
         if isinstance(spec, HeteroSpec):

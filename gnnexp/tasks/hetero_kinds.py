@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gnnexp.config.components import component, option
 from gnnexp.models.layout import PLAIN, Layout
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from gnnexp.util.ranks import Dist
 
 HETERO_AGGRS = ("sum", "mean", "max", "min")
+
+
+def _fan_outs_by_type(value: Any) -> bool:
+    return all(
+        isinstance(k, str) and k.count("__") == 2 and len(v) > 0 and all(n == -1 or n >= 1 for n in v)
+        for k, v in dict(value).items()
+    )
 
 
 @dataclass
@@ -51,6 +58,14 @@ class HeteroNodeTaskSpec(HeteroTaskSpec):
     """Node classification or regression on one node type of a typed graph (task.target)."""
 
     target: str | None = option(None, doc="the node type to predict (null: the one type with labels)")
+    num_neighbors: dict[str, list[int]] = option(
+        doc="loader=neighbor: fan-outs per hop of some edge types, by src__relation__dst "
+        "(the others: loader.num_neighbors)",
+        factory=dict,
+        rule=(_fan_outs_by_type, "a map of src__relation__dst to lists of fan-outs >= 1 (or -1)"),
+    )
+
+    seed_nodes: ClassVar[bool] = True  # loader=neighbor samples around the target's nodes
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
+from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
 from gnnexp.errors import ConfigError, DataError
 from gnnexp.models.hetero import hetero_inputs
 from gnnexp.tasks.base import Objective
@@ -50,6 +51,27 @@ def target_type(cfg: DictConfig, data: GraphData) -> str:
     return str(wanted)
 
 
+def fan_outs(cfg: DictConfig, graph: Any) -> dict[tuple[str, str, str], list[int]]:
+    """The fan-out per hop of each edge type: ``task.num_neighbors`` by name, else
+    ``loader.num_neighbors``; a name that is no edge type, or a list of another length, is refused."""
+    default = list(cfg.loader.num_neighbors)
+    named = {str(k): list(v) for k, v in (cfg.task.get("num_neighbors") or {}).items()}
+    types = {"__".join(et): et for et in graph.edge_types}
+    for name, values in named.items():
+        if name not in types:
+            raise ConfigError(
+                f"task.num_neighbors names {name}, which is not an edge type of this graph "
+                f"({', '.join(sorted(types))}).",
+                "name edge types as src__relation__dst (reverse ones included).",
+            )
+        if len(values) != len(default):
+            raise ConfigError(
+                f"task.num_neighbors.{name} has {len(values)} hops, loader.num_neighbors {len(default)}.",
+                "give every edge type one fan-out per layer.",
+            )
+    return {et: named.get(name, default) for name, et in types.items()}
+
+
 class HeteroNodeTask:
     """Loss on the target type's training nodes, metrics on its val/test nodes; each pass runs
     over the whole typed graph."""
@@ -78,6 +100,11 @@ class HeteroNodeTask:
         self.fast = fast
         spec = None if cfg.model.get("_target_") else instance("model", cfg.model)
         self.inputs = hetero_inputs(spec, self.graph, fast)
+        self.loader = cfg.loader
+        self.sampled = cfg.loader.kind == "neighbor"
+        if self.sampled:
+            self.fan_outs = fan_outs(cfg, self.cpu_graph)
+            self.train_loader = self._loader(store.train_mask, cfg.loader.batch_size, cfg.loader.shuffle)
         self.y = self.graph[self.target].y
         self.masks = {s: self.graph[self.target][f"{s}_mask"] for s in SPLITS}
         self.notes = dict(data.notes)
@@ -85,15 +112,42 @@ class HeteroNodeTask:
     def build_model(self, cfg: DictConfig) -> torch.nn.Module:
         return self.spec.hetero_model(cfg, self.cpu_graph, self.out_channels, self.fast)
 
+    def _loader(self, nodes: Tensor, batch_size: int, shuffle: bool) -> Any:
+        return hetero_neighbor_loader(
+            self.cpu_graph, self.target, nodes, self.fan_outs, batch_size, shuffle, self.loader.num_workers
+        )
+
     def train_batches(self) -> Iterable[Any]:
-        return (self.graph,)
+        return self.train_loader if self.sampled else (self.graph,)
 
     def training_loss(self, model: torch.nn.Module, batch: Any) -> Tensor:
+        if self.sampled:
+            out, y = self._forward_sampled(model, batch)
+            return self.objective.loss(out, y)
         out = model(*self.inputs)[self.target]
         mask = self.masks["train"]
         return self.objective.loss(out[mask], self.y[mask])
 
+    def _forward_sampled(self, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
+        """The outputs and targets of a sampled batch's seed nodes (first in their type)."""
+        batch = batch.to(self.device)
+        seeds = batch[self.target].batch_size
+        out = model(batch.x_dict, batch.edge_index_dict, batch.n_id_dict)[self.target]
+        return out[:seeds], batch[self.target].y[:seeds]
+
     def evaluate(self, model: torch.nn.Module, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        if self.sampled and self.loader.eval == "sampled":
+            scores = {}
+            for split in splits:
+                outs, ys = [], []
+                for batch in self._loader(
+                    self.cpu_graph[self.target][f"{split}_mask"], self.loader.eval_batch_size, False
+                ):
+                    out, y = self._forward_sampled(model, batch)
+                    outs.append(out)
+                    ys.append(y)
+                scores[split] = self.objective.scores(torch.cat(outs), torch.cat(ys))
+            return scores
         out = model(*self.inputs)[self.target]
         return {s: self.objective.scores(out[self.masks[s]], self.y[self.masks[s]]) for s in splits}
 
@@ -110,6 +164,11 @@ class HeteroNodeTask:
             "classes" if not self.objective.regression else "targets": self.out_channels,
             "train/val/test": "/".join(f"{int(self.masks[s].sum()):,}" for s in SPLITS),
             **self.notes,
+            **(
+                {"batches": f"{len(self.train_loader)} x {self.loader.batch_size} seeds of {self.target}"}
+                if self.sampled
+                else {}
+            ),
         }
 
 
