@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gnnexp.config.compose import compose
-from gnnexp.data.bipartite import ITEM, RATES, USER, planted_bipartite
+from gnnexp.data.bipartite import ITEM, RATES, USER
+from gnnexp.data.bipartite_graph import planted_bipartite
 from gnnexp.errors import DataError
 from gnnexp.metrics import ndcg_at_k, recall_at_k, user_hits_at_k
 from gnnexp.running.experiment import build_experiment, checked
