@@ -120,7 +120,7 @@ def test_the_inputs_a_model_gets_at_evaluation_hold_no_held_out_pair(task):
 
 
 def test_lightgcn_beats_popularity_and_chance_on_planted_groups(gnnexp):
-    args = (*SMALL, "model=lightgcn", "trainer.max_epochs=40", "model.hidden_channels=32")
+    args = (*SMALL, "model=lightgcn", "trainer.max_epochs=15", "model.hidden_channels=32")
     run = gnnexp(*args)
     assert run.code == 0, run.err
     res = run.results
@@ -135,9 +135,11 @@ def test_lightgcn_beats_popularity_and_chance_on_planted_groups(gnnexp):
     popularity = torch.bincount(train[1], minlength=80).float().view(-1, 1)
     names = ["recall@20"]
     popular = rank_scores(torch.ones(120, 1), popularity, held, known, names)["recall@20"]
-    chance = rank_scores(torch.ones(120, 1), torch.rand(80, 1), held, known, names)["recall@20"]
-    assert chance < 0.4 and popular < 0.5
-    assert res["test"]["recall@20"] > popular + 0.15, (res["test"], popular)
+    random_order = torch.rand(80, 1, generator=torch.Generator().manual_seed(0))
+    chance = rank_scores(torch.ones(120, 1), random_order, held, known, names)["recall@20"]
+    # About 20 of the 70-odd unseen items by chance; popularity helps some; the groups more.
+    assert chance < 0.4 and popular < 0.6
+    assert res["test"]["recall@20"] > popular + 0.15, (res["test"], popular, chance)
     assert res["test"]["ndcg@20"] > 0 and 0 < res["test"]["hits@20"] <= 1
 
 
