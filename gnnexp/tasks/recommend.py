@@ -40,16 +40,21 @@ def _ranking_names(k: int, metric: str) -> list[str]:
     return list(dict.fromkeys((f"recall@{k}", f"ndcg@{k}", f"hits@{k}", metric)))
 
 
+def _in_block(pairs: Tensor, block: Tensor, num_users: int) -> tuple[Tensor, Tensor]:
+    """(row in ``block``, item) of the user-item ``pairs`` whose user is in ``block``."""
+    row = torch.full((num_users,), -1, dtype=torch.long, device=block.device)
+    row[block] = torch.arange(block.numel(), device=block.device)
+    mine = pairs[:, row[pairs[0]] >= 0]
+    return row[mine[0]], mine[1]
+
+
 def ranked(z_user: Tensor, z_item: Tensor, users: Tensor, known: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
     """``(block of users, their scores over every item)``, blocks of :data:`USER_BLOCK` users,
     the items each user is known to have met (``known``: user-item pairs) scored -inf."""
     for start in range(0, users.numel(), USER_BLOCK):
         block = users[start : start + USER_BLOCK]
         scores = z_user[block] @ z_item.t()
-        row = torch.full((z_user.size(0),), -1, dtype=torch.long, device=users.device)
-        row[block] = torch.arange(block.numel(), device=users.device)
-        mine = known[:, row[known[0]] >= 0]
-        scores[row[mine[0]], mine[1]] = float("-inf")
+        scores[_in_block(known, block, z_user.size(0))] = float("-inf")
         yield block, scores
 
 
@@ -141,10 +146,7 @@ def rank_scores(
     totals = dict.fromkeys(names, 0.0)
     for block, scores in ranked(z_user, z_item, users, known):
         relevant = torch.zeros_like(scores, dtype=torch.bool)
-        row = torch.full((z_user.size(0),), -1, dtype=torch.long, device=held.device)
-        row[block] = torch.arange(block.numel(), device=held.device)
-        mine = held[:, row[held[0]] >= 0]
-        relevant[row[mine[0]], mine[1]] = True
+        relevant[_in_block(held, block, z_user.size(0))] = True
         for name in names:
             kind, k = name.split("@")
             totals[name] += RANKING[kind](scores, relevant, int(k)) * block.numel()
