@@ -31,7 +31,10 @@ from tests.conftest import FAST, REPO
 # Every built-in architecture that works without edge features (tests/test_edge_features.py
 # covers the others).
 MODELS = sorted(
-    name for name, cls in declared("model").items() if not getattr(cls, "needs_edge_features", False)
+    name
+    for name, cls in declared("model").items()
+    # typed-graph models (hetero_only): tests/test_hetero.py
+    if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
 )
 
 
