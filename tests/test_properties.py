@@ -22,9 +22,10 @@ from gnnexp.models.heads import GraphModel, LinkModel
 from gnnexp.tasks import build_task
 
 # The generated graphs carry no edge features (tests/test_edge_features.py covers GINE).
-# Typed-graph models (hetero_only: hgt, lightgcn) take no plain graph.
 NO_EDGE_MODELS = sorted(
-    n for n, cls in MODELS.items() if not getattr(cls, "hetero_only", False) and not cls.needs_edge_features
+    n
+    for n, cls in MODELS.items()
+    if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
 )
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIANTS = [

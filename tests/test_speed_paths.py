@@ -33,7 +33,7 @@ from tests.conftest import FAST, REPO
 MODELS = sorted(
     name
     for name, cls in declared("model").items()
-    # Typed-graph models (hgt, lightgcn) run on heterogeneous datasets only.
+    # typed-graph models (hetero_only): tests/test_hetero.py
     if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
 )
 

@@ -50,8 +50,7 @@ def _permuted(graph: Data, seed: int) -> Data:
 GRAPH_ENCODERS = sorted(
     name
     for name, cls in declared("model").items()
-    if not getattr(cls, "hetero_only", False)
-    and not cls.needs_edge_features  # typed-graph models: plain graphs refused
+    if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
 )
 
 

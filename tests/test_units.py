@@ -169,13 +169,14 @@ def test_ranking_metrics_against_hand_computed_values():
     assert rmse(torch.tensor([0.0, 4.0]), torch.tensor([0.0, 0.0])) == pytest.approx(8**0.5)
 
 
-# Typed-graph models (hetero_only: hgt, lightgcn) take no plain graph.
-PLAIN_MODELS = sorted(
-    n for n, cls in MODELS.items() if not getattr(cls, "hetero_only", False) and not cls.needs_edge_features
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, cls in MODELS.items()
+        if not getattr(cls, "needs_edge_features", False) and not getattr(cls, "hetero_only", False)
+    ),
 )
-
-
-@pytest.mark.parametrize("name", PLAIN_MODELS)
 @pytest.mark.parametrize(
     "variant",
     [

@@ -237,7 +237,6 @@ def build_hetero_model(
     heterogeneous architecture, or a built-in one through ``to_hetero`` (its per-type outputs
     combined by ``aggr``). Run once on ``graph``, so that what cannot work is one line now."""
     from gnnexp.config.components import instance
-    from gnnexp.models.hetero_archs import HeteroSpec
 
     if cfg.get("_target_"):
         raise ConfigError(
@@ -254,8 +253,8 @@ def build_hetero_model(
         )
     hidden = int(spec.hidden_channels)
     try:
-        if isinstance(spec, HeteroSpec):
-            core = spec.core(schema.metadata, hidden, out_channels)
+        if getattr(spec, "hetero_only", False):  # a native one (gnnexp.models.hetero_archs)
+            core = spec.core(schema.metadata, hidden, out_channels)  # type: ignore[attr-defined]
         else:
             core = _to_hetero(spec, schema, hidden, out_channels, aggr, fast_paths)
         model = HeteroModel(schema, hidden, core)
