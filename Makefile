@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed-$(EXTRAS)
 SEED_DATA  ?= ../shared/data
 ARGS       ?=
 
-.PHONY: install train test test-fast lint bench bench-hpo scale reproduce clean bench-kg
+.PHONY: install train test test-fast lint bench bench-hpo scale reproduce clean bench-kg bench-hetero
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,3 +90,7 @@ bench-kg: install data/.seeded $(PYKEEN_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(PYKEEN_VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+
+## Typed graphs: plain to_hetero(SAGE) loop vs gnnexp on Cora as papers and words, and papers only (~5 min)
+bench-hetero: install data/.seeded
+	$(PY) benchmarks/hetero.py $(ARGS)

@@ -132,6 +132,7 @@ class Metric:
     bounds: tuple[float, float] = (0.0, 1.0)  # the values it can take (plots keep bands inside)
     pairs_only: bool = False  # compares positive pairs with sampled negatives: link prediction only
     entity_ranks: bool = False  # takes the ranks of true entities among all: knowledge graphs (task=kg) only
+    ranking: bool = False  # ranks every item per user: recommendation only
 
     @property
     def description(self) -> str:
@@ -194,5 +195,70 @@ METRICS.update(
         "mean_rank": Metric(
             mean_rank, "min", regression=False, entity_ranks=True, bounds=(1.0, float("inf"))
         ),
+    }
+)
+
+# Recommendation: each row of ``scores`` ranks every item for one user (items the user met in
+# training set to -inf), each row of ``relevant`` marks the user's held-out items. Users
+# without a held-out item are left out by the caller. Vectorized over users.
+
+
+def _top_k_hits(scores: Tensor, relevant: Tensor, k: int) -> Tensor:
+    """``[users, k]``: whether the item ranked at each of the first ``k`` places is relevant."""
+    top = scores.topk(min(k, scores.size(1)), dim=1).indices
+    return relevant.gather(1, top)
+
+
+def recall_at_k(scores: Tensor, relevant: Tensor, k: int) -> float:
+    """Recall@K: the share of a user's held-out items in their top K, averaged over users."""
+    if relevant.size(0) == 0:
+        return float("nan")
+    found = _top_k_hits(scores, relevant, k).sum(1).float()
+    return (found / relevant.sum(1).clamp(min=1)).mean().item()
+
+
+def ndcg_at_k(scores: Tensor, relevant: Tensor, k: int) -> float:
+    """NDCG@K: discounted gain of the held-out items in the top K over the best possible."""
+    import torch
+
+    if relevant.size(0) == 0:
+        return float("nan")
+    hits = _top_k_hits(scores, relevant, k).float()
+    discount = 1.0 / torch.log2(torch.arange(hits.size(1), device=hits.device, dtype=torch.float) + 2.0)
+    dcg = (hits * discount).sum(1)
+    ideal_count = relevant.sum(1).clamp(max=hits.size(1))
+    ideal = torch.cumsum(discount, 0)[(ideal_count - 1).clamp(min=0)] * (ideal_count > 0)
+    return (dcg / ideal.clamp(min=1e-12)).mean().item()
+
+
+def user_hits_at_k(scores: Tensor, relevant: Tensor, k: int) -> float:
+    """Hits@K of a recommender: the share of users with at least one held-out item in their top K."""
+    if relevant.size(0) == 0:
+        return float("nan")
+    return _top_k_hits(scores, relevant, k).any(1).float().mean().item()
+
+
+def _ranking(fn: Callable[[Tensor, Tensor, int], float], k: int) -> Callable[[Tensor, Tensor], float]:
+    def metric(scores: Tensor, relevant: Tensor) -> float:
+        return fn(scores, relevant, k)
+
+    metric.__doc__ = (fn.__doc__ or "").replace("K", str(k))
+    return metric
+
+
+# Ranking metrics of a recommender (task=recommend): ``ranking`` keeps them from the tasks
+# whose predictions are not rankings of items per user.
+RANKING: dict[str, Callable[[Tensor, Tensor, int], float]] = {
+    "recall": recall_at_k,
+    "ndcg": ndcg_at_k,
+    "hits": user_hits_at_k,
+}
+# The K a recommender is scored at (task.k), each a declared metric so that it can be monitored.
+RANKING_KS = (1, 5, 10, 20, 50, 100)
+METRICS.update(
+    {
+        f"{name}@{k}": Metric(_ranking(RANKING[name], k), "max", regression=False, ranking=True)
+        for name in ("recall", "ndcg")
+        for k in RANKING_KS
     }
 )

@@ -9,10 +9,10 @@ import time (tests/test_layers.py).
 
 from __future__ import annotations
 
-from gnnexp.data import datasets, kg_datasets, loaders, transforms
+from gnnexp.data import bipartite, datasets, hetero_sources, kg_datasets, loaders, transforms
 from gnnexp.loggers import kinds as logger_kinds
-from gnnexp.models import archs, kge_archs
-from gnnexp.tasks import kg_kind
+from gnnexp.models import archs, hetero_archs, kge_archs, lightgcn
+from gnnexp.tasks import hetero_kinds, kg_kind, recommend_kinds
 from gnnexp.tasks import kinds as task_kinds
 from gnnexp.training import optimizers, schedulers
 
@@ -28,4 +28,10 @@ MODULES = (
     kg_datasets,
     kg_kind,
     transforms,
+    hetero_sources,
+    hetero_archs,
+    hetero_kinds,
+    bipartite,
+    lightgcn,
+    recommend_kinds,
 )

@@ -102,6 +102,9 @@ SLOW_FILES = {
     "tests/test_hostile_more.py",
 }
 SLOW_TESTS = {
+    # three trainings of 40 epochs (HGT, R-GCN, MLP) on the planted typed graph; a sweep of two jobs
+    "tests/test_hetero.py::test_native_models_find_the_planted_signal_and_features_alone_do_not",
+    "tests/test_hetero.py::test_a_sweep_over_typed_models",
     "tests/test_components.py::test_a_built_in_model_and_logger_are_one_class_and_one_yaml_each",
     "tests/test_components.py::test_a_forged_checkpoint_runs_no_code",
     "tests/test_components.py::test_a_model_and_a_tracker_of_ones_own_train_and_are_listed",

@@ -23,7 +23,9 @@ from gnnexp.tasks import build_task
 
 # The generated graphs carry no edge features (tests/test_edge_features.py covers GINE).
 NO_EDGE_MODELS = sorted(
-    n for n, cls in MODELS.items() if issubclass(cls, GNNSpec) and not cls.needs_edge_features
+    n
+    for n, cls in MODELS.items()
+    if issubclass(cls, GNNSpec) and not cls.needs_edge_features and not getattr(cls, "hetero_only", False)
 )
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIANTS = [

@@ -196,6 +196,9 @@ def test_every_readme_command_runs(recipe, tmp_path, monkeypatch, capsys):
             f"{smiles},{int(value > 6)},{'' if i % 4 == 0 else int(value > 5.5)},{int('Cl' in smiles)}"
         )
     (tmp_path / "tox.csv").write_text("\n".join(tox) + "\n")
+    from tests.test_hetero import folder
+
+    folder(tmp_path / "shop")  # the typed graph of docs/heterogeneous.md
     ran = commands()
     assert len(ran) >= 30
     failures = []

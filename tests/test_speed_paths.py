@@ -34,7 +34,9 @@ from tests.conftest import FAST, REPO
 MODELS = sorted(
     name
     for name, cls in declared("model").items()
-    if issubclass(cls, GNNSpec) and not cls.needs_edge_features  # not the knowledge-graph models
+    if issubclass(cls, GNNSpec)
+    and not cls.needs_edge_features
+    and not getattr(cls, "hetero_only", False)  # not the knowledge-graph models
 )
 
 

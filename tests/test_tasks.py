@@ -51,7 +51,7 @@ def _permuted(graph: Data, seed: int) -> Data:
 GRAPH_ENCODERS = sorted(
     name
     for name, cls in declared("model").items()
-    if issubclass(cls, GNNSpec) and not cls.needs_edge_features
+    if issubclass(cls, GNNSpec) and not cls.needs_edge_features and not getattr(cls, "hetero_only", False)
 )
 
 

@@ -170,7 +170,12 @@ def test_ranking_metrics_against_hand_computed_values():
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n, cls in MODELS.items() if issubclass(cls, GNNSpec) and not cls.needs_edge_features)
+    "name",
+    sorted(
+        n
+        for n, cls in MODELS.items()
+        if issubclass(cls, GNNSpec) and not cls.needs_edge_features and not getattr(cls, "hetero_only", False)
+    ),
 )
 @pytest.mark.parametrize(
     "variant",

@@ -49,7 +49,7 @@ def metric_name(cfg: DictConfig) -> str:
     spec = declared("task").get(str(cfg.task.get("kind")))
     metric = str(cfg.dataset.metric)
     if spec is not None and spec.metrics is not None and metric not in spec.metrics and spec.default_metric:
-        return spec.default_metric
+        return spec.default_metric.format_map(cfg.task)  # "recall@{k}": at the task's own K
     return metric
 
 
@@ -104,6 +104,12 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"belong to each {level} (it supports task={'/'.join(allowed)}).",
             f"use task={allowed[0]} or another dataset.",
         )
+    model_class = declared("model").get(str(cfg.model.get("name")))
+    if getattr(model_class, "hetero_only", False) and level != "hetero" and not cfg.model.get("_target_"):
+        raise ConfigError(
+            f"model={cfg.model.name} reads node and edge types, and dataset={cfg.dataset.name} has one of each.",
+            "use a typed graph (dataset=cora_words, dataset=hetero_files) or another model.",
+        )
     metric = metric_name(cfg)
     regression = cfg.dataset.target == "regression" and kind != "link"
     task_metrics = declared("task")[kind].metrics
@@ -117,10 +123,21 @@ def _check_settings_together(cfg: DictConfig) -> None:
             f"metric '{metric}' ranks the entities of a knowledge graph: it applies to task=kg only.",
             "use another metric (dataset.metric=... or task.metric=...).",
         )
-    if METRICS[metric].pairs_only and kind != "link":
+    if METRICS[metric].pairs_only and task_metrics is None:
         raise ConfigError(
             f"metric '{metric}' ranks held-out edges against non-edges: it applies to task=link only.",
             "use task=link, or another metric (dataset.metric=... or task.metric=...).",
+        )
+    if METRICS[metric].ranking and task_metrics is None:
+        raise ConfigError(
+            f"metric '{metric}' ranks every item for each user: it applies to task=recommend only.",
+            "use task=recommend, or another metric (dataset.metric=... or task.metric=...).",
+        )
+    model_tasks = getattr(declared("model").get(str(cfg.model.get("name"))), "tasks", None)
+    if model_tasks and kind not in model_tasks:
+        raise ConfigError(
+            f"model={cfg.model.name} trains under task={'/'.join(model_tasks)} only (got task={kind}).",
+            f"use task={model_tasks[0]} on a user-item dataset (e.g. dataset=bipartite), or another model.",
         )
     if regression != METRICS[metric].regression:
         wanted = " or ".join(n for n, m in METRICS.items() if m.regression == regression)
@@ -152,7 +169,8 @@ def _check_settings_together(cfg: DictConfig) -> None:
                 "add trainer.patience=null.",
             )
     if cfg.loader.kind == "neighbor":
-        if kind != "node":
+        # Tasks with seed nodes of their own say so (typed graphs' node task).
+        if not getattr(declared("task")[kind], "seed_nodes", kind == "node"):
             raise ConfigError(
                 f"loader=neighbor samples neighbourhoods of seed nodes, which task={kind} does not have"
                 + (" (graph datasets are mini-batched by whole graphs)." if kind == "graph" else "."),

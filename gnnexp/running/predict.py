@@ -55,6 +55,12 @@ def predict(
     from gnnexp.training.checkpoint import load_weights
 
     check_width(data, shape, source)
+    spec = instance("task", cfg.task)
+    if hasattr(spec, "predictions"):  # a task that builds its model and rows itself (typed graphs)
+        table: tuple[list[str], list[list[Any]]] = spec.predictions(
+            cfg, data, shape, lambda model: load_weights(model, weights, source)
+        )
+        return table
     regression = cfg.dataset.target == "regression"
     out_channels = (shape or {}).get("out_channels") or data.num_classes
     kind = str(cfg.task.kind)
