@@ -108,7 +108,7 @@ def _no_cuda(tmp: Path, data: Path, mp: pytest.MonkeyPatch) -> list[str]:
 
 CASES = [
     # Unknown names, with the closest valid one suggested.
-    Case("unknown model", ["model=gta"], ["Unknown model 'gta'", "Did you mean 'gat'?", "gcn", "sage"]),
+    Case("unknown model", ["model=gatt"], ["Unknown model 'gatt'", "Did you mean 'gat'?", "gcn", "sage"]),
     Case("unknown dataset", ["dataset=core"], ["Unknown dataset 'core'", "Did you mean 'cora'?"]),
     Case("unknown optimizer", ["optimizer=adamm"], ["Unknown optimizer 'adamm'", "Did you mean 'adam'?"]),
     Case("unknown scheduler", ["scheduler=cosin"], ["Unknown scheduler 'cosin'", "Did you mean 'cosine'?"]),

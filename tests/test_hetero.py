@@ -157,8 +157,13 @@ def _train_steps(model, inputs, target, y, mask, steps: int = 20) -> tuple[float
 
 BUILT_IN = sorted(name for name, cls in declared("model").items() if issubclass(cls, GNNSpec))
 # GCNConv's normalisation is not defined between two node types (PyG refuses tuples of
-# features), and GINE needs edge features, which typed graphs do not give its layers.
-REFUSED = {"gcn": "does not support bipartite message passing", "gine": "needs edge features"}
+# features), GINE needs edge features, which typed graphs do not give its layers, and GPS's
+# global attention has no layer to copy per edge type.
+REFUSED = {
+    "gcn": "does not support bipartite message passing",
+    "gine": "needs edge features",
+    "gps": "no message-passing layer that to_hetero can copy",
+}
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

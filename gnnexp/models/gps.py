@@ -64,6 +64,8 @@ class GPSNet(torch.nn.Module):
                 dropout=spec.dropout,
                 act=spec.act,
                 norm=NORMS[spec.norm],
+                # A batch holding one node (a one-atom molecule) is normalised, not refused, as GIN's MLPs do.
+                norm_kwargs={"allow_single_element": True} if spec.norm == "batch" else None,
                 attn_type=spec.attn_type,
                 attn_kwargs={"dropout": spec.attn_dropout},
             )

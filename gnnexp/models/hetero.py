@@ -294,6 +294,11 @@ def _to_hetero(
             f"model={spec.name} needs edge features, which typed graphs do not pass to its layers here.",
             "use a model without them (model=gin instead of gine), hgt or rgcn_hetero.",
         )
+    if type(spec).init_conv is GNNSpec.init_conv:  # GPS: global attention, no layer to copy per type
+        raise ConfigError(
+            f"model={spec.name} has no message-passing layer that to_hetero can copy per edge type.",
+            "use a model with one (sage, gat, gin), hgt or rgcn_hetero on typed graphs.",
+        )
     if spec.drop_edge > 0:
         raise ConfigError(
             f"model.drop_edge={spec.drop_edge} drops edges of one edge list; a typed graph has one per edge type.",
