@@ -143,30 +143,44 @@ def _check_known_keys(prefix: str, node: Any, cls: type, owner: str) -> None:
             )
 
 
+def _check_list_group(group: str, noun: str, name: Any, node: Any, fix: str) -> tuple[type, Any]:
+    """A member of a list group (``logger=[...]``, ``transform=[...]``): a declared component,
+    and its settings known and allowed. Returns its class and its settings as written."""
+    kinds = declared(group)
+    if name not in kinds:
+        names = sorted(kinds)
+        raise ConfigError(
+            f"{group}={name} is not a known {noun} ({', '.join(names)}).{did_you_mean(str(name), names)}",
+            fix.format(first=names[0]),
+        )
+    cls = kinds[name]
+    values = node[name] or {}
+    known = {setting for setting, *_ in settings(cls)}
+    unknown = sorted(str(k) for k in values if k not in known)
+    if unknown:
+        raise ConfigError(
+            f"{group}.{name}.{unknown[0]} is not a setting of the {name} {noun}"
+            f" ({', '.join(sorted(known)) or 'it has none'}).",
+            f"remove {group}.{name}.{unknown[0]}.",
+        )
+    check_settings(f"{group}.{name}.", values, cls)
+    return cls, values
+
+
 def _check_loggers(node: Any) -> None:
     import importlib.util
 
-    kinds = declared("logger")
     for name in node:
-        if name not in kinds:
-            names = sorted(kinds)
-            raise ConfigError(
-                f"logger={name} is not a known tracker ({', '.join(names)}).{did_you_mean(str(name), names)}",
-                f"use logger=[{names[0]}], or declare a tracker of your own (docs/outputs.md: Trackers).",
-            )
-        cls = kinds[name]
-        values = node[name] or {}
-        known = {setting for setting, *_ in settings(cls)}
-        unknown = sorted(str(k) for k in values if k not in known)
-        if unknown:
-            raise ConfigError(
-                f"logger.{name}.{unknown[0]} is not a setting of the {name} tracker"
-                f" ({', '.join(sorted(known)) or 'it has none'}).",
-                f"remove logger.{name}.{unknown[0]}.",
-            )
-        check_settings(f"logger.{name}.", values, cls)
-        if cls.requires and importlib.util.find_spec(cls.requires[0]) is None:
-            module, extra = cls.requires
+        cls, _ = _check_list_group(
+            "logger",
+            "tracker",
+            name,
+            node,
+            "use logger=[{first}], or declare a tracker of your own (docs/outputs.md: Trackers).",
+        )
+        requires: Any = getattr(cls, "requires", None)
+        if requires and importlib.util.find_spec(requires[0]) is None:
+            module, extra = requires
             raise ConfigError(
                 f"logger={name} needs the {module} package, which is not installed.",
                 f"pip install 'gnnexp[{extra}]' (or make install-{extra}), or drop {name} from logger=[...].",
@@ -175,25 +189,14 @@ def _check_loggers(node: Any) -> None:
 
 def _check_transforms(node: Any, cfg: DictConfig) -> None:
     """Each chosen transform: a declared one, its settings, and whether it fits the run."""
-    kinds = declared("transform")
     for name in node:
-        if name not in kinds:
-            names = sorted(kinds)
-            raise ConfigError(
-                f"transform={name} is not a known transform ({', '.join(names)}).{did_you_mean(str(name), names)}",
-                "use transform=[...] with declared transforms (gnnexp list transform).",
-            )
-        cls = kinds[name]
-        values = node[name] or {}
-        known = {setting for setting, *_ in settings(cls)}
-        unknown = sorted(str(k) for k in values if k not in known)
-        if unknown:
-            raise ConfigError(
-                f"transform.{name}.{unknown[0]} is not a setting of the {name} transform"
-                f" ({', '.join(sorted(known)) or 'it has none'}).",
-                f"remove transform.{name}.{unknown[0]}.",
-            )
-        check_settings(f"transform.{name}.", values, cls)
+        cls, values = _check_list_group(
+            "transform",
+            "transform",
+            name,
+            node,
+            "use transform=[...] with declared transforms (gnnexp list transform).",
+        )
         plain = OmegaConf.to_container(values, resolve=True) if OmegaConf.is_config(values) else values
         assert isinstance(plain, dict)
         cls(**{str(k): v for k, v in plain.items()}).check(str(name), cfg)

@@ -99,24 +99,31 @@ class GraphTaskSpec(TaskSpec):
         return GraphModel(encoder, width, cfg.readout, cfg.hidden_channels, out_channels, cfg.dropout)
 
 
-@component("task", "link")
-class LinkTaskSpec(TaskSpec):
-    """Link prediction: held-out edges against sampled non-edges (ROC-AUC, AP, Hits@K)."""
+@dataclass
+class PairScoring:
+    """Settings of a task that scores node pairs against sampled non-edges (link prediction on
+    one graph, or on one edge type of a typed graph)."""
 
-    val_ratio: float = option(0.05, doc="share of edges held out for validation", gt=0, lt=1)
-    test_ratio: float = option(0.1, doc="share of edges held out for testing", gt=0, lt=1)
-    decoder: str = option("dot", doc="how a pair of node embeddings is scored", choices=("dot", "mlp"))
     neg_ratio: float = option(1.0, doc="negatives per positive edge in training", gt=0)
     hits_k: int = option(50, doc="K of Hits@K", ge=1)
-    split_seed: int = option(0, doc="seed of the edge split", ge=0)
     weight_decay: float = option(
         0.0,
         doc="replaces the model's recommended decay, which would shrink the embeddings the scores compare",
         ge=0,
     )
 
-    metrics = tuple(name for name, m in METRICS.items() if m.binary)
-    default_metric = "roc_auc"
+    metrics: ClassVar[tuple[str, ...] | None] = tuple(name for name, m in METRICS.items() if m.binary)
+    default_metric: ClassVar[str | None] = "roc_auc"
+
+
+@component("task", "link")
+class LinkTaskSpec(PairScoring, TaskSpec):
+    """Link prediction: held-out edges against sampled non-edges (ROC-AUC, AP, Hits@K)."""
+
+    val_ratio: float = option(0.05, doc="share of edges held out for validation", gt=0, lt=1)
+    test_ratio: float = option(0.1, doc="share of edges held out for testing", gt=0, lt=1)
+    decoder: str = option("dot", doc="how a pair of node embeddings is scored", choices=("dot", "mlp"))
+    split_seed: int = option(0, doc="seed of the edge split", ge=0)
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gnnexp.config.components import component, option
 from gnnexp.metrics import METRICS, RANKING_KS
 from gnnexp.tasks.hetero_kinds import HeteroTaskSpec
+from gnnexp.tasks.kinds import PairScoring
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,20 +66,10 @@ class TypedEdgeTaskSpec(HeteroTaskSpec):
 
 
 @component("task", "hetero_link")
-class HeteroLinkTaskSpec(TypedEdgeTaskSpec):
+class HeteroLinkTaskSpec(PairScoring, TypedEdgeTaskSpec):
     """Link prediction on one edge type of a heterogeneous graph (ROC-AUC, AP, Hits@K)."""
 
-    neg_ratio: float = option(1.0, doc="negatives per positive edge in training", gt=0)
-    hits_k: int = option(50, doc="K of Hits@K", ge=1)
     k: int = option(20, doc="gnnexp predict: targets listed per source node", ge=1)
-    weight_decay: float = option(
-        0.0,
-        doc="replaces the model's recommended decay, which would shrink the embeddings the scores compare",
-        ge=0,
-    )
-
-    metrics = tuple(name for name, m in METRICS.items() if m.binary)
-    default_metric = "roc_auc"
 
     def build(
         self, cfg: DictConfig, data: GraphData, device: torch.device, fold: int | None, dist: Dist, fast: bool
