@@ -41,6 +41,16 @@ def _distance(q: Tensor, ent: Tensor, candidates: Tensor | None, p: float) -> Te
     return torch.linalg.vector_norm(q.unsqueeze(1) - ent[candidates], ord=p, dim=-1)
 
 
+def _complex_query(anchor: Tensor, r_re: Tensor, r_im: Tensor, heads: bool) -> Tensor:
+    """The anchors' (re | im) embeddings times the relation ``r`` (a tail query) or times its
+    conjugate (a head query), as (re | im): what ComplEx's product and RotatE's distance
+    compare every candidate entity with."""
+    a_re, a_im = anchor.chunk(2, dim=-1)
+    if heads:
+        return torch.cat([r_re * a_re + r_im * a_im, r_re * a_im - r_im * a_re], dim=-1)
+    return torch.cat([r_re * a_re - r_im * a_im, r_re * a_im + r_im * a_re], dim=-1)
+
+
 def _dot(q: Tensor, ent: Tensor, candidates: Tensor | None) -> Tensor:
     if _all_then_pick(candidates, ent):
         out = q @ ent.t()
@@ -84,13 +94,9 @@ class ComplEx(kge.ComplEx):
     def decode(
         self, ent: Tensor, anchor: Tensor, rel: Tensor, candidates: Tensor | None = None, heads: bool = False
     ) -> Tensor:
-        a_re, a_im = ent[anchor].chunk(2, dim=-1)
-        r_re, r_im = self.rel_emb(rel), self.rel_emb_im(rel)
-        if heads:  # the score as a linear form in the head's (re, im)
-            q = torch.cat([r_re * a_re + r_im * a_im, r_re * a_im - r_im * a_re], dim=-1)
-        else:  # ... in the tail's
-            q = torch.cat([a_re * r_re - a_im * r_im, a_im * r_re + a_re * r_im], dim=-1)
-        return _dot(q, ent, candidates)
+        return _dot(
+            _complex_query(ent[anchor], self.rel_emb(rel), self.rel_emb_im(rel), heads), ent, candidates
+        )
 
 
 class RotatE(kge.RotatE):
@@ -102,13 +108,9 @@ class RotatE(kge.RotatE):
     def decode(
         self, ent: Tensor, anchor: Tensor, rel: Tensor, candidates: Tensor | None = None, heads: bool = False
     ) -> Tensor:
-        a_re, a_im = ent[anchor].chunk(2, dim=-1)
         theta = self.rel_emb(rel)
-        r_re, r_im = torch.cos(theta), torch.sin(theta)
-        if heads:  # |r| = 1: ||h o r - t|| = ||h - t o conj(r)||
-            q = torch.cat([r_re * a_re + r_im * a_im, r_re * a_im - r_im * a_re], dim=-1)
-        else:
-            q = torch.cat([r_re * a_re - r_im * a_im, r_re * a_im + r_im * a_re], dim=-1)
+        # |r| = 1: ||h o r - t|| = ||h - t o conj(r)||, so a head query rotates by conj(r).
+        q = _complex_query(ent[anchor], torch.cos(theta), torch.sin(theta), heads)
         return self.margin - _distance(q, ent, candidates, 2.0)
 
 
