@@ -57,8 +57,6 @@ class _Pattern:
         self.block_col[position.view(-1)] = (col.view(-1, 1) * heads + head.view(1, -1)).view(-1)
         self.block_row = torch.empty(e * heads, dtype=torch.long, device=device)
         self.block_row[position.view(-1)] = (row.view(-1, 1) * heads + head.view(1, -1)).view(-1)
-        self.head_mask = F.one_hot(self.block_row % heads, heads).float()
-        entries = torch.arange(e * heads, device=device)
         starts = (crow[:-1] * heads).repeat_interleave(heads) + head.repeat(n) * degree.repeat_interleave(
             heads
         )
@@ -69,11 +67,19 @@ class _Pattern:
         ones = torch.ones(heads * e, device=device)
         block = torch.sparse_csr_tensor(self.crow32, self.col32, ones, self.shape)
         self.t_crow, self.t_col, self.perm = transpose_pattern(block)
-        # Gathering rows by entry is a product with a 0/1 matrix; its backward sums each
-        # entry's gradient into its row, here as CSR products rather than a scatter.
-        size = (heads * n, heads * e)
-        self.to_rows = torch.sparse_csr_tensor(self.crow32, entries.int(), ones, size)
-        self.to_cols = torch.sparse_csr_tensor(self.t_crow, self.perm.int(), ones, size)
+        # GATv2 scores each edge for all heads at once, gathering (edges, heads * channels)
+        # rows: an eighth of the indices of a gather per (edge, head). ``to_block`` puts those
+        # (edge, head) scores in block order and ``from_block`` takes them back (its backward).
+        self.edge_src, self.edge_dst = col, row
+        self.from_block = position.view(-1)
+        self.to_block = torch.empty_like(self.from_block)
+        self.to_block[self.from_block] = torch.arange(e * heads, device=device)
+        # Gathering rows by edge is a product with a 0/1 matrix; its backward sums each
+        # edge's gradient into its row, here as CSR products rather than a scatter.
+        t_crow, _, perm = transpose_pattern(adj)
+        edge_ones, edges = torch.ones(e, device=device), torch.arange(e, device=device).int()
+        self.src_sums = torch.sparse_csr_tensor(t_crow.int(), perm.int(), edge_ones, (n, e))
+        self.dst_sums = torch.sparse_csr_tensor(crow.int(), edges, edge_ones, (n, e))
 
 
 # The attribute of an attention adjacency that holds its patterns, by number of heads.
@@ -102,14 +108,18 @@ class _Gather(torch.autograd.Function):
         return torch.sparse.mm(ctx.sums, flat).view(ctx.shape), None, None
 
 
-def gather_rows(x: Tensor, p: _Pattern) -> Tensor:
-    """Each entry's target-side row of ``x`` ((node, head) rows)."""
-    return _Gather.apply(x, p.block_row, p.to_rows)
+class _Reorder(torch.autograd.Function):
+    """``x.index_select(0, index)`` for a permutation ``index``; its backward gathers with the
+    inverse permutation instead of scattering."""
 
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, index: Tensor, inverse: Tensor) -> Tensor:
+        ctx.inverse = inverse
+        return x.index_select(0, index)
 
-def gather_cols(x: Tensor, p: _Pattern) -> Tensor:
-    """Each entry's source-side row of ``x``."""
-    return _Gather.apply(x, p.block_col, p.to_cols)
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        return grad.index_select(0, ctx.inverse), None, None
 
 
 class _BlockMatmul(torch.autograd.Function):
@@ -222,12 +232,25 @@ class CSRGATv2Conv(_CSRAttention, GATv2Conv):
 
     def attend(self, x: Tensor, p: _Pattern) -> Tensor:
         heads, channels = self.heads, self.out_channels
-        x_l = self.lin_l(x).view(-1, channels)  # (node, head) rows, node-major
-        x_r = x_l if self.share_weights else self.lin_r(x).view(-1, channels)
-        n = x_l.size(0) // heads
-        pair = gather_cols(x_l, p) + gather_rows(x_r, p)
-        pair = F.leaky_relu(pair, self.negative_slope)
-        # Every head's score of every entry, then each entry's own head: two dense products
-        # instead of gathering the head's vector per entry (whose backward is a scatter).
-        scores = ((pair @ self.att.view(heads, channels).t()) * p.head_mask).sum(-1)
-        return self.heads_out(_attend(scores, x_l, p, self.dropout, self.training), n)
+        x_l, x_r = self._project(x)
+        n = x_l.size(0)
+        pair = _Gather.apply(x_l, p.edge_src, p.src_sums) + _Gather.apply(x_r, p.edge_dst, p.dst_sums)
+        pair = F.leaky_relu(pair, self.negative_slope).view(-1, heads, channels)
+        scores = (pair * self.att.view(1, heads, channels)).sum(-1)  # (edge, head), edge-major
+        scores = _Reorder.apply(scores.view(-1), p.to_block, p.from_block)
+        return self.heads_out(_attend(scores, x_l.reshape(-1, channels), p, self.dropout, self.training), n)
+
+    def _project(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``lin_l(x)`` and ``lin_r(x)``; two weights in one product, which reads ``x`` once."""
+        lin_l, lin_r = self.lin_l, self.lin_r
+        if self.share_weights:
+            x_l = lin_l(x)
+            return x_l, x_l
+        weight = torch.cat([lin_l.weight, lin_r.weight])
+        out = lin_l.project(x, weight) if isinstance(lin_l, SparseAwareLinear) else F.linear(x, weight)
+        if lin_l.bias is not None and lin_r.bias is not None:
+            out = out + torch.cat([lin_l.bias, lin_r.bias])
+        elif lin_l.bias is not None or lin_r.bias is not None:
+            return lin_l(x), lin_r(x)
+        x_l, x_r = torch.split(out, [lin_l.weight.size(0), lin_r.weight.size(0)], dim=1)
+        return x_l, x_r
