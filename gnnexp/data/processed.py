@@ -102,6 +102,16 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
                 f"delete {processed} (PyG rebuilds it from the raw files), or point GNNEXP_DATA_DIR "
                 "at a writable copy of the raw files.",
             ) from err
+    with weights_only():
+        yield
+    for processed in processed_dirs:
+        if processed.is_dir():
+            _record(processed, before.get(processed, {}))
+
+
+@contextmanager
+def weights_only() -> Iterator[None]:
+    """Every ``torch.load`` inside is weights-only, whatever its caller (PyG's fallback) asks."""
     # A user's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD beside ours would make torch refuse every load.
     saved = {name: os.environ.pop(name, None) for name in (FORCE_SAFE, FORCE_UNSAFE)}
     os.environ[FORCE_SAFE] = "1"
@@ -116,9 +126,6 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    for processed in processed_dirs:
-        if processed.is_dir():
-            _record(processed, before.get(processed, {}))
 
 
 def _record(processed: Path, verified_stamps: dict[str, tuple[int, int]]) -> None:
