@@ -46,7 +46,8 @@ def _files(processed: Path) -> dict[str, Path]:
     }
 
 
-def _recorded(processed: Path) -> dict[str, str]:
+def recorded(processed: Path) -> dict[str, str]:
+    """The SHA-256 of each file in ``processed`` as gnnexp recorded it (empty: no usable record)."""
     try:
         record = json.loads((processed / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -61,7 +62,7 @@ def _trusted(processed: Path) -> bool:
     files = _files(processed)
     if not files:
         return True
-    record = _recorded(processed)
+    record = recorded(processed)
     return set(record) == set(files) and all(p.is_file() and record[k] == sha256(p) for k, p in files.items())
 
 
@@ -132,7 +133,7 @@ def _record(processed: Path, verified_stamps: dict[str, tuple[int, int]]) -> Non
     """Write the record of ``processed``, hashing only files new or changed since verified."""
     from gnnexp.util.atomic import atomic_file
 
-    record = _recorded(processed)
+    record = recorded(processed)
     files = _files(processed)
     unchanged = {k for k, p in files.items() if verified_stamps.get(k) == _stamp(p) and k in record}
     if unchanged == set(files) and set(record) == set(files):
