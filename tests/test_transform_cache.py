@@ -224,3 +224,31 @@ def test_a_random_transform_still_draws_per_read_after_a_restore(private: Path, 
     assert all(torch.allclose(a.abs(), b.abs(), atol=1e-5) for a, b in zip(draws, kept, strict=True))
     assert sum(not torch.equal(a, b) for a, b in zip(draws, kept, strict=True)) > 5  # new signs
     _assert_same(restored, _fresh("mutag", private, settings=resign))
+
+
+class _Note:
+    """An attribute torch saves but a weights-only load refuses."""
+
+
+def test_graphs_that_would_not_load_back_are_not_written(tmp_path: Path, transforms_run) -> None:
+    from torch_geometric.data import Data
+
+    def graphs() -> list[Data]:
+        return [
+            Data(
+                x=torch.ones(n, 2),
+                edge_index=torch.tensor([[0, 1], [1, 0]]),
+                y=torch.tensor([0]),
+                note=_Note(),
+            )
+            for n in (3, 4)
+        ]
+
+    node = {"random_walk_pe": {"walk_length": 2}}
+    for _ in range(2):
+        out = transform_cache.cached_transforms(
+            GraphData("odd", "graph", graphs(), 2, 2), node, tmp_path, "odd"
+        )
+        assert out.num_features == 4 and out.graphs[1].x.shape == (4, 4)
+    assert transforms_run[0] == 4  # transformed in both runs: nothing was kept
+    assert not (tmp_path / FOLDER).exists()

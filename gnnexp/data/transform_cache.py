@@ -95,14 +95,14 @@ def _read(path: Path) -> list[Any] | None:
     from torch_geometric.data.separate import separate
 
     try:
-        blob = path.read_bytes()
+        # Not a pipe or a device planted there, whose reading would block or never end.
+        blob = path.read_bytes() if path.is_file() else b""
     except OSError:
         return None
     if recorded(path.parent).get(path.name) != hashlib.sha256(blob).hexdigest():
         return None
     try:
-        with weights_only():
-            stored, slices, _ = torch.load(io.BytesIO(blob), weights_only=True)
+        stored, slices, _ = _load(blob)
         collated = Data.from_dict(stored)
         if slices is None:  # one graph: stored as it is (InMemoryDataset.collate)
             return [collated]
@@ -113,6 +113,11 @@ def _read(path: Path) -> list[Any] | None:
         return None
 
 
+def _load(blob: bytes) -> Any:
+    with weights_only():
+        return torch.load(io.BytesIO(blob), weights_only=True)
+
+
 def _write(path: Path, graphs: list[Any]) -> None:
     """Keep ``graphs`` at ``path`` and record its hash; a directory that cannot be written is
     left as it is (the next run transforms again)."""
@@ -120,8 +125,12 @@ def _write(path: Path, graphs: list[Any]) -> None:
 
     collated, slices = InMemoryDataset.collate(graphs)
     buffer = io.BytesIO()
-    torch.save((collated.to_dict(), slices, type(collated)), buffer)
-    blob = buffer.getvalue()
+    try:
+        torch.save((collated.to_dict(), slices, type(collated)), buffer)
+        blob = buffer.getvalue()
+        _load(blob)
+    except Exception:  # an attribute torch cannot save, or not load weights-only: never read back
+        return
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         _replace(path, blob)
