@@ -79,7 +79,8 @@ def cache_path(name: str, node: Any, data_dir: Path, identity: str) -> Path:
         "versions": [torch.__version__, torch_geometric.__version__, _version("scipy")],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return data_dir / FOLDER / (re.sub(r"[^A-Za-z0-9._-]", "_", name) or "dataset") / f"{digest[:40]}.pt"
+    folder = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "dataset"  # no dots: never "..", never hidden
+    return data_dir / FOLDER / folder / f"{digest[:40]}.pt"
 
 
 def _version(package: str) -> str:
