@@ -94,3 +94,8 @@ clean:
 ## Typed graphs: plain to_hetero(SAGE) loop vs gnnexp on Cora as papers and words, and papers only (~5 min)
 bench-hetero: install data/.seeded
 	$(PY) benchmarks/hetero.py $(ARGS)
+
+## Transform cache: MUTAG and Cora loading in new processes, no transform vs random_walk_pe cold and warm (~2 min)
+.PHONY: bench-transform-cache
+bench-transform-cache: install data/.seeded
+	$(PY) benchmarks/transform_cache.py $(ARGS)

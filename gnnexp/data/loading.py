@@ -60,15 +60,16 @@ def load_dataset(cfg: DictConfig, data_dir: Path, transforms: Any = None) -> Gra
             f"dataset.source={source} is unknown ({', '.join(names)}).{did_you_mean(source, names)}",
             "set dataset.source to one of them, or dataset._target_ to a PyG dataset class.",
         )
-    key = f"{data_dir}|{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}|{_files_fingerprint(cfg)}"
+    identity = f"{OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)}|{_files_fingerprint(cfg)}"
+    key = f"{data_dir}|{identity}"
     if key not in _CACHE:
         _CACHE[key] = sources[source]().load(cfg, data_dir)
     if transforms:  # its own entry: a changed transform reuses the loaded data, never a stale result
-        from gnnexp.data.transforming import apply_transforms
+        from gnnexp.data.transform_cache import cached_transforms
 
         loaded, key = _CACHE[key], f"{key}|{OmegaConf.to_yaml(transforms, resolve=True)}"
-        if key not in _CACHE:
-            _CACHE[key] = apply_transforms(loaded, transforms)
+        if key not in _CACHE:  # and kept on disk for the next process, by the same settings
+            _CACHE[key] = cached_transforms(loaded, transforms, data_dir, identity)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
 

@@ -46,7 +46,8 @@ def _files(processed: Path) -> dict[str, Path]:
     }
 
 
-def _recorded(processed: Path) -> dict[str, str]:
+def recorded(processed: Path) -> dict[str, str]:
+    """The SHA-256 of each file in ``processed`` as gnnexp recorded it (empty: no usable record)."""
     try:
         record = json.loads((processed / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -61,7 +62,7 @@ def _trusted(processed: Path) -> bool:
     files = _files(processed)
     if not files:
         return True
-    record = _recorded(processed)
+    record = recorded(processed)
     return set(record) == set(files) and all(p.is_file() and record[k] == sha256(p) for k, p in files.items())
 
 
@@ -102,6 +103,16 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
                 f"delete {processed} (PyG rebuilds it from the raw files), or point GNNEXP_DATA_DIR "
                 "at a writable copy of the raw files.",
             ) from err
+    with weights_only():
+        yield
+    for processed in processed_dirs:
+        if processed.is_dir():
+            _record(processed, before.get(processed, {}))
+
+
+@contextmanager
+def weights_only() -> Iterator[None]:
+    """Every ``torch.load`` inside is weights-only, whatever its caller (PyG's fallback) asks."""
     # A user's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD beside ours would make torch refuse every load.
     saved = {name: os.environ.pop(name, None) for name in (FORCE_SAFE, FORCE_UNSAFE)}
     os.environ[FORCE_SAFE] = "1"
@@ -116,16 +127,13 @@ def verified(processed_dirs: list[Path]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    for processed in processed_dirs:
-        if processed.is_dir():
-            _record(processed, before.get(processed, {}))
 
 
 def _record(processed: Path, verified_stamps: dict[str, tuple[int, int]]) -> None:
     """Write the record of ``processed``, hashing only files new or changed since verified."""
     from gnnexp.util.atomic import atomic_file
 
-    record = _recorded(processed)
+    record = recorded(processed)
     files = _files(processed)
     unchanged = {k for k, p in files.items() if verified_stamps.get(k) == _stamp(p) and k in record}
     if unchanged == set(files) and set(record) == set(files):

@@ -1,8 +1,9 @@
 """Applying the ``transform=[...]`` list to a loaded dataset (torch and PyG code).
 
 The transforms run once, when a dataset is loaded, in the order given; the result is
-cached per process with the transform settings in its key (``loading.load_dataset``), so a
-changed option never reuses an older result. Positional encodings (each transform's
+cached with the transform settings in its key, per process (``loading.load_dataset``) and on
+disk under the data directory (``gnnexp.data.transform_cache``), so a changed option never
+reuses an older result. Positional encodings (each transform's
 ``pe_attr``) are then appended to the node features, last, in that order: every model takes
 them as input columns, and ``GraphData.pe_dim`` says how many of the last columns they are
 (GPS feeds them through its own encoder).
@@ -36,8 +37,11 @@ def specs(node: Any) -> list[tuple[str, TransformSpec]]:
     return [(str(name), kinds[str(name)](**(settings or {}))) for name, settings in (values or {}).items()]
 
 
-def apply_transforms(data: GraphData, node: Any) -> GraphData:
-    """``data`` with every graph transformed as ``node`` (the ``transform`` config) says."""
+def apply_transforms(data: GraphData, node: Any, applied: list[Any] | None = None) -> GraphData:
+    """``data`` with every graph transformed as ``node`` (the ``transform`` config) says.
+
+    ``applied``: the graphs this function gave for the same data and settings before (kept on
+    disk by ``gnnexp.data.transform_cache``), used instead of transforming again."""
     chosen = specs(node)
     if not chosen:
         return data
@@ -48,9 +52,11 @@ def apply_transforms(data: GraphData, node: Any) -> GraphData:
         _check_fits(name, spec, graphs, data.name)
     composed = T.Compose([build(spec) for _, spec in chosen])
     pe = [(spec.pe_attr, spec.pe_width()) for _, spec in chosen if spec.pe_attr is not None]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
-        out = [_with_pe(composed(graph), pe) for graph in graphs]
+    out = applied
+    if out is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(SEED)
+            out = [_with_pe(composed(graph), pe) for graph in graphs]
     names = ", ".join(name for name, _ in chosen)
     pe_dim = sum(width for _, width in pe)
     redraw = None
