@@ -20,8 +20,6 @@ from typing import Any
 import torch
 
 from gnnexp.config.compose import compose
-from gnnexp.data.loading import clear_cache, load_dataset
-from gnnexp.paths import resolve_data_dir
 from gnnexp.running.experiment import build_experiment, checked
 
 MODELS = {
@@ -71,21 +69,6 @@ def main() -> None:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"| {name} | {1000 * median:.0f} | {median / base:.2f} |")
-
-    cfg = compose(["dataset=mutag", "transform=[random_walk_pe]"])
-    data_dir = resolve_data_dir(cfg.data_dir)
-    clear_cache()
-    started = time.perf_counter()
-    load_dataset(cfg.dataset, data_dir)
-    loaded = time.perf_counter() - started
-    started = time.perf_counter()
-    load_dataset(cfg.dataset, data_dir, cfg.transform)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    load_dataset(cfg.dataset, data_dir, cfg.transform)
-    second = time.perf_counter() - started
-    print(f"\nMUTAG loaded: {1000 * loaded:.0f} ms; random_walk_pe applied: {1000 * first:.0f} ms; "
-          f"same settings again: {1000 * second:.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
