@@ -1,13 +1,11 @@
-"""GPS against GIN per epoch on the same MUTAG folds, and what a cached transform costs.
+"""GPS against GIN per epoch on the same MUTAG folds.
 
     python benchmarks/pe_timing.py [--folds 3] [--epochs 5]
 
 Each model trains ``--epochs`` timed epochs (after one warm-up) on each of the first
 ``--folds`` folds of the 10-fold split; the models take turns epoch by epoch, so a busy
-machine slows them alike. An epoch is the training pass plus the validation pass. Then the
-transform: loading MUTAG with ``transform=[random_walk_pe]`` once (the transform runs) and
-again with the same settings (the process's cache answers), as the second run of a multirun
-or the next fold does.
+machine slows them alike. An epoch is the training pass plus the validation pass. What a
+cached transform costs is ``benchmarks/transform_cache.py``'s to measure.
 """
 
 from __future__ import annotations
