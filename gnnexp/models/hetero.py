@@ -21,6 +21,7 @@ from torch_geometric.nn.resolver import activation_resolver
 from gnnexp.errors import ConfigError
 from gnnexp.models.archs import GNNSpec, ModelSpec
 from gnnexp.models.fast import sparse as fast
+from gnnexp.models.fast.typed import TypedSAGE
 from gnnexp.models.gnn import make_norm
 from gnnexp.models.layout import PLAIN, Layout
 
@@ -201,8 +202,10 @@ class RGCNCore(torch.nn.Module):
 
 class HeteroModel(torch.nn.Module):
     """Encoders per node type, then the core: ``model(x_dict, edge_index_dict)`` returns a
-    dict of outputs per node type. ``n_id_dict`` (sampled batches) names the nodes of each
-    type in the batch, whose embeddings the featureless types use."""
+    dict of outputs per node type. ``n_id_dict`` (sampled batches, restricted passes) names
+    the nodes of each type that the pass reads, whose embeddings the featureless types use
+    (a type it does not name is not read). ``edge_index_dict`` may hold one dict per layer
+    (a restricted pass of ``TypedSAGE``: ``restricted_inputs``)."""
 
     def __init__(self, schema: Schema, hidden: int, core: torch.nn.Module) -> None:
         super().__init__()
@@ -218,11 +221,13 @@ class HeteroModel(torch.nn.Module):
     def forward(
         self,
         x_dict: dict[str, Tensor],
-        edge_index_dict: dict[EdgeType, Tensor],
+        edge_index_dict: dict[EdgeType, Tensor] | tuple[dict[EdgeType, Tensor], ...],
         n_id_dict: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         h = {}
         for t, encoder in self.encoders.items():
+            if n_id_dict is not None and t not in n_id_dict:
+                continue  # a restricted pass (fast.typed.restricted) that reads no node of t
             if isinstance(encoder, torch.nn.Embedding):
                 h[t] = encoder.weight if n_id_dict is None else encoder(n_id_dict[t])
             else:
@@ -311,7 +316,31 @@ def _to_hetero(
         conv.add_self_loops = False
     core = to_hetero(body, schema.metadata, aggr=aggr)
     _self_loops_within_types(core, schema, looped)
+    if typed_layers(spec, aggr, fast_paths):
+        # The same modules (parameters, initial values, state-dict keys), computed per node type.
+        return TypedSAGE(
+            core.convs, core.norms, core.acts, core.dropout, body.residual, aggr, list(schema.edge_types)
+        )
     return core
+
+
+def typed_layers(spec: ModelSpec | None, aggr: str, enabled: bool) -> int:
+    """How many layers of ``spec`` on a typed graph run as ``gnnexp.models.fast.typed``'s
+    ``TypedSAGE``, which also computes passes restricted to some nodes (0: none, the model
+    is ``to_hetero``'s): GraphSAGE with mean or sum aggregation, per-node norms, no jumping
+    knowledge, its edge types combined by sum or mean, on the fast paths."""
+    from gnnexp.models.archs import GraphSAGE
+
+    if (
+        enabled
+        and isinstance(spec, GraphSAGE)
+        and spec.preferred_adjacency() in ("csr", "mean")
+        and spec.rows_independent()
+        and spec.jk == "none"
+        and aggr in ("sum", "mean")
+    ):
+        return int(spec.num_layers)
+    return 0
 
 
 # Features denser than this stay dense: the sparse product stops paying off.
@@ -330,6 +359,34 @@ def hetero_layout(spec: ModelSpec | None, enabled: bool) -> Layout:
     return Layout(uniform_dropout=True)
 
 
+def sparse_types(graph: Any) -> set[str]:
+    """The node types whose features the fast paths take as CSR matrices (sparse enough)."""
+    return {
+        t
+        for t, x in graph.x_dict.items()
+        if x.is_floating_point()
+        and x.dim() == 2
+        and x.numel()
+        and float((x != 0).float().mean()) < MAX_SPARSE_DENSITY
+    }
+
+
+def restricted_inputs(
+    graph: Any,
+    inputs: tuple[dict[str, Tensor], dict[EdgeType, Tensor]],
+    target: str,
+    nodes: Tensor,
+    layers: int,
+) -> tuple[dict[str, Tensor], tuple[dict[EdgeType, Tensor], ...], dict[str, Tensor]] | None:
+    """The arguments of a pass of a model with ``typed_layers`` = ``layers`` that computes the
+    outputs of ``target``'s ``nodes`` (its first rows) and only what they need; ``inputs``:
+    the full pass's (:func:`hetero_inputs`, CSR adjacencies). None where it would compute
+    nearly as much as the full pass."""
+    from gnnexp.models.fast.typed import restricted
+
+    return restricted(dict(graph.x_dict), inputs[1], target, nodes, layers, sparse_types(graph))
+
+
 def hetero_inputs(
     spec: ModelSpec | None, graph: Any, enabled: bool
 ) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
@@ -341,14 +398,8 @@ def hetero_inputs(
     x_dict, edges = dict(graph.x_dict), dict(graph.edge_index_dict)
     if not enabled:
         return x_dict, edges
-    for t, x in x_dict.items():
-        if (
-            x.is_floating_point()
-            and x.dim() == 2
-            and x.numel()
-            and float((x != 0).float().mean()) < MAX_SPARSE_DENSITY
-        ):
-            x_dict[t] = fast.with_transpose(fast.csr(x))
+    for t in sparse_types(graph):
+        x_dict[t] = fast.with_transpose(fast.csr(x_dict[t]))
     kind = hetero_layout(spec, enabled).adjacency
     if kind in ("csr", "mean"):
         for (src, rel, dst), edge_index in edges.items():

@@ -14,7 +14,7 @@ from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
 from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
 from gnnexp.errors import ConfigError, DataError
-from gnnexp.models.hetero import hetero_inputs
+from gnnexp.models.hetero import hetero_inputs, restricted_inputs, typed_layers
 from gnnexp.tasks.base import Objective
 
 SPLITS = ("train", "val", "test")
@@ -100,6 +100,10 @@ class HeteroNodeTask:
         self.fast = fast
         spec = None if cfg.model.get("_target_") else instance("model", cfg.model)
         self.inputs = hetero_inputs(spec, self.graph, fast)
+        # Full-graph passes compute only the nodes their loss or metrics need, where the model
+        # allows it (fast.typed): the inputs of each such pass, made once per run.
+        self.layers = typed_layers(spec, self.spec.hetero_aggr, fast)
+        self._restricted: dict[tuple[str, ...], tuple[tuple[Any, ...], Tensor] | None] = {}
         self.loader = cfg.loader
         self.sampled = cfg.loader.kind == "neighbor"
         if self.sampled:
@@ -124,9 +128,24 @@ class HeteroNodeTask:
         if self.sampled:
             out, y = self._forward_sampled(model, batch)
             return self.objective.loss(out, y)
+        subset = self.restricted(("train",))
+        if subset is not None:
+            inputs, nodes = subset
+            return self.objective.loss(model(*inputs)[self.target][: nodes.numel()], self.y[nodes])
         out = model(*self.inputs)[self.target]
         mask = self.masks["train"]
         return self.objective.loss(out[mask], self.y[mask])
+
+    def restricted(self, splits: tuple[str, ...]) -> tuple[tuple[Any, ...], Tensor] | None:
+        """The inputs of a pass over the target's nodes of ``splits`` only, and those nodes
+        (ascending); None where such a pass is the full one."""
+        if not self.layers:
+            return None
+        if splits not in self._restricted:
+            nodes = torch.stack([self.masks[s] for s in splits]).any(0).nonzero().view(-1)
+            found = restricted_inputs(self.graph, self.inputs, self.target, nodes, self.layers)
+            self._restricted[splits] = None if found is None else (found, nodes)
+        return self._restricted[splits]
 
     def _forward_sampled(self, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
         """The outputs and targets of a sampled batch's seed nodes (first in their type)."""
@@ -148,6 +167,12 @@ class HeteroNodeTask:
                     ys.append(y)
                 scores[split] = self.objective.scores(torch.cat(outs), torch.cat(ys))
             return scores
+        subset = self.restricted(splits)
+        if subset is not None:
+            inputs, nodes = subset
+            out, y = model(*inputs)[self.target][: nodes.numel()], self.y[nodes]
+            masks = {s: self.masks[s][nodes] for s in splits}
+            return {s: self.objective.scores(out[masks[s]], y[masks[s]]) for s in splits}
         out = model(*self.inputs)[self.target]
         return {s: self.objective.scores(out[self.masks[s]], self.y[self.masks[s]]) for s in splits}
 
