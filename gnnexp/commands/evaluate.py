@@ -123,7 +123,7 @@ def _evaluate(options: argparse.Namespace) -> int:
     console = Console()
     console.print(title, soft_wrap=True, highlight=False, style="italic")
     console.print(table)
-    console.print(f"metrics written to {out}")
+    console.print(f"metrics written to {out}", markup=False)
     return 0
 
 

@@ -97,5 +97,5 @@ def _answer(options: argparse.Namespace, cfg: Any, data: Any, state: dict[str, A
         table.add_row(str(rank), entity, f"{score:.4f}", f"known ({known})" if known else "")
     console = Console()
     console.print(table)
-    console.print(f"{len(rows)} answers written to {out}")
+    console.print(f"{len(rows)} answers written to {out}", markup=False)
     return 0

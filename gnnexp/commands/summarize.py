@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from gnnexp.commands.args import Parser
 from gnnexp.errors import GnnexpError, reporting, say
 from gnnexp.paths import existing_dirs
@@ -90,8 +92,10 @@ def _summarize(options: argparse.Namespace) -> int:
         if options.seeds:
             console.print("per seed:", highlight=False)
             for line in seed_lines(rows, split_common(rows)[1]):
-                console.print(f"  {line}", soft_wrap=True, highlight=False)
+                console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
         for row in rows:
             for error in row.errors:
-                console.print(f"[red]failed[/red] {row.config}: {error}", soft_wrap=True, highlight=False)
+                console.print(
+                    f"[red]failed[/red] {escape(f'{row.config}: {error}')}", soft_wrap=True, highlight=False
+                )
     return 0

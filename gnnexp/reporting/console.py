@@ -150,5 +150,5 @@ def key_value_panel(title: str, rows: dict[str, Any], style: str = "blue") -> Pa
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")  # long paths wrap rather than being cut off
     for key, value in rows.items():
-        grid.add_row(key, str(value))
+        grid.add_row(key, Text(str(value)))  # paths and overrides as they are, not markup
     return Panel(grid, title=title, title_align="left", border_style=style, box=box.ROUNDED, expand=False)

@@ -13,6 +13,7 @@ from typing import Any, cast
 import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.markup import escape
 
 from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
 from gnnexp.data.loading import unusable_values
@@ -126,10 +127,10 @@ def _resume(
     )
     changed = differences(checkpoint["config"], current, ignore=("trainer.resume",))
     if changed:
-        console.print(f"[yellow]resuming with changed settings:[/yellow] {'; '.join(changed)}")
+        console.print(f"[yellow]resuming with changed settings:[/yellow] {escape('; '.join(changed))}")
     state.restore(checkpoint)
     truncate_metrics(out_dir / METRICS_FILE, state.epoch)
-    console.print(f"resuming after epoch {state.epoch} from {cfg.trainer.resume}")
+    console.print(f"resuming after epoch {state.epoch} from {cfg.trainer.resume}", markup=False)
 
 
 def _callbacks(
@@ -308,7 +309,7 @@ def _interrupted(
             "interrupted", {"last epoch": epoch, "checkpoint": str(out_dir / LAST)}, style="yellow"
         )
     )
-    console.print(f"Resume with: {hint}", soft_wrap=True, highlight=False)  # one line, to copy
+    console.print(f"Resume with: {hint}", soft_wrap=True, highlight=False, markup=False)  # one line, to copy
     raise error
 
 

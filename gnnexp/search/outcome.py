@@ -297,13 +297,14 @@ def study_markdown(record: dict[str, Any], top: int = 10) -> str:
 def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int = 10) -> None:
     """The study's headline, its best trials as a table, and where the best one is."""
     from rich.table import Table
+    from rich.text import Text
 
     header, rows = study_rows(record, top)
     table = Table(title=headline(record), title_justify="left")
     for column in header:
         table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(str(cell)) for cell in row))  # values as typed, not markup
     console.print(table)
     best = sweep_dir / BEST_FILE
     if best.is_file():
@@ -312,7 +313,9 @@ def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int 
         except yaml.YAMLError:
             content = None
         if not isinstance(content, dict) or not isinstance(content.get("test") or {}, dict):
-            console.print(f"{best} is damaged; the table above is from study.json.", highlight=False)
+            console.print(
+                f"{best} is damaged; the table above is from study.json.", highlight=False, markup=False
+            )
             return
         test = ", ".join(
             f"{k} {v:.4f}" if isinstance(v, (int, float)) else f"{k} {v}"
@@ -322,6 +325,6 @@ def print_study(record: dict[str, Any], console: Any, sweep_dir: Path, top: int 
         console.print(
             f"best: trial {content.get('trial')}" + (f" (test: {test})" if test else ""), highlight=False
         )
-        console.print(f"re-train it: {content.get('command')}", soft_wrap=True, highlight=False)
+        console.print(f"re-train it: {content.get('command')}", soft_wrap=True, highlight=False, markup=False)
     if record.get("pareto_front"):
         console.print(f"pareto front: trials {', '.join(map(str, record['pareto_front']))}", highlight=False)

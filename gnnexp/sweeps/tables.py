@@ -157,10 +157,13 @@ def wide_console(file: Any = None) -> Any:
 
 
 def to_table(rows: list[Row], title: str) -> Any:
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     common, varying = split_common(rows)
-    caption = f"all configurations share: {' '.join(common)}" if common else None
+    # Overrides are shown as typed: logger=[csv,wandb] is not rich markup.
+    caption = f"all configurations share: {escape(' '.join(common))}" if common else None
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     header = columns(rows)
     widest = max((len(config) for config in varying), default=6)
@@ -171,7 +174,7 @@ def to_table(rows: list[Row], title: str) -> Any:
             table.add_column(column, justify="right", no_wrap=True)  # never a number cut in two
     for row, config in zip(rows, varying, strict=True):
         style = "red" if row.n == 0 and row.failed else ("yellow" if row.failed or row.unfinished else None)
-        table.add_row(config, *_cells(row, header)[1:], style=style)
+        table.add_row(Text(config), *_cells(row, header)[1:], style=style)
     return table
 
 

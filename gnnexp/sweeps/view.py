@@ -21,6 +21,7 @@ import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from gnnexp.paths import METRICS_FILE, fold_dirs, fold_number
 from gnnexp.sweeps.summary import read_job
@@ -125,7 +126,7 @@ def render(lines: list[JobLine], finished: int, failed: int) -> Table:
         table.add_column(column, overflow="fold")
     for line in lines:
         if line.status == "running":
-            table.add_row(line.num, line.overrides, line.progress(), line.best)
+            table.add_row(line.num, Text(line.overrides), line.progress(), line.best)  # not markup
     return table
 
 
