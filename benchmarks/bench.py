@@ -481,10 +481,12 @@ def main() -> int:
     parser.add_argument(
         "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
     )
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: the loop's models")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     seeds = 3 if args.quick else args.seeds
-    pairs = [(d, m) for d in (("cora",) if args.quick else ("cora", "citeseer")) for m in MODELS]
+    models = [m for m in MODELS if m in args.models.split(",")]
+    pairs = [(d, m) for d in (("cora",) if args.quick else ("cora", "citeseer")) for m in models]
     results: dict[str, Any] = {
         "date": date.today().isoformat(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
