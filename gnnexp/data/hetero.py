@@ -19,7 +19,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from gnnexp.data.loading import GraphData, _pyg_load, planetoid
+from gnnexp.data.loading import GraphData
+from gnnexp.data.pyg_readers import _pyg_load, planetoid
 from gnnexp.data.splits import random_node_masks
 from gnnexp.errors import DataError
 
