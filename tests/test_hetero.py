@@ -286,7 +286,7 @@ def test_what_cannot_work_on_typed_graphs_is_one_line(gnnexp, args, message):
 
 
 def test_the_generator_is_seeded(small):
-    from gnnexp.data.hetero import hetero_synthetic
+    from gnnexp.data.hetero_readers import hetero_synthetic
 
     cfg = compose(list(SMALL)).dataset
     a, again = small, hetero_synthetic(cfg, Path()).graphs
