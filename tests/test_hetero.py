@@ -20,7 +20,8 @@ from gnnexp.config.compose import compose
 from gnnexp.data.loading import load_dataset
 from gnnexp.errors import ConfigError, GnnexpError
 from gnnexp.models.archs import GNNSpec
-from gnnexp.models.hetero import build_hetero_model, hetero_inputs
+from gnnexp.models.hetero import build_hetero_model
+from gnnexp.models.hetero_inputs import hetero_inputs
 from gnnexp.paths import resolve_data_dir
 
 SMALL = ("dataset=hetero_synthetic", "dataset.num_items=200", "dataset.num_tags=12")
