@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gnnexp.cli import main
-from gnnexp.commands.list_configs import generated
+from gnnexp.commands.generated_docs import generated
 from gnnexp.config.components import declared, settings
 from gnnexp.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import FAST, REPO
