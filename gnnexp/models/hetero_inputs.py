@@ -20,7 +20,7 @@ def typed_layers(spec: ModelSpec | None, aggr: str, enabled: bool) -> int:
     ``TypedSAGE``, which also computes passes restricted to some nodes (0: none, the model
     is ``to_hetero``'s): GraphSAGE with mean or sum aggregation, per-node norms, no jumping
     knowledge, its edge types combined by sum or mean, on the fast paths."""
-    from gnnexp.models.archs import GraphSAGE
+    from gnnexp.models.conv_archs import GraphSAGE
 
     if (
         enabled
