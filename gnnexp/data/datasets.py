@@ -1,7 +1,8 @@
 """Dataset sources, each one declared class: its settings and how it loads (torch-free).
 
 ``dataset=cora`` picks an option file whose ``source`` names one of these; the loading code
-(``gnnexp.data.loading``) is imported only when a run needs the data.
+(``gnnexp.data.loading`` and the sources' readers: ``gnnexp.data.pyg_readers``,
+``gnnexp.data.synthetic_readers``, ...) is imported only when a run needs the data.
 """
 
 from __future__ import annotations
