@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from gnnexp.data import bipartite, datasets, hetero_sources, kg_datasets, loaders, transforms
 from gnnexp.loggers import kinds as logger_kinds
-from gnnexp.models import archs, hetero_archs, kge_archs, lightgcn
+from gnnexp.models import archs, conv_archs, gps_arch, hetero_archs, kge_archs, lightgcn
 from gnnexp.tasks import hetero_kinds, kg_kind, recommend_kinds
 from gnnexp.tasks import kinds as task_kinds
 from gnnexp.training import optimizers, schedulers
 
 MODULES = (
     archs,
+    conv_archs,
+    gps_arch,
     datasets,
     task_kinds,
     loaders,

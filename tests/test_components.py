@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gnnexp.cli import main
-from gnnexp.commands.list_configs import generated
+from gnnexp.commands.generated_docs import generated
 from gnnexp.config.components import declared, settings
 from gnnexp.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import FAST, REPO
@@ -204,7 +204,7 @@ def test_a_forged_checkpoint_runs_no_code(gnnexp, tmp_path, monkeypatch, capsys,
 def test_the_fast_layout_is_chosen_when_the_model_is_built():
     from torch_geometric.data import Data
 
-    from gnnexp.models.archs import GCN
+    from gnnexp.models.conv_archs import GCN
     from gnnexp.models.fast import fast_forward
     from gnnexp.models.layout import PLAIN
 
@@ -313,7 +313,7 @@ def test_drop_edge_drops_a_share_p_of_the_edges_in_training_only():
     the fast layouts keep the edge list for it to sample from."""
     from torch_geometric.data import Data
 
-    from gnnexp.models.archs import GraphSAGE
+    from gnnexp.models.conv_archs import GraphSAGE
     from gnnexp.models.fast import fast_forward
 
     torch.manual_seed(0)

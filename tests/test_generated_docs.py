@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gnnexp.commands.list_configs import BLOCK, generated, render_blocks
+from gnnexp.commands.generated_docs import BLOCK, generated, render_blocks
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

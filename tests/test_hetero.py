@@ -20,7 +20,8 @@ from gnnexp.config.compose import compose
 from gnnexp.data.loading import load_dataset
 from gnnexp.errors import ConfigError, GnnexpError
 from gnnexp.models.archs import GNNSpec
-from gnnexp.models.hetero import build_hetero_model, hetero_inputs
+from gnnexp.models.hetero import build_hetero_model
+from gnnexp.models.hetero_inputs import hetero_inputs
 from gnnexp.paths import resolve_data_dir
 
 SMALL = ("dataset=hetero_synthetic", "dataset.num_items=200", "dataset.num_tags=12")
@@ -286,7 +287,7 @@ def test_what_cannot_work_on_typed_graphs_is_one_line(gnnexp, args, message):
 
 
 def test_the_generator_is_seeded(small):
-    from gnnexp.data.hetero import hetero_synthetic
+    from gnnexp.data.hetero_readers import hetero_synthetic
 
     cfg = compose(list(SMALL)).dataset
     a, again = small, hetero_synthetic(cfg, Path()).graphs

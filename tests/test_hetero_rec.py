@@ -16,8 +16,8 @@ from gnnexp.data.bipartite_graph import planted_bipartite
 from gnnexp.errors import DataError
 from gnnexp.metrics import ndcg_at_k, recall_at_k, user_hits_at_k
 from gnnexp.running.experiment import build_experiment, checked
-from gnnexp.tasks.hetero_link import check_no_leaks, leaked_pairs, split_typed_edges, with_reverse
 from gnnexp.tasks.recommend import rank_scores
+from gnnexp.tasks.typed_edge_split import check_no_leaks, leaked_pairs, split_typed_edges, with_reverse
 
 EDGE = (USER, RATES, ITEM)
 REV = (ITEM, f"rev_{RATES}", USER)

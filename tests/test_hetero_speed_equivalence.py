@@ -19,7 +19,8 @@ from torch_geometric.data import HeteroData
 from gnnexp.config.components import declared, instance
 from gnnexp.config.compose import compose
 from gnnexp.models.fast.typed import TypedSAGE
-from gnnexp.models.hetero import build_hetero_model, hetero_inputs, restricted_inputs, typed_layers
+from gnnexp.models.hetero import build_hetero_model
+from gnnexp.models.hetero_inputs import hetero_inputs, restricted_inputs, typed_layers
 from gnnexp.running.experiment import build_experiment, checked
 
 

@@ -18,6 +18,8 @@ TORCH_FREE = (
     "gnnexp.config.validate",
     "gnnexp.config.explain",
     "gnnexp.models.archs",
+    "gnnexp.models.conv_archs",
+    "gnnexp.models.gps_arch",
     "gnnexp.data.datasets",
     "gnnexp.tasks.kinds",
     "gnnexp.training.optimizers",

@@ -185,7 +185,7 @@ def test_passes_reading_nearly_the_whole_graph_keep_the_full_inputs():
 def test_layers_reaching_further_than_one_hop_are_not_trimmed():
     """A plugin architecture must declare ``one_hop``: a layer like SGConv(K=2) reads two
     hops, which trimming to one hop per layer would cut off."""
-    from gnnexp.models.archs import GraphSAGE
+    from gnnexp.models.conv_archs import GraphSAGE
 
     class TwoHops(GraphSAGE):
         one_hop = False

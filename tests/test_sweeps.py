@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from gnnexp.config.resolvers import direction, fresh_dir
-from gnnexp.data import loading as sources
+from gnnexp.data import loading
+from gnnexp.data import synthetic_readers as sources
 from gnnexp.sweeps.summary import find_jobs, summarize
 from tests.conftest import FAST
 
@@ -211,7 +212,7 @@ def test_multirun_works_for_every_task(gnnexp, args):
 
 
 def test_consecutive_jobs_reuse_the_loaded_dataset(gnnexp, monkeypatch):
-    sources.clear_cache()
+    loading.clear_cache()
     calls = []
     original = sources.synthetic
     monkeypatch.setattr(sources, "synthetic", lambda cfg, root: calls.append(1) or original(cfg, root))

@@ -1,7 +1,8 @@
 """Dataset sources, each one declared class: its settings and how it loads (torch-free).
 
 ``dataset=cora`` picks an option file whose ``source`` names one of these; the loading code
-(``gnnexp.data.loading``) is imported only when a run needs the data.
+(``gnnexp.data.loading`` and the sources' readers: ``gnnexp.data.pyg_readers``,
+``gnnexp.data.synthetic_readers``, ...) is imported only when a run needs the data.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Planetoid(DatasetSpec):
     split: str = option("public", doc="Planetoid's split", choices=("public", "full", "geom-gcn", "random"))
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.loading import planetoid
+        from gnnexp.data.pyg_readers import planetoid
 
         return planetoid(cfg, data_dir)
 
@@ -75,7 +76,7 @@ class TU(DatasetSpec):
     use_edge_attr: bool = option(True, doc="give edges their attributes (MUTAG: the 4 bond types)")
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.loading import tu
+        from gnnexp.data.pyg_readers import tu
 
         return tu(cfg, data_dir)
 
@@ -87,7 +88,7 @@ class PyGClass(DatasetSpec):
     pyg_name: str | None = option(None, doc="the name the class is given (default: dataset.name)")
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.loading import pyg_class
+        from gnnexp.data.pyg_readers import pyg_class
 
         return pyg_class(cfg, data_dir)
 
@@ -183,7 +184,7 @@ class Synthetic(DatasetSpec):
     data_seed: int = option(0, doc="seed of the generated graph", ge=0)
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.loading import synthetic
+        from gnnexp.data.synthetic_readers import synthetic
 
         return synthetic(cfg, data_dir)
 
@@ -199,6 +200,6 @@ class SyntheticGraphs(DatasetSpec):
     data_seed: int = option(0, doc="seed of the generated graphs", ge=0)
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.loading import synthetic_graphs
+        from gnnexp.data.synthetic_readers import synthetic_graphs
 
         return synthetic_graphs(cfg, data_dir)

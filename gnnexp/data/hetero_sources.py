@@ -2,7 +2,8 @@
 
 Their labels belong to the nodes of one type (``task.target``), so their level is ``hetero``:
 the tasks that read typed graphs (``task=hetero_node``) declare that level. The loading code
-is ``gnnexp.data.hetero``, imported only when a run needs the data.
+is ``gnnexp.data.hetero_tables`` and ``gnnexp.data.hetero_readers``, imported only when a run
+needs the data.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class HeteroFiles(HeteroDatasetSpec):
     target_column: str = option("target", doc="the edge tables' column of target ids")
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.hetero import load_hetero_files
+        from gnnexp.data.hetero_tables import load_hetero_files
 
         return load_hetero_files(cfg, data_dir)
 
@@ -70,7 +71,7 @@ class CoraWords(HeteroDatasetSpec):
     )
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.hetero import load_cora_words
+        from gnnexp.data.hetero_readers import load_cora_words
 
         return load_cora_words(cfg, data_dir)
 
@@ -82,7 +83,7 @@ class HeteroPyG(HeteroDatasetSpec):
     pyg_class: str = option(MISSING, doc="the dataset class", choices=PYG_HETERO)
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.hetero import load_hetero_pyg
+        from gnnexp.data.hetero_readers import load_hetero_pyg
 
         return load_hetero_pyg(cfg, data_dir)
 
@@ -102,6 +103,6 @@ class HeteroSynthetic(HeteroDatasetSpec):
     data_seed: int = option(0, doc="seed of the generated graph", ge=0)
 
     def load(self, cfg: DictConfig, data_dir: Path) -> GraphData:
-        from gnnexp.data.hetero import hetero_synthetic
+        from gnnexp.data.hetero_readers import hetero_synthetic
 
         return hetero_synthetic(cfg, data_dir)

@@ -210,7 +210,7 @@ def load_pyg_kg(cfg: DictConfig, data_dir: Path) -> GraphData:
     ``<data_dir>/KG/<name>/raw``; they are read as named triples like every other graph."""
     import torch_geometric.datasets as pyg_datasets
 
-    from gnnexp.data.loading import _pyg_load
+    from gnnexp.data.pyg_readers import _pyg_load
 
     name = str(cfg.pyg_name)
     raw = data_dir / "KG" / name / "raw"

@@ -22,7 +22,7 @@ from torch_geometric.utils import dropout_edge
 from gnnexp.models.layout import PLAIN, Layout
 
 if TYPE_CHECKING:
-    from gnnexp.models.archs import GPS
+    from gnnexp.models.gps_arch import GPS
 
 NORMS = {"none": None, "batch": "batch_norm", "layer": "layer_norm"}
 

@@ -33,7 +33,7 @@ class HGT(HeteroSpec):
     heads: int = option(2, doc="attention heads (must divide hidden_channels)", ge=1)
 
     def core(self, metadata: Any, hidden: int, out_channels: int) -> Any:
-        from gnnexp.models.hetero import HGTCore
+        from gnnexp.models.hetero_cores import HGTCore
 
         if hidden % self.heads:
             raise ValueError(f"model.hidden_channels={hidden} is not a multiple of model.heads={self.heads}")
@@ -48,6 +48,6 @@ class RGCNHetero(HeteroSpec):
     aggr: str = option("mean", doc="neighbour aggregation per relation", choices=("mean", "sum", "max"))
 
     def core(self, metadata: Any, hidden: int, out_channels: int) -> Any:
-        from gnnexp.models.hetero import RGCNCore
+        from gnnexp.models.hetero_cores import RGCNCore
 
         return RGCNCore(self, metadata, hidden, out_channels)

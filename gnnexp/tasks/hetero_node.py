@@ -14,7 +14,7 @@ from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
 from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
 from gnnexp.errors import ConfigError, DataError
-from gnnexp.models.hetero import hetero_inputs, restricted_inputs, typed_layers
+from gnnexp.models.hetero_inputs import hetero_inputs, restricted_inputs, typed_layers
 from gnnexp.tasks.base import Objective
 
 SPLITS = ("train", "val", "test")

@@ -20,16 +20,14 @@ from gnnexp.config.validate import metric_name
 from gnnexp.data.loading import GraphData
 from gnnexp.errors import ConfigError
 from gnnexp.metrics import RANKING, RANKING_KS
-from gnnexp.tasks.hetero_link import (
+from gnnexp.tasks.typed_edge_split import (
     SPLITS,
-    TypedEdges,
-    TypedEncoder,
     chosen_edge_type,
     hetero_graph,
     reverse_edge_type,
-    typed_inputs,
     with_reverse,
 )
+from gnnexp.tasks.typed_edges import TypedEdges, TypedEncoder, typed_inputs
 
 # Users ranked at once: a block of their scores over every item is held in memory.
 USER_BLOCK = 1024
