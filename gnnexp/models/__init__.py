@@ -1,4 +1,4 @@
-"""Models: the built-in architectures (``archs``), their shared body (``gnn``) and task heads.
+"""Models: the built-in architectures (``archs``, ``conv_archs``, ``gps_arch``), their shared body (``gnn``) and task heads.
 
 Importing this package imports no torch: ``register_model`` and the architectures'
 settings are needed to compose configs. ``build_model`` and friends load torch on first use.
