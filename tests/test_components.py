@@ -277,7 +277,7 @@ def test_a_built_in_model_and_logger_are_one_class_and_one_yaml_each(tmp_path):
     copy = tmp_path / "repo"
     shutil.copytree(REPO / "gnnexp", copy / "gnnexp", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "conf", copy / "conf")
-    with open(copy / "gnnexp" / "models" / "archs.py", "a") as f:
+    with open(copy / "gnnexp" / "models" / "conv_archs.py", "a") as f:
         f.write(BUILT_IN_MODEL)
     with open(copy / "gnnexp" / "loggers" / "kinds.py", "a") as f:
         f.write(BUILT_IN_LOGGER)
