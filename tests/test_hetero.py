@@ -90,6 +90,11 @@ def test_a_folder_loads_as_typed_nodes_and_edges_with_named_reverse_edges(tmp_pa
     assert sorted(without.graphs.edge_types) == [("item", "has", "tag"), ("user", "buys", "item")]
     with pytest.raises(ConfigError, match=r"Node type\(s\) user receive no edges.*dataset.reverse=true"):
         build_hetero_model(model_cfg("sage"), without.graphs, 2, "sum")
+    (tmp_path / "shop" / "nodes" / "ghost.csv").write_text("id\ng0\ng1\n")  # in no edge table
+    ghost = load("dataset=hetero_files", f"dataset.path={tmp_path / 'shop'}")
+    with pytest.raises(ConfigError, match=r"ghost appear in no edge type.*give them edges") as err:
+        build_hetero_model(model_cfg("sage"), ghost.graphs, 2, "sum")
+    assert "reverse" not in str(err.value)  # reverse edges are already on, and would not help
 
 
 def _bad(root: Path, case: str) -> None:

@@ -252,3 +252,70 @@ def test_graphs_that_would_not_load_back_are_not_written(tmp_path: Path, transfo
         assert out.num_features == 4 and out.graphs[1].x.shape == (4, 4)
     assert transforms_run[0] == 4  # transformed in both runs: nothing was kept
     assert not (tmp_path / FOLDER).exists()
+
+
+def test_other_code_or_other_input_content_is_another_file(
+    monkeypatch: pytest.MonkeyPatch, private: Path
+) -> None:
+    """The same settings after an upgrade of gnnexp's transform code, or over other graphs
+    (another reader, a same-sized file elsewhere), never read the older file."""
+    _load("mutag", private)
+    (first,) = (private / FOLDER / "mutag").glob("*.pt")
+    monkeypatch.setattr(transform_cache, "_code", lambda: "another version")
+    _load("mutag", private)
+    assert len(list((private / FOLDER / "mutag").glob("*.pt"))) == 2
+    monkeypatch.undo()
+    clear_cache()
+    cfg = _config(("dataset=mutag", *SETTINGS["mutag"]))
+    loaded = load_dataset(cfg.dataset, private)
+    changed = dataclasses.replace(loaded, graphs=[g.clone() for g in loaded.graphs])
+    changed.graphs[0].x[0, 0] += 1
+    identity = "same settings"
+    transform_cache.cached_transforms(loaded, cfg.transform, private, identity)
+    transform_cache.cached_transforms(changed, cfg.transform, private, identity)
+    files = set((private / FOLDER / "mutag").glob("*.pt"))
+    assert first in files and len(files) == 4
+
+
+def test_a_recorded_file_of_the_wrong_shape_is_transformed_again(private: Path, transforms_run) -> None:
+    """A forged record over graphs narrower than their encodings: rebuilt, never fed to a layer."""
+    first = _load("mutag", private)
+    path = _file(private, "mutag")
+    stored, slices, cls = torch.load(path, weights_only=True)
+    stored["x"] = stored["x"][:, :3]  # narrower than the 4 PE columns
+    torch.save((stored, slices, cls), path)
+    (path.parent / MANIFEST).write_text(
+        json.dumps({path.name: hashlib.sha256(path.read_bytes()).hexdigest()})
+    )
+    before = transforms_run[0]
+    again = _load("mutag", private)
+    assert transforms_run[0] == before + 188
+    _assert_same(again, first)
+
+
+def test_a_pipe_planted_as_the_record_is_ignored(tmp_path: Path) -> None:
+    """Reading it would block for ever: a regular file of bounded size only."""
+    import signal
+
+    from gnnexp.data.processed import recorded
+
+    os.mkfifo(tmp_path / MANIFEST)
+
+    def hung(signum: int, frame: Any) -> None:
+        raise TimeoutError("recorded() blocked on a pipe")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        assert recorded(tmp_path) == {}
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("dataset", ["cora_words", "nations"])
+def test_transforms_on_typed_and_knowledge_graphs_are_one_line(gnnexp, dataset: str) -> None:
+    ran = gnnexp(f"dataset={dataset}", "transform=[normalize_features]", "trainer.max_epochs=1")
+    assert ran.code == 2, ran.err
+    assert "transform=[...] applies to graphs of one node and edge type" in ran.err
+    assert "Traceback" not in ran.err and len(ran.err.strip().splitlines()) == 1

@@ -67,19 +67,51 @@ def load_dataset(cfg: DictConfig, data_dir: Path, transforms: Any = None) -> Gra
 
         loaded, key = _CACHE[key], f"{key}|{OmegaConf.to_yaml(transforms, resolve=True)}"
         if key not in _CACHE:  # and kept on disk for the next process, by the same settings
+            if not _plain(loaded):
+                raise ConfigError(
+                    f"transform=[...] applies to graphs of one node and edge type; dataset={cfg.name} "
+                    "is a typed graph or a knowledge graph.",
+                    "drop the transform override (transform=[]).",
+                )
             _CACHE[key] = cached_transforms(loaded, transforms, data_dir, identity)
     # Callers may replace attributes; a shallow copy keeps the cached object as it was.
     return copy.copy(_CACHE[key])
 
 
+def _plain(data: GraphData) -> bool:
+    """Graphs of one node and edge type (``Data``): what ``transform=[...]`` can change."""
+    from torch_geometric.data import Data
+
+    if data.level not in ("node", "graph"):  # typed graphs, knowledge graphs
+        return False
+    first = data.graphs if data.level == "node" else (data.graphs[0] if len(data.graphs) else None)
+    return first is None or type(first) is Data
+
+
 def _files_fingerprint(cfg: DictConfig) -> str:
-    """Size and modification time of every file the config names: an edited file is re-read."""
+    """Size and modification time of every file the config names, and of the files in a
+    folder it names (a folder of tables): an edited file is re-read."""
     stamps = []
     for value in OmegaConf.to_container(cfg, resolve=True).values():  # type: ignore[union-attr]
-        if isinstance(value, str) and value and Path(value).expanduser().is_file():
-            stat = Path(value).expanduser().stat()
-            stamps.append(f"{value}:{stat.st_size}:{stat.st_mtime_ns}")
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value).expanduser().resolve()  # the same name elsewhere is another file
+        files = [path] if path.is_file() else sorted(_files_in(path)) if path.is_dir() else []
+        for file in files:
+            stat = file.stat()
+            stamps.append(f"{file}:{stat.st_size}:{stat.st_mtime_ns}")
     return ",".join(stamps)
+
+
+def _files_in(folder: Path, at_most: int = 10_000) -> list[Path]:
+    """The files under ``folder`` (the first ``at_most``: a config never names a huge tree)."""
+    found: list[Path] = []
+    for file in folder.rglob("*"):
+        if file.is_file():
+            found.append(file)
+            if len(found) >= at_most:
+                break
+    return found
 
 
 def clear_cache() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from gnnexp.errors import DataError
 
 MANIFEST = "gnnexp-sha256.json"
+MANIFEST_MAX_BYTES = 1 << 20  # a SHA-256 per file: far more files than any dataset has
 FORCE_SAFE = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
 FORCE_UNSAFE = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
@@ -48,8 +49,13 @@ def _files(processed: Path) -> dict[str, Path]:
 
 def recorded(processed: Path) -> dict[str, str]:
     """The SHA-256 of each file in ``processed`` as gnnexp recorded it (empty: no usable record)."""
+    path = processed / MANIFEST
     try:
-        record = json.loads((processed / MANIFEST).read_text())
+        # A regular file of a record's size only: a pipe or device planted there would block
+        # the read, or never end it.
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return {}
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(record, dict):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -51,15 +52,15 @@ def cached_transforms(data: GraphData, node: Any, data_dir: Path, identity: str)
     """``apply_transforms(data, node)``, read from the data directory when an earlier run of the
     same settings wrote it there, and written there when not. ``identity``: everything besides
     the transforms that changes the loaded data (the dataset's settings, its files' stamps)."""
-    from torch_geometric.data import Data
-
     graphs = [data.graphs] if data.level == "node" else data.graphs
-    if not specs(node) or not len(graphs) or type(graphs[0]) is not Data:
-        return apply_transforms(data, node)  # typed graphs: not in the one-class layout below
-    path = cache_path(data.name, node, data_dir, identity)
+    if not specs(node) or not len(graphs):
+        return apply_transforms(data, node)
+    # The graphs' own content too: the same settings read by other code, or a file of the
+    # same name, size and time elsewhere, is another input.
+    path = cache_path(data.name, node, data_dir, f"{identity}|{_content(graphs)}")
     restored = _read(path)
-    if restored is not None and len(restored) != len(graphs):
-        restored = None
+    if restored is not None and not _consistent(restored, len(graphs), node):
+        restored = None  # recorded, yet not what these settings make: transformed again
     out = apply_transforms(data, node, restored)
     if restored is None:
         _write(path, [out.graphs] if out.level == "node" else list(out.graphs))
@@ -75,12 +76,62 @@ def cache_path(name: str, node: Any, data_dir: Path, identity: str) -> Path:
         "dataset": identity,
         "transforms": [[n, spec.pyg, dataclasses.asdict(spec)] for n, spec in specs(node)],
         "seed": SEED,
-        # The eigensolvers and random draws of the transforms live in these.
-        "versions": [torch.__version__, torch_geometric.__version__, _version("scipy")],
+        # The eigensolvers and random draws of the transforms live in these, and gnnexp's
+        # code that applies and stores them (an upgrade is another file).
+        "versions": [torch.__version__, torch_geometric.__version__, _version("scipy"), _code()],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     folder = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "dataset"  # no dots: never "..", never hidden
     return data_dir / FOLDER / folder / f"{digest[:40]}.pt"
+
+
+def _content(graphs: list[Any]) -> str:
+    """A digest of every tensor and value of ``graphs`` (the untransformed input)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for graph in graphs:
+        for key in sorted(graph.keys()):
+            value = graph[key]
+            digest.update(key.encode())
+            if isinstance(value, torch.Tensor):
+                digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
+                digest.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            else:
+                digest.update(repr(value).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code() -> str:
+    """A digest of the modules that compute and store the transformed graphs."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("transforming.py", "transforms.py", "transform_cache.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _consistent(restored: list[Any], count: int, node: Any) -> bool:
+    """The restored graphs have the shape of what the settings make: as many graphs, node
+    features at least as wide as the encodings, edges between existing nodes (a recorded file
+    that is not, e.g. a forged record, is transformed again rather than crashing a layer)."""
+    pe = sum(spec.pe_width() for _, spec in specs(node) if spec.pe_attr is not None)
+    if len(restored) != count:
+        return False
+    widths = set()
+    for graph in restored:
+        x, edge_index, n = graph.get("x"), graph.get("edge_index"), graph.num_nodes
+        if x is not None:
+            if x.dim() != 2 or x.size(0) != n:
+                return False
+            widths.add(int(x.size(1)))
+        elif pe:
+            return False
+        if edge_index is not None and edge_index.numel():
+            if edge_index.dim() != 2 or edge_index.size(0) != 2 or int(edge_index.min()) < 0:
+                return False
+            if int(edge_index.max()) >= n:
+                return False
+    return len(widths) <= 1 and all(w >= pe for w in widths)
 
 
 def _version(package: str) -> str:

@@ -119,6 +119,12 @@ def build_hetero_model(
     spec: ModelSpec = instance("model", cfg)
     schema = Schema.of(graph)
     lonely = [t for t in schema.node_types if not any(dst == t for _, _, dst in schema.edge_types)]
+    unlinked = [t for t in lonely if not any(src == t for src, _, _ in schema.edge_types)]
+    if unlinked:  # no edge type names them at all: reverse edges cannot help
+        raise ConfigError(
+            f"Node type(s) {', '.join(unlinked)} appear in no edge type, so message passing cannot update them.",
+            "give them edges (an edge table naming them), or remove their node tables.",
+        )
     if lonely:
         raise ConfigError(
             f"Node type(s) {', '.join(lonely)} receive no edges, so message passing cannot update them.",
