@@ -87,14 +87,16 @@ def cache_path(name: str, node: Any, data_dir: Path, identity: str) -> Path:
 
 def _content(graphs: list[Any]) -> str:
     """A digest of every tensor and value of ``graphs`` (the untransformed input)."""
-    digest = hashlib.blake2b(digest_size=20)
+    digest = hashlib.sha256()  # OpenSSL's, the fastest here (about 10 ms for Cora's 15 MB)
     for graph in graphs:
         for key in sorted(graph.keys()):
             value = graph[key]
             digest.update(key.encode())
             if isinstance(value, torch.Tensor):
                 digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
-                digest.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+                digest.update(
+                    memoryview(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+                )
             else:
                 digest.update(repr(value).encode())
     return digest.hexdigest()
