@@ -94,9 +94,7 @@ def _content(graphs: list[Any]) -> str:
             digest.update(key.encode())
             if isinstance(value, torch.Tensor):
                 digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
-                digest.update(
-                    memoryview(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-                )
+                digest.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data)
             else:
                 digest.update(repr(value).encode())
     return digest.hexdigest()
