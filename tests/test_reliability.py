@@ -343,6 +343,11 @@ def test_a_command_that_ends_well_after_a_swallowed_ctrl_c_exits_130(monkeypatch
     monkeypatch.setitem(
         sys.modules, "gnnexp.commands.list_configs", types.SimpleNamespace(main=swallowing_main)
     )
-    assert cli.main(["list"]) == 130
-    assert capsys.readouterr().err.strip() == "gnnexp: interrupted."
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    # Python's own handler first: an earlier test in this worker may have left another.
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert cli.main(["list"]) == 130
+        assert capsys.readouterr().err.strip() == "gnnexp: interrupted."
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    finally:
+        signal.signal(signal.SIGINT, outer)
