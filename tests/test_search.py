@@ -163,7 +163,7 @@ FIGURES_WITHOUT_SKLEARN = """
 import sys
 sys.modules["sklearn"] = None  # as where only gnnexp[optuna] is installed: importing it fails
 import optuna
-from gnnexp.search.outcome import draw_figures
+from gnnexp.search.figures import draw_figures
 study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
 for _ in range(12):
     trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),

@@ -113,7 +113,8 @@ class GnnexpOptunaSweeper(Sweeper):
         from gnnexp.errors import GnnexpError
         from gnnexp.running.resume import override
         from gnnexp.search.driver import INTERRUPTED, Worker
-        from gnnexp.search.outcome import draw_figures, headline, read_study, study_record, write_outcome
+        from gnnexp.search.figures import draw_figures
+        from gnnexp.search.outcome import headline, read_study, study_record, write_outcome
         from gnnexp.search.space import parse_space
         from gnnexp.search.studies import (
             JOURNAL_FILE,
