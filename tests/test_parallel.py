@@ -384,3 +384,31 @@ def test_short_label():
     assert short_label("optimizer.lr=0.001 +trainer.x.y=a.b") == "lr=0.001 y=a.b"
     cut = short_label("x" * 100)
     assert len(cut) == 48 and "…" in cut
+
+
+def test_the_sweep_view_reads_a_jobs_epochs_once_hydra_has_written_its_config(tmp_path):
+    """A job's .hydra folder can exist before its config.yaml: the view must not keep the
+    missing maximum for ever (the end line then lacked its '/6')."""
+    from rich.console import Console
+
+    from gnnexp.sweeps.view import SweepView
+
+    job = tmp_path / "0_seed=0"
+    (job / ".hydra").mkdir(parents=True)
+    out = io.StringIO()
+    view = SweepView(tmp_path, console=Console(file=out, width=300))
+    view.poll()  # Hydra's folder, its files not written yet
+    (job / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 6\n")
+    (job / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
+    rows = "".join(f"{e},1.0,1.0,0.5,{int(e == 6)}\n" for e in range(1, 7))
+    (job / "metrics.csv").write_text("epoch,train_loss,val_loss,val_accuracy,best\n" + rows)
+    results = {
+        "status": "completed",
+        "metric": "accuracy",
+        "val": {"accuracy": 0.5},
+        "test": {"accuracy": 0.5},
+    }
+    (job / "results.json").write_text(json.dumps(results))
+    view.poll()
+    ended = [line for line in out.getvalue().splitlines() if "completed" in line]
+    assert len(ended) == 1 and "completed after epoch 6/6" in ended[0], out.getvalue()

@@ -177,7 +177,7 @@ class SweepView:
             if job in self.final:
                 lines.append(self.final[job])
                 continue
-            if job not in self.max_epochs:
+            if self.max_epochs.get(job) is None:  # read again until Hydra has written the job's config
                 self.max_epochs[job] = _max_epochs(job)
             line = read_line(job, self.max_epochs[job])
             lines.append(line)
