@@ -37,7 +37,7 @@ from torch_geometric.nn import SAGEConv, to_hetero
 
 from gnnexp.config.compose import compose
 from gnnexp.data import load_dataset
-from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
+from gnnexp.data.typed_sampler import hetero_neighbor_loader
 from gnnexp.errors import quiet_known_warnings
 from gnnexp.paths import resolve_data_dir
 from gnnexp.running.experiment import build_experiment, checked

@@ -8,7 +8,7 @@ import pytest
 
 from gnnexp.cli import main
 from gnnexp.commands.completion import is_schema
-from gnnexp.commands.train import hydra_order
+from gnnexp.commands.hydra_argv import hydra_order
 
 
 @pytest.mark.parametrize(

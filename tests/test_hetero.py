@@ -306,7 +306,7 @@ def test_the_generator_is_seeded(small):
 
 
 def test_hetero_sampling_draws_each_edge_types_own_fan_out():
-    from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
+    from gnnexp.data.typed_sampler import hetero_neighbor_loader
 
     g = load("dataset=cora_words").graphs
     fan = {et: [3, 2] for et in g.edge_types}

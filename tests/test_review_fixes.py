@@ -82,14 +82,14 @@ def test_curves_are_drawn_while_a_ctrl_c_still_means_stop_after_this_step(gnnexp
     from gnnexp.training.interrupt import StopOnSignal
 
     order: list[str] = []
-    built = fit._callbacks
+    built = fit.fit_callbacks
 
     def spy(*args, **kwargs):
         callbacks, checkpoints, trackers = built(*args, **kwargs)
         order.extend(type(c).__name__ for c in callbacks if isinstance(c, (Curves, StopOnSignal)))
         return callbacks, checkpoints, trackers
 
-    monkeypatch.setattr(fit, "_callbacks", spy)
+    monkeypatch.setattr(fit, "fit_callbacks", spy)
     result = gnnexp("dataset=synthetic", "dataset.num_nodes=200", "trainer.max_epochs=2")
     assert result.code == 0, result.err
     assert order == ["Curves", "StopOnSignal"]

@@ -18,14 +18,12 @@ from rich.markup import escape
 from gnnexp.config.validate import METRIC_MODES, metric_name, monitor_mode
 from gnnexp.data.loading import unusable_values
 from gnnexp.errors import GnnexpError, TrainingError
-from gnnexp.loggers import build_loggers
-from gnnexp.loggers.base import Trackers
 from gnnexp.models.build import count_parameters
 from gnnexp.paths import METRICS_FILE
-from gnnexp.reporting.console import EpochTable, key_value_panel
-from gnnexp.reporting.curves import Curves
-from gnnexp.reporting.files import FAILURE_FILE, MetricsCSV, write_failure
+from gnnexp.reporting.console import key_value_panel
+from gnnexp.reporting.files import FAILURE_FILE, write_failure
 from gnnexp.running.experiment import Experiment
+from gnnexp.running.fit_callbacks import fit_callbacks
 from gnnexp.running.resume import (
     check_same_data,
     check_same_model,
@@ -34,7 +32,6 @@ from gnnexp.running.resume import (
     truncate_metrics,
 )
 from gnnexp.training.callbacks import Callback
-from gnnexp.training.checkpoint import load_checkpoint
 from gnnexp.training.distributed import SINGLE, Dist
 from gnnexp.training.early_stopping import build_stopper
 from gnnexp.training.interrupt import StopOnSignal
@@ -43,7 +40,7 @@ from gnnexp.training.loop import FitSettings, NonFiniteError, evaluate, fit
 from gnnexp.training.optimizers import build_optimizer
 from gnnexp.training.precision import Precision
 from gnnexp.training.pruning import ReportToTrial
-from gnnexp.training.recorder import BEST, LAST, Checkpoints
+from gnnexp.training.recorder import LAST
 from gnnexp.training.schedulers import LRSchedule
 from gnnexp.training.state import TrainState
 from gnnexp.training.threads import Threads
@@ -133,60 +130,6 @@ def _resume(
     console.print(f"resuming after epoch {state.epoch} from {cfg.trainer.resume}", markup=False)
 
 
-def _callbacks(
-    experiment: Experiment,
-    out_dir: Path,
-    console: Console,
-    fold: int | None,
-    resume: dict[str, Any] | None,
-    dist: Dist,
-    meta: dict[str, Any],
-) -> tuple[list[Callback], Checkpoints, Trackers]:
-    cfg, task = experiment.cfg, experiment.task
-    config = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
-    # What the weights expect (gnnexp predict checks a new dataset against it).
-    shape = {"in_channels": task.in_channels, "out_channels": getattr(task, "out_channels", None)}
-    best_weights = None
-    if resume is not None:  # the best weights so far sit next to the checkpoint resumed from
-        best = Path(cfg.trainer.resume).with_name(BEST.name)
-        best_weights = load_checkpoint(best)["model"] if best.is_file() else None
-    checkpoints = Checkpoints(
-        out_dir, config, cfg.trainer.checkpoint, str(cfg.trainer.monitor), fold, shape, best_weights
-    )
-    fold_meta = {**meta, "fold": None if fold is None else fold + 1}  # numbered from 1, as the dirs
-    # One tracker run per training: DDP's other ranks train alike and would duplicate it.
-    loggers = build_loggers(cfg.get("logger"), out_dir, fold_meta) if dist.is_main else []
-    trackers = Trackers(loggers, config, task.metric)
-    callbacks: list[Callback] = [
-        MetricsCSV(out_dir / METRICS_FILE, task.metric, append=resume is not None),
-        trackers,
-        EpochTable(console, task.metric, cfg.trainer.max_epochs, cfg.trainer.log_every),
-        checkpoints,
-    ]
-    if cfg.trainer.curves and dist.is_main:
-        # Before StopOnSignal: drawn while a Ctrl-C still means "stop after this step", so a
-        # finished run cannot lose its results to one while matplotlib imports.
-        title = f"{cfg.model.name} on {cfg.dataset.name}"
-        callbacks.append(Curves(out_dir / METRICS_FILE, out_dir / "curves.png", task.metric, title))
-    callbacks.append(StopOnSignal(dist.any))  # every rank stops together
-    if cfg.trial.study is not None and fold is None and dist.is_main:
-        # Folds restart the epochs, which a pruner cannot compare: cross-validated trials run out.
-        callbacks.append(_report_to_trial(cfg))
-    return callbacks, checkpoints, trackers
-
-
-def _report_to_trial(cfg: DictConfig) -> ReportToTrial:
-    from gnnexp.search.studies import load_trial
-
-    t = cfg.trial
-    if t.storage is None or t.number is None:
-        raise GnnexpError(
-            "trial.study is set without trial.storage and trial.number.", "leave trial.* to the sweeper."
-        )
-    trial = load_trial(str(t.storage), str(t.study), int(t.number))
-    return ReportToTrial(trial, prune=len(trial.study.directions) == 1)
-
-
 def fit_and_test(
     experiment: Experiment,
     out_dir: Path,
@@ -226,7 +169,7 @@ def fit_and_test(
     out_dir.mkdir(parents=True, exist_ok=True)
     watch, curve = LossWatch(), ValCurve()
     first_epoch = state.epoch + 1
-    callbacks, checkpoints, trackers = _callbacks(
+    callbacks, checkpoints, trackers = fit_callbacks(
         experiment, out_dir, console, fold, resume, dist, meta or {}
     )
     t = cfg.trainer

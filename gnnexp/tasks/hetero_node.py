@@ -12,7 +12,7 @@ from torch import Tensor
 
 from gnnexp.config.components import instance
 from gnnexp.data.loading import GraphData
-from gnnexp.data.neighbor_sampler import hetero_neighbor_loader
+from gnnexp.data.typed_sampler import hetero_neighbor_loader
 from gnnexp.errors import ConfigError, DataError
 from gnnexp.models.hetero_inputs import hetero_inputs, restricted_inputs, typed_layers
 from gnnexp.tasks.base import Objective
