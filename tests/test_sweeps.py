@@ -185,6 +185,36 @@ def test_unfinished_jobs_are_marked_not_crashed_on(gnnexp, tmp_path):
     assert "2 jobs, 1 configuration, 1 unfinished" in table.out
 
 
+def test_a_job_that_learned_nothing_is_a_warning_not_a_failure(gnnexp, tmp_path):
+    """It ran to its end (a chance-level 2-epoch run, say): summarize must not call it failed."""
+
+    def job(name: str, model: str, **results: object) -> None:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(f"- model={model}\n")
+        base = {
+            "status": "completed",
+            "metric": "accuracy",
+            "val": {"accuracy": 0.3},
+            "test": {"accuracy": 0.3},
+        }
+        (tmp_path / name / "results.json").write_text(json.dumps({**base, **results}))
+
+    job("0_flat", "gcn", learned=False)
+    job("1_broken", "gat", status="failed", error="CUDA out of memory")
+    table = gnnexp(str(tmp_path), command="summarize")
+    assert table.code == 0, table.err
+    lines = [line for line in table.out.splitlines() if "learned nothing" in line or "out of memory" in line]
+    labels = {line.split()[0]: line for line in lines}
+    assert sorted(labels) == ["failed", "warning"], table.out
+    assert "learned nothing" in labels["warning"] and "out of memory" in labels["failed"]
+    rows = {row.config: row for row in summarize(find_jobs([tmp_path]))}
+    row_flat, row_broken = rows["model=gcn"], rows["model=gat"]
+    assert row_flat.errors == [] and row_flat.not_learned == 1 and "0_flat" in row_flat.warnings[0]
+    assert row_broken.failed == 1 and row_broken.warnings == []
+    markdown = gnnexp(str(tmp_path), "--format", "markdown", command="summarize")
+    assert "0_flat: completed, but learned nothing" in markdown.out and "1_broken: failed" in markdown.out
+
+
 @pytest.mark.parametrize(
     "args",
     [("task=link", *FAST), ("dataset=synthetic_graphs",), ("dataset=synthetic_graphs", "trainer.folds=3")],

@@ -98,4 +98,10 @@ def _summarize(options: argparse.Namespace) -> int:
                 console.print(
                     f"[red]failed[/red] {escape(f'{row.config}: {error}')}", soft_wrap=True, highlight=False
                 )
+            for warning in row.warnings:  # it ran to its end: not a failure
+                console.print(
+                    f"[yellow]warning[/yellow] {escape(f'{row.config}: {warning}')}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
     return 0

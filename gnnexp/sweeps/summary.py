@@ -54,8 +54,9 @@ class Row:
     failed: int = 0
     unfinished: int = 0
     pruned: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # jobs that failed or did not finish
     not_learned: int = 0
+    warnings: list[str] = field(default_factory=list)  # completed jobs that learned nothing
     # Every test metric (name -> [mean, std]), epochs run and training time (means), parameters.
     tests: dict[str, list[float]] = field(default_factory=dict)
     epochs: float | None = None
@@ -206,7 +207,7 @@ def summarize(jobs: list[Job]) -> list[Row]:
             done.setdefault(key, []).append(job)
             if not job.learned:
                 row.not_learned += 1
-                row.errors.append(f"{job.path.name}: completed, but learned nothing (see its results.json)")
+                row.warnings.append(f"{job.path.name}: completed, but learned nothing (see its results.json)")
         elif job.status == "unfinished":
             row.unfinished += 1
         elif job.status == "pruned":  # finished on purpose: neither failed nor in the means

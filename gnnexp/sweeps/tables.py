@@ -92,7 +92,9 @@ def to_markdown(rows: list[Row], seeds: bool = False) -> str:
     if seeds:
         lines += ["", "Per seed:", "", *(f"- {line}" for line in seed_lines(rows, varying))]
     errors = [
-        f"- {config}: {error}" for row, config in zip(rows, varying, strict=True) for error in row.errors
+        f"- {config}: {error}"
+        for row, config in zip(rows, varying, strict=True)
+        for error in [*row.errors, *row.warnings]
     ]
     if errors:
         lines += ["", "Jobs that did not complete, or learned nothing:", "", *errors]
