@@ -14,7 +14,6 @@ from hydra.plugins.launcher import Launcher
 
 from gnnexp.config.hydra_private import BASIC_LAUNCHER_CLASS, BASIC_LAUNCHER_LOGGER, runs_in_process
 from gnnexp.config.resolvers import register_resolvers
-from gnnexp.config.schema import register_schemas
 from gnnexp.paths import config_dir
 from tests.conftest import REPO
 
@@ -48,7 +47,6 @@ def test_hydras_in_process_launcher_has_the_names_gnnexp_knows():
 def test_a_later_override_wins_and_a_callback_can_be_removed():
     """The further workers of a search are the same command with ``hydra.sweep.dir`` given
     again (resolved) and the summary and view callbacks removed."""
-    register_schemas()
     register_resolvers()
     with initialize_config_dir(config_dir=os.path.abspath(config_dir()), version_base="1.3"):
         config = compose(

@@ -34,8 +34,8 @@ complete -o nospace -o default -F _gnnexp_completion gnnexp
 def is_schema(candidate: str) -> bool:
     """Whether a completion candidate picks an internal schema, e.g. ``model=base_gat``.
 
-    The schemas are in Hydra's ConfigStore, so Hydra offers them beside the YAML options,
-    but on their own they fail validation (model.name must be set).
+    gnnexp's own schemas are not listed (``hydra_plugins.gnnexp_schemas``), but a user's
+    config dir may hold one (``model/base_mine.yaml``), which on its own fails validation.
     """
     return candidate.rpartition("=")[2].startswith(SCHEMA_PREFIX)
 

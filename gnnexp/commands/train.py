@@ -18,14 +18,12 @@ from omegaconf import DictConfig
 from gnnexp.commands.args import imports_from
 from gnnexp.commands.hydra_argv import hydra_order, split_flags
 from gnnexp.config.resolvers import register_resolvers
-from gnnexp.config.schema import register_schemas
 from gnnexp.config.trust import import_modules
 from gnnexp.errors import GnnexpError, quiet_known_warnings, report
 from gnnexp.paths import config_dir
 from gnnexp.sweeps.view import CONSOLE_LOG, jobs_at_once
 
 log = logging.getLogger(__name__)
-register_schemas()
 register_resolvers()  # also in joblib/submitit workers, which import this module
 
 
@@ -201,9 +199,9 @@ def completion_without_schemas() -> Iterator[None]:
 
 @contextmanager
 def help_without_schemas() -> Iterator[None]:
-    """Hydra's ``--help`` without the internal schemas in its list of group options
-    (``model: base_gat, ..., gat``): Hydra lists the ConfigStore beside the YAML files, and
-    its help template offers no filter."""
+    """Hydra's ``--help`` without schemas in its list of group options: gnnexp's own are not
+    listed (``hydra_plugins.gnnexp_schemas``), but a user's config dir may hold one of theirs
+    (``model/base_mine.yaml``), and Hydra's help template offers no filter."""
     import io
     from contextlib import redirect_stdout
 
@@ -240,7 +238,6 @@ def main(args: list[str]) -> int:
                 "hydra.output_subdir=null",
             ]
         import_modules(imports_from(args))
-        register_schemas()  # again: the user's modules may have declared components
         # Lets a resumed run import the code its own overrides.yaml names (gnnexp.running.resume).
         trusted = "--trust-config" in args
         args = [a for a in args if a != "--trust-config"]

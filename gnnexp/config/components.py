@@ -2,7 +2,7 @@
 
 A component is a dataclass registered with :func:`component`. Its fields carry their default,
 their type, and (through :func:`option`) the allowed values or range and a one-line help
-text. Everything else is derived from these declarations: Hydra's ConfigStore schemas
+text. Everything else is derived from these declarations: the schemas Hydra composes with
 (``base_<name>``), value checks and their messages, ``gnnexp list`` and the docs tables.
 
 The declaration modules stay free of torch: ``gnnexp --help``, ``gnnexp list`` and config
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -187,22 +188,31 @@ def non_finite(value: Any) -> bool:
     return any(isinstance(v, float) and not math.isfinite(v) for v in items)
 
 
-def store_schemas() -> None:
-    """Put every declared component into Hydra's ConfigStore as ``<group>/base_<name>``."""
-    from hydra.core.config_store import ConfigStore
+def component_schema(group: str, name: str) -> Any:
+    """The schema ``<group>/base_<name>`` as a new config node (None: no such schema): a
+    declared component's settings, or the open base a user's own option file starts from
+    (``base_<group>``). Made on request, for Hydra's composition (``gnnexp.config.schema``)."""
+    cls = declared(group).get(name) if group in GROUPS else None
+    if cls is not None:
+        return structured(cls)
+    if name == group and group in _BASES:
+        # Open to keys of its own: a user's class (``_target_``) may take more settings,
+        # which are checked against its constructor's signature when it is built.
+        base = structured(_BASES[group])
+        OmegaConf.set_struct(base, False)
+        return base
+    return None
 
-    cs = ConfigStore.instance()
-    for group in GROUPS:
-        # A list group's option file mounts its schema under its name
-        # (``defaults: [base_random_walk_pe@random_walk_pe]``).
-        for name, cls in declared(group).items():
-            cs.store(group=group, name=f"{SCHEMA_PREFIX}{name}", node=cls)
-        if group in _BASES:
-            # Open to keys of its own: a user's class (``_target_``) may take more settings,
-            # which are checked against its constructor's signature when it is built.
-            base = OmegaConf.structured(_BASES[group])
-            OmegaConf.set_struct(base, False)
-            cs.store(group=group, name=f"{SCHEMA_PREFIX}{group}", node=base)
+
+def structured(cls: type) -> Any:
+    """``OmegaConf.structured(cls)``, a new node each call; a copy of the class's first one,
+    which costs a quarter of making it again (a search composes every trial's schemas)."""
+    return copy.deepcopy(_first_node(cls))
+
+
+@functools.cache
+def _first_node(cls: type) -> Any:
+    return OmegaConf.structured(cls)
 
 
 def instance(group: str, node: Any) -> Any:

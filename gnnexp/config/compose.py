@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from gnnexp.config.components import GROUPS as COMPONENT_GROUPS
 from gnnexp.config.explain import explained
 from gnnexp.config.resolvers import register_resolvers
-from gnnexp.config.schema import Config, register_schemas
+from gnnexp.config.schema import Config
 from gnnexp.errors import ConfigError
 from gnnexp.paths import config_dir
 
@@ -24,7 +24,6 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    register_schemas()
     register_resolvers()
     GlobalHydra.instance().clear()
     with explained(), initialize_config_dir(str(config_dir()), version_base="1.3"):

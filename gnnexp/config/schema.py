@@ -1,4 +1,4 @@
-"""The top-level config, the trainer and the device, and the ConfigStore registration.
+"""The top-level config, the trainer and the device, and the schemas Hydra composes with.
 
 The components (model, dataset, task, loader, optimizer, scheduler, logger) declare their
 own settings (``gnnexp.config.components``). Each YAML option starts with
@@ -135,15 +135,32 @@ class Config:
 NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig, "trial": TrialConfig}
 
 
-def register_schemas() -> None:
-    """Store every schema in Hydra's ConfigStore (idempotent): the top level, the trainer and
-    device nodes, and every declared component as ``<group>/base_<name>``."""
-    from hydra.core.config_store import ConfigStore
+SCHEMA_GROUPS = ("trainer", "device")  # top-level nodes that are option groups too
 
-    from gnnexp.config.components import store_schemas
 
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-    cs.store(group="trainer", name="base_trainer", node=TrainerConfig)
-    cs.store(group="device", name="base_device", node=DeviceConfig)
-    store_schemas()
+def schema_node(path: str) -> Any:
+    """The schema at ``path`` (``base_config``, or ``<group>/base_<name>``: the trainer, the
+    device, every declared component) as a new config node; None when there is none.
+
+    Each YAML option names its schema first (``defaults: [base_gat, _self_]``); Hydra reads it
+    through ``hydra_plugins.gnnexp_schemas`` rather than its ConfigStore, which it copies
+    whole for every composition (for every trial of a search, and every group ``--help``
+    lists), at a cost that grew with each component declared here."""
+    from gnnexp.config.components import SCHEMA_PREFIX, component_schema, structured
+
+    group, _, name = path.removesuffix(".yaml").rpartition("/")
+    if not name.startswith(SCHEMA_PREFIX):
+        return None
+    name = name[len(SCHEMA_PREFIX) :]
+    if group == "":
+        return structured(Config) if name == "config" else None
+    if group in SCHEMA_GROUPS:
+        return structured(NODES[group]) if name == group else None
+    return component_schema(group, name)
+
+
+def schema_groups() -> set[str]:
+    """The option groups that have schemas."""
+    from gnnexp.config.components import GROUPS
+
+    return {*GROUPS, *SCHEMA_GROUPS}

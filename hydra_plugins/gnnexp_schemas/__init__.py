@@ -1,0 +1,1 @@
+"""gnnexp's schemas as a Hydra config source (Hydra finds config sources inside hydra_plugins)."""
