@@ -62,8 +62,12 @@ def test_gat_on_cora_reaches_published_accuracy(gnnexp):
     assert result.results["choices"]["model"] == "gat"
 
 
-@pytest.mark.parametrize("dataset", ["cora", "citeseer"])
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize(
+    ("model", "dataset"),
+    # GPS attends over every pair of nodes: CiteSeer's 3,327 took 35 s and reach no code
+    # that Cora's graph does not.
+    [(m, d) for d in ("cora", "citeseer") for m in MODELS if (m, d) != ("gps", "citeseer")],
+)
 def test_every_model_trains(gnnexp, model, dataset):
     result = gnnexp(f"model={model}", f"dataset={dataset}", "trainer.max_epochs=12")
     assert result.code == 0, result.err
