@@ -4,9 +4,10 @@ Hydra's ConfigStore (which Hydra copies whole for every composition and every gr
 from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from gnnexp.config.compose import compose
-from gnnexp.config.schema import schema_groups, schema_node
+from gnnexp.config.schema import schema_class, schema_groups, schema_node
 
 
 def test_a_composed_config_has_the_schema_defaults_its_yaml_leaves_out():
@@ -25,7 +26,10 @@ def test_each_schema_node_is_new_and_unknown_names_are_none():
     first.heads = 3
     assert schema_node("model/base_gat").heads == 8  # a change to one load reaches no other
     assert schema_node("base_config").seed == 0 and schema_node("trainer/base_trainer").patience == 100
-    assert schema_node("model/base_model") is not None  # the open base of a user's own option
+    # The open base of a user's own option takes keys of its own; a declared one does not.
+    assert OmegaConf.is_struct(schema_node("model/base_gat")) is not False
+    assert OmegaConf.is_struct(schema_node("model/base_model")) is False
+    assert schema_class("model/base_model")[1] is True and schema_class("model/base_gat")[1] is False
     for missing in (
         "model/gat",
         "model/base_nothing",

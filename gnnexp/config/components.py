@@ -188,26 +188,27 @@ def non_finite(value: Any) -> bool:
     return any(isinstance(v, float) and not math.isfinite(v) for v in items)
 
 
-def component_schema(group: str, name: str) -> Any:
-    """The schema ``<group>/base_<name>`` as a new config node (None: no such schema): a
-    declared component's settings, or the open base a user's own option file starts from
-    (``base_<group>``). Made on request, for Hydra's composition (``gnnexp.config.schema``)."""
+def component_schema(group: str, name: str) -> tuple[type, bool] | None:
+    """The class of the schema ``<group>/base_<name>`` and whether it is open to keys of its
+    own (None: no such schema): a declared component's settings, or the open base a user's
+    own option file starts from (``base_<group>``), whose class (``_target_``) may take more
+    settings, checked against its constructor's signature when it is built."""
     cls = declared(group).get(name) if group in GROUPS else None
     if cls is not None:
-        return structured(cls)
+        return cls, False
     if name == group and group in _BASES:
-        # Open to keys of its own: a user's class (``_target_``) may take more settings,
-        # which are checked against its constructor's signature when it is built.
-        base = structured(_BASES[group])
-        OmegaConf.set_struct(base, False)
-        return base
+        return _BASES[group], True
     return None
 
 
-def structured(cls: type) -> Any:
-    """``OmegaConf.structured(cls)``, a new node each call; a copy of the class's first one,
-    which costs a quarter of making it again (a search composes every trial's schemas)."""
-    return copy.deepcopy(_first_node(cls))
+def structured(cls: type, open_keys: bool = False) -> Any:
+    """``OmegaConf.structured(cls)`` (``open_keys``: not in struct mode), a new node each call;
+    a copy of the class's first one, which costs a quarter of making it again (a search
+    composes every trial's schemas)."""
+    node = copy.deepcopy(_first_node(cls))
+    if open_keys:
+        OmegaConf.set_struct(node, False)
+    return node
 
 
 @functools.cache

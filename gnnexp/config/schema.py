@@ -138,25 +138,34 @@ NODES: dict[str, type] = {"trainer": TrainerConfig, "device": DeviceConfig, "tri
 SCHEMA_GROUPS = ("trainer", "device")  # top-level nodes that are option groups too
 
 
-def schema_node(path: str) -> Any:
-    """The schema at ``path`` (``base_config``, or ``<group>/base_<name>``: the trainer, the
-    device, every declared component) as a new config node; None when there is none.
+def schema_class(path: str) -> tuple[type, bool] | None:
+    """The class of the schema at ``path`` (``base_config``, or ``<group>/base_<name>``: the
+    trainer, the device, every declared component) and whether it is open to keys of its
+    own; None when there is none.
 
     Each YAML option names its schema first (``defaults: [base_gat, _self_]``); Hydra reads it
     through ``hydra_plugins.gnnexp_schemas`` rather than its ConfigStore, which it copies
     whole for every composition (for every trial of a search, and every group ``--help``
     lists), at a cost that grew with each component declared here."""
-    from gnnexp.config.components import SCHEMA_PREFIX, component_schema, structured
+    from gnnexp.config.components import SCHEMA_PREFIX, component_schema
 
     group, _, name = path.removesuffix(".yaml").rpartition("/")
     if not name.startswith(SCHEMA_PREFIX):
         return None
     name = name[len(SCHEMA_PREFIX) :]
     if group == "":
-        return structured(Config) if name == "config" else None
+        return (Config, False) if name == "config" else None
     if group in SCHEMA_GROUPS:
-        return structured(NODES[group]) if name == group else None
+        return (NODES[group], False) if name == group else None
     return component_schema(group, name)
+
+
+def schema_node(path: str) -> Any:
+    """The schema at ``path`` as a new config node (None: there is none)."""
+    from gnnexp.config.components import structured
+
+    found = schema_class(path)
+    return None if found is None else structured(*found)
 
 
 def schema_groups() -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigResult, ConfigSource
 
-from gnnexp.config.schema import schema_groups, schema_node
+from gnnexp.config.schema import schema_class, schema_groups, schema_node
 
 
 class GnnexpSchemaSource(ConfigSource):
@@ -40,7 +40,7 @@ class GnnexpSchemaSource(ConfigSource):
         return config_path in schema_groups()
 
     def is_config(self, config_path: str) -> bool:
-        return schema_node(config_path) is not None
+        return schema_class(config_path) is not None
 
     def list(self, config_path: str, results_filter: ObjectType | None) -> list[Any]:
         return []
